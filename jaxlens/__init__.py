@@ -1,0 +1,1 @@
+"""jaxlens: MicroLens video recommendation in JAX/Flax NNX."""

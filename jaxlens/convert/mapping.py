@@ -1,0 +1,48 @@
+"""Renaming and re-laying-out torch tensors for NNX, consuming each exactly once."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from jaxlens.errors import JaxlensError
+
+
+def conv_kernel(w: np.ndarray) -> np.ndarray:
+  """torch (O, I, *spatial) -> flax (*spatial, I, O)."""
+  return np.transpose(w, tuple(range(2, w.ndim)) + (1, 0))
+
+
+def linear_kernel(w: np.ndarray) -> np.ndarray:
+  """torch (out, in) -> flax (in, out)."""
+  return w.T
+
+
+class TorchStateReader:
+  """Hands out torch tensors by name and reports those left unread.
+
+  Family converters call `take(name, transform)`; `finish()` raises if the checkpoint held
+  tensors the converter never asked for, so a checkpoint of the wrong model cannot half-load.
+  """
+
+  def __init__(self, state_dict: Mapping[str, np.ndarray], source: str = 'checkpoint',
+               ignore: Callable[[str], bool] = lambda name: name.endswith('num_batches_tracked')):
+    self._state = {k: np.asarray(v) for k, v in state_dict.items() if not ignore(k)}
+    self._used: set[str] = set()
+    self.source = source
+
+  def has(self, name: str) -> bool:
+    return name in self._state
+
+  def take(self, name: str, transform: Callable[[np.ndarray], np.ndarray] = lambda x: x):
+    if name not in self._state:
+      raise JaxlensError(f'{self.source}: missing tensor {name}')
+    self._used.add(name)
+    return transform(self._state[name])
+
+  def finish(self) -> None:
+    left = sorted(set(self._state) - self._used)
+    if left:
+      raise JaxlensError(f'{self.source}: unexpected tensor(s) {", ".join(left[:8])}'
+                         + (f' and {len(left) - 8} more' if len(left) > 8 else ''))

@@ -1,0 +1,65 @@
+"""Video encoders by the names configs use (`slowfast_r50`, `x3d_s`, `videomae_b`, ...).
+
+Each family module registers its encoders at import; `jaxlens.models.video` imports them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+from flax import nnx
+
+from jaxlens.errors import JaxlensError
+
+# torch state dict (name -> array) -> flat NNX state ('dotted.path' -> array), every tensor mapped.
+TorchConverter = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSpec:
+  """What the rest of jaxlens needs to know about one encoder.
+
+  `build(output=..., rngs=..., dtype=...)` returns an NNX module mapping channels-last clips
+  `(N, T, H, W, 3)` to `(N, out_dim)`: `output='head'` is the reference's faithful output (the
+  Kinetics classifier after its dropout, softmax for R(2+1)D; pooled tokens for VideoMAE; pooled
+  features for r3d_18 whose fc the reference replaces), `output='features'` the pooled backbone
+  features before any classifier. Train/eval behaviour follows NNX's `deterministic` and
+  `use_running_average` attributes (`nnx.view`).
+  """
+
+  name: str
+  build: Callable[..., nnx.Module]
+  feature_dim: int
+  head_dim: int
+  # Freezing policy -> prefixes of the dotted parameter paths that train ('blocks.4', 'head').
+  # 'frozen', 'FT' and 'scratch' need no entry: nothing / everything trains.
+  trainable_prefixes: Mapping[str, Sequence[str]]
+  from_torch: TorchConverter
+  min_input: tuple[int, int, int]  # smallest (T, H, W) the architecture accepts
+  paper_name: str = ''
+
+  def out_dim(self, output: str) -> int:
+    return {'head': self.head_dim, 'features': self.feature_dim}[output]
+
+
+_REGISTRY: dict[str, EncoderSpec] = {}
+
+
+def register(spec: EncoderSpec) -> EncoderSpec:
+  if spec.name in _REGISTRY:
+    raise ValueError(f'video encoder {spec.name!r} registered twice')
+  _REGISTRY[spec.name] = spec
+  return spec
+
+
+def get(name: str) -> EncoderSpec:
+  if name not in _REGISTRY:
+    raise JaxlensError(
+        f'unknown video encoder {name!r}; known: {", ".join(sorted(_REGISTRY))}')
+  return _REGISTRY[name]
+
+
+def names() -> list[str]:
+  return sorted(_REGISTRY)

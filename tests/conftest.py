@@ -1,0 +1,23 @@
+"""Test set-up: a simulated 8-device CPU mesh, absl flags parsed for Grain, real-data fixture."""
+
+import os
+
+# Must precede the first JAX import anywhere in the test session.
+os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+flags.FLAGS.mark_as_parsed()  # Grain's worker processes read absl flags.
+
+
+@pytest.fixture(scope='session')
+def microlens_data_dir() -> str:
+  """The folder of real MicroLens files (`../shared/data` in CI); skips when unset."""
+  path = os.environ.get('MICROLENS_DATA_DIR')
+  if not path:
+    pytest.skip('MICROLENS_DATA_DIR is unset: the real MicroLens files are not available')
+  if not os.path.isdir(path):
+    pytest.fail(f'MICROLENS_DATA_DIR={path} is not a folder')
+  return path

@@ -1,0 +1,59 @@
+"""GRU4Rec as the reference builds it (section 3.2): input dropout and a bias-free GRU.
+
+With zero padding embeddings a bias-free GRU starting from h=0 stays at h=0 through the left
+padding, so padding needs no explicit mask here: the recurrence starts at the first real item.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+class GRULayer(nnx.Module):
+  """PyTorch's `nn.GRU(bias=False)` gate order (reset, update, new), scanned over time."""
+
+  def __init__(self, hidden: int, *, kernel_init, rngs: nnx.Rngs, dtype=jnp.float32):
+    dense = lambda: nnx.Linear(hidden, 3 * hidden, use_bias=False, kernel_init=kernel_init,
+                               dtype=dtype, rngs=rngs)
+    self.input_gates, self.hidden_gates = dense(), dense()
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    projected = self.input_gates(x)  # all time steps in one matmul, outside the scan
+
+    def step(h, xi):
+      ir, iz, inew = jnp.split(xi, 3, axis=-1)
+      hr, hz, hnew = jnp.split(self.hidden_gates(h), 3, axis=-1)
+      reset, update = jax.nn.sigmoid(ir + hr), jax.nn.sigmoid(iz + hz)
+      h = (1 - update) * jnp.tanh(inew + reset * hnew) + update * h
+      return h, h
+
+    h0 = jnp.zeros(x.shape[:1] + x.shape[2:], x.dtype)
+    _, outputs = jax.lax.scan(step, h0, jnp.swapaxes(projected, 0, 1))
+    return jnp.swapaxes(outputs, 0, 1)
+
+
+def _torch_default_uniform(key, shape, dtype=jnp.float32):
+  """`nn.GRU`'s default init U(-1/sqrt(D), 1/sqrt(D)), kept by the reference beyond layer 0."""
+  bound = 1.0 / jnp.sqrt(shape[0])
+  return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+
+class GRU4Rec(nnx.Module):
+
+  def __init__(self, hidden: int, max_seq_len: int, *, num_blocks: int = 1, dropout: float = 0.1,
+               rngs: nnx.Rngs, dtype=jnp.float32, **unused):
+    del max_seq_len, unused  # recurrent: no positions, no heads
+    self.input_dropout = nnx.Dropout(dropout, rngs=rngs)
+    self.layers = nnx.List([
+        GRULayer(hidden, rngs=rngs, dtype=dtype,
+                 kernel_init=nnx.initializers.xavier_uniform() if i == 0 else _torch_default_uniform)
+        for i in range(num_blocks)])
+
+  def __call__(self, item_embs: jax.Array, mask: jax.Array) -> jax.Array:
+    del mask  # see the module docstring
+    x = self.input_dropout(item_embs)
+    for layer in self.layers:
+      x = layer(x)
+    return x

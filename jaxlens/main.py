@@ -41,8 +41,29 @@ def main(argv):
     sys.exit(2)
 
 
+def _one_line(message: str) -> str:
+  """The first and last lines of a multi-line error (ml_collections embeds tracebacks)."""
+  lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+  return lines[0] if len(lines) == 1 else f'{lines[0]} {lines[-1]}'
+
+
+def _parse_flags(argv):
+  """absl's parser, with config errors (file, argument, unknown key, bad value) as one line."""
+  try:
+    remaining = flags.FLAGS(argv)
+    _CONFIG.value.seed  # pylint: disable=pointless-statement  # config files load lazily
+    return remaining
+  except (flags.Error, OSError, AttributeError, TypeError, ValueError) as e:
+    cause = e.__cause__ or e.__context__
+    if isinstance(cause, KeyError):  # an override of a key that does not exist
+      print(f'error: config has no key {_one_line(cause.args[0])}', file=sys.stderr)
+    else:
+      print(f'error: {_one_line(str(e))}', file=sys.stderr)
+  sys.exit(2)
+
+
 def run():
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == '__main__':

@@ -51,7 +51,7 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
   """Writes `flat` ('dotted.path' -> array) into the module's Params and BatchStats, strictly."""
   targets = {
       dotted(path): var
-      for path, var in nnx.to_flat_state(nnx.state(module, nnx.Param, nnx.BatchStat))
+      for path, var in nnx.to_flat_state(nnx.state(module, nnx.Any(nnx.Param, nnx.BatchStat)))
   }
   missing = sorted(set(targets) - set(flat))
   unexpected = sorted(set(flat) - set(targets))

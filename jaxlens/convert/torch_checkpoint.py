@@ -63,7 +63,8 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
                        + (f' and {len(unexpected) - 8} more' if len(unexpected) > 8 else ''))
   for name, var in targets.items():
     value = np.asarray(flat[name])
-    if value.shape != var.value.shape:
+    current = var.get_value()
+    if value.shape != current.shape:
       raise JaxlensError(
-          f'{source}: {name} has shape {value.shape}, the model expects {var.value.shape}')
-    var.value = value.astype(var.value.dtype)
+          f'{source}: {name} has shape {value.shape}, the model expects {current.shape}')
+    var.set_value(value.astype(current.dtype))

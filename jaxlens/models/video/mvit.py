@@ -144,12 +144,15 @@ class MultiscaleBlock(nnx.Module):
     return self.attn.pool_q.out_grid if self.attn.pool_q is not None else self.grid
 
   def _pool_skip(self, x: jax.Array) -> jax.Array:
-    """MaxPool3d(kernel (1,3,3), stride (1,2,2), padding (0,1,1)) of the grid; -inf padding."""
+    """MaxPool3d(kernel (1,3,3), stride (1,2,2), padding (0,1,1)) of the grid; -inf padding.
+
+    The init value must be a concrete (numpy) -inf for JAX to see a max pool it can differentiate.
+    """
     if self.q_stride is None:
       return x
     cls, grid = _split_cls(x, self.grid)
     pooled = jax.lax.reduce_window(
-        grid, jnp.array(-jnp.inf, grid.dtype), jax.lax.max, (1, 1, 3, 3, 1), (1, 1, 2, 2, 1),
+        grid, np.array(-np.inf, grid.dtype), jax.lax.max, (1, 1, 3, 3, 1), (1, 1, 2, 2, 1),
         ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)))
     return _join_cls(cls, pooled)
 

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx
+from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
+from safetensors.torch import save_file
+from transformers import VideoMAEConfig, VideoMAEModel
 
 from jaxlens.convert import pretrained
 from jaxlens.convert.__main__ import main
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import mvit, registry, videomae  # pylint: disable=unused-import
+from jaxlens.models.video import mvit, registry
 
 FRAMES, CROP = 5, 32
 GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
@@ -21,7 +24,6 @@ GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
 
 @pytest.fixture(scope='module')
 def videomae_torch() -> torch.nn.Module:
-  from transformers import VideoMAEConfig, VideoMAEModel  # pylint: disable=g-import-not-at-top
   torch.manual_seed(0)
   model = VideoMAEModel(VideoMAEConfig(num_frames=FRAMES, image_size=CROP)).eval()
   with torch.no_grad():
@@ -33,7 +35,6 @@ def videomae_torch() -> torch.nn.Module:
 @pytest.fixture(scope='module')
 def hf_checkpoint(videomae_torch, tmp_path_factory) -> str:
   """A Hugging Face style `model.safetensors`: `videomae.`-prefixed, with a K400 classifier."""
-  from safetensors.torch import save_file  # pylint: disable=g-import-not-at-top
   state = {f'videomae.{k}': v.contiguous() for k, v in videomae_torch.state_dict().items()}
   state['classifier.weight'] = torch.zeros(400, 768)
   state['classifier.bias'] = torch.zeros(400)
@@ -63,7 +64,6 @@ def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_p
 def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
   """A `.pyth` holding `model_state`, temporal table of the 16x4 checkpoint (8), converted for
   5 frames (3 tokens) without the head."""
-  from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4  # pylint: disable=g-import-not-at-top
   source = mvit_base_16x4(pretrained=False, temporal_size=16, spatial_size=CROP,
                           head_num_classes=400)
   checkpoint = tmp_path / 'MVIT_B_16x4.pyth'

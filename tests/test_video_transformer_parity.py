@@ -6,9 +6,10 @@ Full width and depth so the real converters run, at 5 x 32 x 32 clips to keep CP
 import numpy as np
 import pytest
 import torch
-import jax
 import jax.numpy as jnp
 from flax import nnx
+from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
+from transformers import VideoMAEConfig, VideoMAEModel
 
 from jaxlens.convert.torch_checkpoint import assign
 from jaxlens.errors import JaxlensError
@@ -33,13 +34,11 @@ def perturbed(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def torch_mvit(temporal_size: int, spatial_size: int = CROP) -> torch.nn.Module:
-  from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4  # pylint: disable=g-import-not-at-top
   return mvit_base_16x4(pretrained=False, temporal_size=temporal_size, spatial_size=spatial_size,
                         head_num_classes=400)
 
 
 def torch_videomae(num_frames: int = FRAMES, image_size: int = CROP) -> torch.nn.Module:
-  from transformers import VideoMAEConfig, VideoMAEModel  # pylint: disable=g-import-not-at-top
   return VideoMAEModel(VideoMAEConfig(num_frames=num_frames, image_size=image_size))
 
 
@@ -187,9 +186,10 @@ def test_trainable_counts_match_reference_freeze_index(name, torch_model, top_in
   params = list(torch_model().named_parameters())
   spec = registry.get(name)
   abstract = nnx.eval_shape(lambda: spec.build(output='head', rngs=nnx.Rngs(0)))
-  flat = nnx.to_flat_state(nnx.state(abstract, nnx.Param))
-  assert sum(int(np.prod(p.get_value().shape)) for _, p in flat) == sum(p.numel() for _, p in params)
+  sizes = {path: int(np.prod(p.get_value().shape))
+           for path, p in nnx.to_flat_state(nnx.state(abstract, nnx.Param))}
+  assert sum(sizes.values()) == sum(p.numel() for _, p in params)
   for policy, index in (('topT', top_index), ('halfT', half_index)):
     trainable = freezing.trainable_predicate(spec, policy)
-    ours = sum(int(np.prod(p.get_value().shape)) for path, p in flat if trainable(path))
+    ours = sum(size for path, size in sizes.items() if trainable(path))
     assert ours == sum(p.numel() for _, p in params[index:]), policy

@@ -20,8 +20,8 @@ from flax import nnx
 from jaxlens.convert.mapping import torch_layer_param
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry
-from jaxlens.models.video.transformer import Mlp, drop_path, layer_norm, linear, linear_init
-from jaxlens.models.video.transformer import run_blocks
+from jaxlens.models.video.transformer import (Mlp, drop_path, layer_norm, linear, linear_init,
+                                              run_blocks)
 
 DEPTH = 16
 EMBED_DIM = 96
@@ -249,9 +249,10 @@ def _trainable_from(first_block: int) -> tuple[str, ...]:
   return tuple(f'blocks.{i}' for i in range(first_block, DEPTH)) + ('norm_embed', 'head')
 
 
-for _name, _paper in (('mvit_b_16x4', 'MViT-B-16x4'), ('mvit_b_32x3', 'MViT-B-32x3')):
+def _register(name: str, paper_name: str) -> None:
+  """The 16x4 and 32x3 models share one architecture; only their checkpoints differ."""
   registry.register(registry.EncoderSpec(
-      name=_name,
+      name=name,
       build=MViT,
       feature_dim=EMBED_DIM * 2**len(SCALE_BLOCKS),
       head_dim=NUM_CLASSES,
@@ -259,6 +260,10 @@ for _name, _paper in (('mvit_b_16x4', 'MViT-B-16x4'), ('mvit_b_32x3', 'MViT-B-32
       trainable_prefixes={'topT': _trainable_from(14), 'halfT': _trainable_from(8)},
       from_torch=from_torch,
       min_input=(1, 16, 16),
-      paper_name=_paper,
+      paper_name=paper_name,
       shape_options=('num_frames', 'crop_size'),
   ))
+
+
+_register('mvit_b_16x4', 'MViT-B-16x4')
+_register('mvit_b_32x3', 'MViT-B-32x3')

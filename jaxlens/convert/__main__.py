@@ -1,7 +1,7 @@
 """Converts a PyTorch video-encoder checkpoint into a jaxlens encoder folder.
 
-  python -m jaxlens.convert --encoder videomae_b --checkpoint videomae/model.safetensors \
-      --output weights/videomae_b [--output_mode head|features] [--num_frames 5]
+  python -m jaxlens.convert --encoder mvit_b_16x4 --checkpoint MVIT_B_16x4.pyth \\
+      --output weights/mvit_b_16x4 [--output_mode head|features] [--num_frames 5]
 
 Reads pytorchvideo `.pyth` (`{'model_state': ...}`), torchvision `.pth`, Hugging Face
 `pytorch_model.bin` or `model.safetensors`, never unpickling code. Every tensor must map onto the

@@ -42,6 +42,11 @@ def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
   return (size + 2 * padding - kernel) // stride + 1
 
 
+def _stage(index: int) -> int:
+  """How many times block `index` (or its input) has been widened and pooled."""
+  return sum(index >= s for s in SCALE_BLOCKS)
+
+
 def token_grid(num_frames: int, crop_size: int) -> Grid:
   """(T, H, W) tokens after the patch convolution."""
   return tuple(_conv_out(n, k, s, p) for n, k, s, p in
@@ -126,11 +131,9 @@ class MultiscaleBlock(nnx.Module):
   """Pre-norm block; at a scale block the residual is max-pooled and widened through norm2."""
 
   def __init__(self, index: int, grid: Grid, drop_path_rate: float, *, dtype, rngs: nnx.Rngs):
-    stage = sum(index >= s for s in SCALE_BLOCKS)
-    dim = EMBED_DIM * 2**stage
-    dim_out = EMBED_DIM * 2**sum(index + 1 >= s for s in SCALE_BLOCKS) if index + 1 < DEPTH else dim
+    dim, dim_out = EMBED_DIM * 2**_stage(index), EMBED_DIM * 2**_stage(min(index + 1, DEPTH - 1))
     self.q_stride = (1, 2, 2) if index in SCALE_BLOCKS else None
-    kv = KV_SPATIAL_STRIDE // 2**stage
+    kv = KV_SPATIAL_STRIDE // 2**_stage(index)
     self.grid = grid
     self.norm1 = layer_norm(dim, epsilon=BLOCK_EPS, dtype=dtype, rngs=rngs)
     self.attn = MultiscaleAttention(dim, grid, self.q_stride, (1, kv, kv), dtype=dtype, rngs=rngs)
@@ -190,7 +193,7 @@ class MViT(nnx.Module):
       blocks.append(MultiscaleBlock(index, grid, float(rates[index]), dtype=dtype, rngs=rngs))
       grid = blocks[-1].out_grid
     self.blocks = nnx.List(blocks)
-    width = EMBED_DIM * 2**len(SCALE_BLOCKS)
+    width = EMBED_DIM * 2**_stage(DEPTH - 1)
     self.norm_embed = layer_norm(width, epsilon=BLOCK_EPS, dtype=dtype, rngs=rngs)
     if output == 'head':
       self.head_dropout = nnx.Dropout(HEAD_DROPOUT, rngs=rngs)

@@ -46,3 +46,23 @@ class TorchStateReader:
     if left:
       raise JaxlensError(f'{self.source}: unexpected tensor(s) {", ".join(left[:8])}'
                          + (f' and {len(left) - 8} more' if len(left) > 8 else ''))
+
+
+def torch_layer_param(name: str, value: np.ndarray, source: str = 'checkpoint'):
+  """Maps one `Linear`/`Conv3d`/`LayerNorm` tensor to its NNX name and layout, told by its rank.
+
+  Transformer checkpoints hold nothing else once their few special tensors (position tables,
+  tokens) are taken out, so the rank decides: 2-d weight -> `kernel` (transposed), 5-d weight ->
+  conv `kernel`, 1-d weight -> norm `scale`, bias -> `bias`.
+  """
+  value = np.asarray(value)
+  module, _, kind = name.rpartition('.')
+  if kind == 'bias' and value.ndim == 1:
+    return f'{module}.bias', value
+  if kind == 'weight' and value.ndim == 1:
+    return f'{module}.scale', value
+  if kind == 'weight' and value.ndim == 2:
+    return f'{module}.kernel', linear_kernel(value)
+  if kind == 'weight' and value.ndim == 5:
+    return f'{module}.kernel', conv_kernel(value)
+  raise JaxlensError(f'{source}: unexpected tensor {name} of shape {value.shape}')

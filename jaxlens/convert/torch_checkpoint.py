@@ -51,7 +51,7 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
   """Writes `flat` ('dotted.path' -> array) into the module's Params and BatchStats, strictly."""
   targets = {
       dotted(path): var
-      for path, var in nnx.to_flat_state(nnx.state(module, nnx.Param, nnx.BatchStat))
+      for path, var in nnx.to_flat_state(nnx.state(module, nnx.Any(nnx.Param, nnx.BatchStat)))
   }
   missing = sorted(set(targets) - set(flat))
   unexpected = sorted(set(flat) - set(targets))
@@ -63,7 +63,8 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
                        + (f' and {len(unexpected) - 8} more' if len(unexpected) > 8 else ''))
   for name, var in targets.items():
     value = np.asarray(flat[name])
-    if value.shape != var.shape:
+    current = var.get_value()
+    if value.shape != current.shape:
       raise JaxlensError(
-          f'{source}: {name} has shape {value.shape}, the model expects {var.shape}')
-    var[...] = value.astype(var.dtype)
+          f'{source}: {name} has shape {value.shape}, the model expects {current.shape}')
+    var.set_value(value.astype(current.dtype))

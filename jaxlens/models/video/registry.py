@@ -13,8 +13,10 @@ from flax import nnx
 
 from jaxlens.errors import JaxlensError
 
-# torch state dict (name -> array) -> flat NNX state ('dotted.path' -> array), every tensor mapped.
-TorchConverter = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+# `from_torch(state_dict, output, **shape_options)`: torch state dict (name -> array) -> flat NNX
+# state ('dotted.path' -> array) of the module `build(output=output, **shape_options)` makes, every
+# tensor mapped; 'features' drops exactly the classifier's tensors.
+TorchConverter = Callable[..., dict[str, np.ndarray]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,9 @@ class EncoderSpec:
   from_torch: TorchConverter
   min_input: tuple[int, int, int]  # smallest (T, H, W) the architecture accepts
   paper_name: str = ''
+  # Keywords of `build` that set parameter shapes (transformers: 'num_frames', 'crop_size' size
+  # their position tables); `from_torch` takes the same ones to fit checkpoint tensors to them.
+  shape_options: tuple[str, ...] = ()
 
   def out_dim(self, output: str) -> int:
     return {'head': self.head_dim, 'features': self.feature_dim}[output]

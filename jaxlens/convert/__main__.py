@@ -1,0 +1,73 @@
+"""Converts a PyTorch video-encoder checkpoint into a jaxlens encoder folder.
+
+  python -m jaxlens.convert --encoder mvit_b_16x4 --checkpoint MVIT_B_16x4.pyth \\
+      --output weights/mvit_b_16x4 [--output_mode head|features] [--num_frames 5]
+
+Reads pytorchvideo `.pyth` (`{'model_state': ...}`), torchvision `.pth`, Hugging Face
+`pytorch_model.bin` or `model.safetensors`, never unpickling code. Every tensor must map onto the
+encoder and every parameter must be filled; errors print as one `error: ...` line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from flax import nnx
+
+# The family modules register their encoders; `jaxlens.models.video` imports the others.
+import jaxlens.models.video  # pylint: disable=unused-import
+from jaxlens.convert.pretrained import save_encoder
+from jaxlens.convert.torch_checkpoint import assign, load_state_dict
+from jaxlens.errors import JaxlensError
+from jaxlens.models.video import mvit, registry, videomae  # pylint: disable=unused-import
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+  parser = argparse.ArgumentParser(prog='python -m jaxlens.convert', description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--encoder', required=True, help='registry name, e.g. mvit_b_16x4')
+  parser.add_argument('--checkpoint', required=True, help='PyTorch checkpoint file')
+  parser.add_argument('--output', required=True, help='new folder for the converted encoder')
+  parser.add_argument('--output_mode', choices=('head', 'features'), default='head',
+                      help="'head': the reference's output; 'features': classifier dropped")
+  parser.add_argument('--num_frames', type=int, default=5,
+                      help='clip length, for encoders whose parameters depend on it (MViT)')
+  parser.add_argument('--crop_size', type=int, default=224,
+                      help='clip height and width, for encoders with position tables')
+  return parser.parse_args(argv)
+
+
+def convert(encoder: str, checkpoint: str, output: str, output_mode: str = 'head',
+            num_frames: int = 5, crop_size: int = 224) -> None:
+  spec = registry.get(encoder)
+  state = load_state_dict(checkpoint)
+  given = {'num_frames': num_frames, 'crop_size': crop_size}
+  options = {name: given[name] for name in spec.shape_options}
+  flat = spec.from_torch(state, output_mode, **options)
+  # Shapes only: the converted values replace every parameter, so none is initialised.
+  module = nnx.eval_shape(lambda: spec.build(output=output_mode, rngs=nnx.Rngs(0), **options))
+  assign(module, flat, source=checkpoint)
+  save_encoder(module, output, {
+      'encoder': encoder,
+      'output_mode': output_mode,
+      **options,
+      'source': os.path.abspath(checkpoint),
+  })
+
+
+def main(argv: list[str]) -> int:
+  args = _parse(argv)
+  try:
+    convert(args.encoder, args.checkpoint, args.output, args.output_mode, args.num_frames,
+            args.crop_size)
+  except JaxlensError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  print(f'wrote {args.output} ({args.encoder}, {args.output_mode})')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))

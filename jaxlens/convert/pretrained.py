@@ -1,0 +1,76 @@
+"""Converted encoder weights on disk: an Orbax checkpoint of Params/BatchStats plus a JSON note.
+
+Layout of a folder written by `python -m jaxlens.convert` (what `config.model.encoder.init_from`
+points at):
+  DIR/state/         Orbax `StandardCheckpointer` tree, one leaf per parameter path
+  DIR/encoder.json   encoder name, output mode, clip geometry, source checkpoint
+Restoring is strict: every parameter of the module must be in the checkpoint with its shape, and
+nothing else may be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import nnx
+
+from jaxlens.convert.torch_checkpoint import assign
+from jaxlens.errors import JaxlensError
+from jaxlens.models.video.freezing import dotted
+
+STATE_DIR = 'state'
+INFO_FILE = 'encoder.json'
+
+
+def _weights(module: nnx.Module) -> dict[str, Any]:
+  """Params and BatchStats as a nested dict with string keys (Orbax wants no int keys)."""
+  nested: dict[str, Any] = {}
+  for path, var in nnx.to_flat_state(nnx.state(module, nnx.Any(nnx.Param, nnx.BatchStat))):
+    *parents, leaf = (str(p) for p in path)
+    node = nested
+    for key in parents:
+      node = node.setdefault(key, {})
+    node[leaf] = np.asarray(var.get_value())
+  return nested
+
+
+def _flatten(nested: Mapping[str, Any], prefix: str = '') -> dict[str, np.ndarray]:
+  flat = {}
+  for key, value in nested.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, Mapping):
+      flat.update(_flatten(value, name + '.'))
+    else:
+      flat[name] = np.asarray(value)
+  return flat
+
+
+def save_encoder(module: nnx.Module, directory: str | os.PathLike, info: Mapping[str, Any]):
+  """Writes the module's weights and `info` (JSON-serialisable) to a new folder."""
+  directory = os.path.abspath(os.fspath(directory))
+  if os.path.exists(os.path.join(directory, STATE_DIR)):
+    raise JaxlensError(f'{directory}: already holds a converted encoder; choose another folder')
+  os.makedirs(directory, exist_ok=True)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(os.path.join(directory, STATE_DIR), _weights(module))
+  checkpointer.wait_until_finished()
+  with open(os.path.join(directory, INFO_FILE), 'w') as f:
+    json.dump(dict(info), f, indent=2)
+
+
+def restore_encoder(module: nnx.Module, directory: str | os.PathLike) -> dict[str, Any]:
+  """Fills the module's Params/BatchStats from a converted folder; returns its JSON note."""
+  directory = os.path.abspath(os.fspath(directory))
+  state_dir = os.path.join(directory, STATE_DIR)
+  info_file = os.path.join(directory, INFO_FILE)
+  if not (os.path.isdir(state_dir) and os.path.isfile(info_file)):
+    raise JaxlensError(f'{directory}: not a converted encoder (expected {STATE_DIR}/ and '
+                       f'{INFO_FILE}; write one with python -m jaxlens.convert)')
+  with open(info_file) as f:
+    info = json.load(f)
+  assign(module, _flatten(ocp.StandardCheckpointer().restore(state_dir)), source=directory)
+  return info

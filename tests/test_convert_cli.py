@@ -1,0 +1,147 @@
+"""`python -m jaxlens.convert` end to end, and its one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from flax import nnx
+from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
+from safetensors.torch import save_file
+from transformers import VideoMAEConfig, VideoMAEModel
+
+from jaxlens.convert import pretrained
+from jaxlens.convert.__main__ import main
+from jaxlens.errors import JaxlensError
+from jaxlens.models.video import mvit, registry
+
+FRAMES, CROP = 5, 32
+GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
+
+
+@pytest.fixture(scope='module')
+def videomae_torch() -> torch.nn.Module:
+  torch.manual_seed(0)
+  model = VideoMAEModel(VideoMAEConfig(num_frames=FRAMES, image_size=CROP)).eval()
+  with torch.no_grad():
+    for p in model.parameters():
+      p.add_(0.02 * torch.randn_like(p))
+  return model
+
+
+@pytest.fixture(scope='module')
+def hf_checkpoint(videomae_torch, tmp_path_factory) -> str:
+  """A Hugging Face style `model.safetensors`: `videomae.`-prefixed, with a K400 classifier."""
+  state = {f'videomae.{k}': v.contiguous() for k, v in videomae_torch.state_dict().items()}
+  state['classifier.weight'] = torch.zeros(400, 768)
+  state['classifier.bias'] = torch.zeros(400)
+  path = tmp_path_factory.mktemp('hf') / 'model.safetensors'
+  save_file(state, str(path))
+  return str(path)
+
+
+def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_path):
+  out = tmp_path / 'videomae'
+  assert main(['--encoder', 'videomae_b', '--checkpoint', hf_checkpoint, '--output', str(out),
+               '--output_mode', 'features', *GEOMETRY]) == 0
+  info = json.loads((out / pretrained.INFO_FILE).read_text())
+  assert info == {'encoder': 'videomae_b', 'output_mode': 'features', 'num_frames': FRAMES,
+                  'crop_size': CROP, 'source': os.path.abspath(hf_checkpoint)}
+  model = registry.get('videomae_b').build(output='features', rngs=nnx.Rngs(1),
+                                           num_frames=FRAMES, crop_size=CROP)
+  pretrained.restore_encoder(model, out)
+  clips = np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
+  with torch.no_grad():
+    expected = videomae_torch(torch.from_numpy(clips).permute(0, 1, 4, 2, 3))
+  expected = expected.last_hidden_state.mean(1).numpy()
+  actual = np.asarray(nnx.jit(lambda m, x: m(x))(model, clips))
+  assert np.linalg.norm(actual - expected) / np.linalg.norm(expected) <= 1e-4
+
+
+def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
+  """A `.pyth` holding `model_state`, temporal table of the 16x4 checkpoint (8), converted for
+  5 frames (3 tokens) without the head."""
+  source = mvit_base_16x4(pretrained=False, temporal_size=16, spatial_size=CROP,
+                          head_num_classes=400)
+  checkpoint = tmp_path / 'MVIT_B_16x4.pyth'
+  torch.save({'model_state': source.state_dict(), 'epoch': 200}, checkpoint)
+  out = tmp_path / 'mvit'
+  assert main(['--encoder', 'mvit_b_16x4', '--checkpoint', str(checkpoint), '--output', str(out),
+               '--output_mode', 'features', *GEOMETRY]) == 0
+  model = nnx.eval_shape(lambda: mvit.MViT(output='features', rngs=nnx.Rngs(0),
+                                           num_frames=FRAMES, crop_size=CROP))
+  pretrained.restore_encoder(model, out)
+  table = source.cls_positional_encoding.pos_embed_temporal.detach().numpy()[0]
+  np.testing.assert_allclose(model.pos_embed_temporal.get_value(),
+                             mvit.resample_positions(table, 3))
+  np.testing.assert_array_equal(model.blocks[15].mlp.fc2.kernel.get_value(),
+                                source.blocks[15].mlp.fc2.weight.detach().numpy().T)
+
+
+class Evil:
+  """A pickled object that `weights_only=True` must refuse to rebuild."""
+
+  def __reduce__(self):
+    return (os.system, ('echo should-never-run',))
+
+
+def _error_of(argv, capsys) -> str:
+  assert main(argv) == 2
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: ')
+  return lines[0]
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+  missing = str(tmp_path / 'nope.pth')
+  assert 'no such checkpoint' in _error_of(
+      ['--encoder', 'videomae_b', '--checkpoint', missing, '--output', str(tmp_path / 'o')], capsys)
+
+
+def test_unknown_encoder(hf_checkpoint, tmp_path, capsys):
+  assert "unknown video encoder 'vit_huge'" in _error_of(
+      ['--encoder', 'vit_huge', '--checkpoint', hf_checkpoint, '--output', str(tmp_path)], capsys)
+
+
+def test_pickled_code_is_refused(tmp_path, capsys):
+  checkpoint = tmp_path / 'evil.pth'
+  torch.save({'model_state': {'w': torch.zeros(1)}, 'payload': Evil()}, checkpoint)
+  assert 'refused to load' in _error_of(
+      ['--encoder', 'videomae_b', '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'o')],
+      capsys)
+
+
+def test_checkpoint_of_another_model(tmp_path, capsys):
+  checkpoint = tmp_path / 'mvit.pyth'
+  torch.save({'model_state': {'cls_positional_encoding.cls_token': torch.zeros(1, 1, 96)}},
+             checkpoint)
+  assert 'unexpected tensor cls_positional_encoding.cls_token' in _error_of(
+      ['--encoder', 'videomae_b', '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'o')],
+      capsys)
+
+
+def test_restore_is_strict(tmp_path):
+  """A features-mode folder lacks the head a 'head' module needs."""
+  build = lambda output: nnx.eval_shape(
+      lambda: mvit.MViT(output=output, rngs=nnx.Rngs(0), num_frames=1, crop_size=16))
+  model, features = build('head'), build('features')
+  for _, var in nnx.to_flat_state(nnx.state(features, nnx.Param)):
+    var.set_value(np.zeros(var.get_value().shape, np.float32))
+  pretrained.save_encoder(features, tmp_path / 'f', {'encoder': 'mvit_b_16x4'})
+  with pytest.raises(JaxlensError, match=r'no value for parameter\(s\) head.bias, head.kernel'):
+    pretrained.restore_encoder(model, tmp_path / 'f')
+  with pytest.raises(JaxlensError, match='not a converted encoder'):
+    pretrained.restore_encoder(model, tmp_path)
+
+
+def test_command_line_exit_status(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'jaxlens.convert', '--encoder', 'videomae_b', '--checkpoint',
+       str(tmp_path / 'missing.bin'), '--output', str(tmp_path / 'o')],
+      capture_output=True, text=True, check=False,
+      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert result.returncode == 2
+  assert result.stderr.strip() == f'error: {tmp_path / "missing.bin"}: no such checkpoint'

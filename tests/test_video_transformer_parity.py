@@ -1,0 +1,195 @@
+"""MViT-B and VideoMAE against their PyTorch originals (random weights, eval mode, fp32).
+
+Full width and depth so the real converters run, at 5 x 32 x 32 clips to keep CPU time small.
+"""
+
+import numpy as np
+import pytest
+import torch
+import jax.numpy as jnp
+from flax import nnx
+from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
+from transformers import VideoMAEConfig, VideoMAEModel
+
+from jaxlens.convert.torch_checkpoint import assign
+from jaxlens.errors import JaxlensError
+from jaxlens.models.video import freezing, mvit, registry, videomae
+from jaxlens.models.video.transformer import run_blocks
+
+FRAMES, CROP = 5, 32
+TOLERANCE = 1e-4  # relative L2 error, fp32
+
+
+def relative_error(actual, expected) -> float:
+  return float(np.linalg.norm(np.asarray(actual, np.float64) - expected) / np.linalg.norm(expected))
+
+
+def perturbed(model: torch.nn.Module) -> torch.nn.Module:
+  """Adds noise to every tensor so LayerNorm scales/biases are not 1/0 and a swap would show."""
+  torch.manual_seed(0)
+  with torch.no_grad():
+    for p in model.parameters():
+      p.add_(0.02 * torch.randn_like(p))
+  return model.eval()
+
+
+def torch_mvit(temporal_size: int, spatial_size: int = CROP) -> torch.nn.Module:
+  return mvit_base_16x4(pretrained=False, temporal_size=temporal_size, spatial_size=spatial_size,
+                        head_num_classes=400)
+
+
+def torch_videomae(num_frames: int = FRAMES, image_size: int = CROP) -> torch.nn.Module:
+  return VideoMAEModel(VideoMAEConfig(num_frames=num_frames, image_size=image_size))
+
+
+def state_dict(model: torch.nn.Module) -> dict[str, np.ndarray]:
+  return {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+def converted(name: str, torch_state, output: str, **build_options) -> nnx.Module:
+  spec = registry.get(name)
+  model = spec.build(output=output, rngs=nnx.Rngs(0), num_frames=FRAMES, crop_size=CROP,
+                     **build_options)
+  assign(model, spec.from_torch(torch_state, output, num_frames=FRAMES, crop_size=CROP))
+  return nnx.view(model, deterministic=True, raise_if_not_found=False)  # VideoMAE has no dropout
+
+
+def forward(model: nnx.Module, clips: np.ndarray) -> np.ndarray:
+  return np.asarray(nnx.jit(lambda m, x: m(x))(model, clips), np.float32)
+
+
+@pytest.fixture(scope='module')
+def clips() -> np.ndarray:
+  return np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
+
+
+@pytest.fixture(scope='module')
+def mvit_torch():
+  # pytorchvideo sizes its temporal table as temporal_size // 2; 5 frames give 3 tokens.
+  return perturbed(torch_mvit(temporal_size=2 * mvit.token_grid(FRAMES, CROP)[0]))
+
+
+@pytest.fixture(scope='module')
+def mvit_reference(mvit_torch, clips):
+  """Torch head logits and normalised CLS token (the 'features')."""
+  captured = {}
+  hook = mvit_torch.norm_embed.register_forward_hook(
+      lambda module, args, out: captured.update(features=out[:, 0].numpy()))
+  with torch.no_grad():
+    logits = mvit_torch(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)).numpy()
+  hook.remove()
+  return {'head': logits, 'features': captured['features']}
+
+
+@pytest.mark.parametrize('output', ['head', 'features'])
+def test_mvit_matches_pytorchvideo(mvit_torch, mvit_reference, clips, output):
+  model = converted('mvit_b_16x4', state_dict(mvit_torch), output)
+  out = forward(model, clips)
+  assert out.shape == (2, registry.get('mvit_b_16x4').out_dim(output))
+  assert relative_error(out, mvit_reference[output]) <= TOLERANCE
+
+
+def test_mvit_features_drop_exactly_the_head(mvit_torch):
+  spec = registry.get('mvit_b_16x4')
+  kwargs = {'num_frames': FRAMES, 'crop_size': CROP}
+  head = spec.from_torch(state_dict(mvit_torch), 'head', **kwargs)
+  features = spec.from_torch(state_dict(mvit_torch), 'features', **kwargs)
+  assert sorted(set(head) - set(features)) == ['head.bias', 'head.kernel']
+
+
+def test_mvit_bf16_and_remat_stay_close(mvit_torch, mvit_reference, clips):
+  model = converted('mvit_b_32x3', state_dict(mvit_torch), 'head', dtype=jnp.bfloat16,
+                    remat=True)
+  assert all(p.get_value().dtype == jnp.float32 for _, p in nnx.to_flat_state(nnx.state(model,
+                                                                                 nnx.Param)))
+  out = forward(model, clips)
+  assert relative_error(out, mvit_reference['head']) <= 5e-2  # bf16 has 8 mantissa bits
+
+
+def test_mvit_training_mode_is_stochastic():
+  """Head dropout and stochastic depth are live outside `nnx.view(deterministic=True)`."""
+  model = registry.get('mvit_b_16x4').build(output='head', rngs=nnx.Rngs(0), num_frames=1,
+                                            crop_size=16, drop_path_rate=0.2)
+  clips = np.ones((2, 1, 16, 16, 3), np.float32)
+  assert not np.allclose(forward(model, clips), forward(model, clips))  # fresh masks per call
+  evaluation = nnx.view(model, deterministic=True)
+  np.testing.assert_array_equal(forward(evaluation, clips), forward(evaluation, clips))
+
+
+def test_mvit_scale_block_differentiates_under_remat():
+  """A scale block (pooled queries, max-pooled residual, widening) under remat: finite, nonzero
+  gradients for every parameter (the full model is too slow to differentiate in CI)."""
+  grid = mvit.token_grid(FRAMES, CROP)
+  block = mvit.MultiscaleBlock(1, grid, 0.1, dtype=jnp.float32, rngs=nnx.Rngs(0))
+  tokens = np.random.default_rng(2).standard_normal((2, 1 + int(np.prod(grid)), 192))
+
+  def loss(block, x):
+    return jnp.mean(run_blocks([block], x, remat=True)**2)
+
+  grads = nnx.jit(nnx.grad(loss))(block, jnp.asarray(tokens, jnp.float32))
+  for path, grad in nnx.to_flat_state(grads):
+    value = np.asarray(grad.get_value())
+    assert np.isfinite(value).all() and np.abs(value).sum() > 0, path
+
+
+def test_mvit_checkpoint_temporal_positions_are_resampled(mvit_torch):
+  state = state_dict(mvit_torch)
+  eight = np.random.default_rng(1).standard_normal((1, 8, 96)).astype(np.float32)
+  state['cls_positional_encoding.pos_embed_temporal'] = eight
+  flat = mvit.from_torch(state, 'head', num_frames=FRAMES, crop_size=CROP)
+  expected = torch.nn.functional.interpolate(
+      torch.from_numpy(eight).permute(0, 2, 1), size=3, mode='linear', align_corners=False)
+  np.testing.assert_allclose(flat['pos_embed_temporal'], expected[0].T.numpy(), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_resample_positions_on_a_known_array():
+  table = np.arange(8, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
+  # Cell centres: output i reads source (i + 0.5) * 8 / 3 - 0.5.
+  np.testing.assert_allclose(mvit.resample_positions(table, 3)[:, 0], [5 / 6, 3.5, 37 / 6],
+                             rtol=1e-6)
+  np.testing.assert_array_equal(mvit.resample_positions(table, 8), table)
+
+
+def test_videomae_matches_transformers(clips):
+  reference_model = perturbed(torch_videomae())
+  with torch.no_grad():
+    expected = reference_model(torch.from_numpy(clips).permute(0, 1, 4, 2, 3))
+  expected = expected.last_hidden_state.mean(1).numpy()
+  state = state_dict(reference_model)
+  for output in ('head', 'features'):
+    out = forward(converted('videomae_b', state, output), clips)
+    assert relative_error(out, expected) <= TOLERANCE
+  bf16 = converted('videomae_b', state, 'head', dtype=jnp.bfloat16, remat=True)
+  assert relative_error(forward(bf16, clips), expected) <= 5e-2
+
+
+def test_videomae_ignores_the_5th_frame(clips):
+  model = videomae.VideoMAE(output='head', rngs=nnx.Rngs(0), num_frames=FRAMES, crop_size=CROP)
+  changed = clips.copy()
+  changed[:, 4] += 1.0
+  np.testing.assert_array_equal(forward(model, clips), forward(model, changed))
+
+
+def test_wrong_clip_shape_is_a_clear_error(clips):
+  model = videomae.VideoMAE(output='head', rngs=nnx.Rngs(0), num_frames=FRAMES, crop_size=CROP)
+  with pytest.raises(JaxlensError, match=r'built for clips \(5, 32, 32, 3\)'):
+    model(jnp.asarray(clips[:, :4]))
+
+
+@pytest.mark.parametrize('name, torch_model, top_index, half_index', [
+    ('mvit_b_16x4', lambda: torch_mvit(temporal_size=6, spatial_size=224), 326, 192),
+    ('videomae_b', lambda: torch_videomae(image_size=224), 152, 92),
+])
+def test_trainable_counts_match_reference_freeze_index(name, torch_model, top_index, half_index):
+  """topT / halfT train what the reference's 'first N tensors frozen' left trainable."""
+  params = list(torch_model().named_parameters())
+  spec = registry.get(name)
+  abstract = nnx.eval_shape(lambda: spec.build(output='head', rngs=nnx.Rngs(0)))
+  sizes = {path: int(np.prod(p.get_value().shape))
+           for path, p in nnx.to_flat_state(nnx.state(abstract, nnx.Param))}
+  assert sum(sizes.values()) == sum(p.numel() for _, p in params)
+  for policy, index in (('topT', top_index), ('halfT', half_index)):
+    trainable = freezing.trainable_predicate(spec, policy)
+    ours = sum(size for path, size in sizes.items() if trainable(path))
+    assert ours == sum(p.numel() for _, p in params[index:]), policy

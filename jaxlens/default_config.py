@@ -19,6 +19,10 @@ def base() -> ml_collections.ConfigDict:
   config.data.pairs_path = ''  # a raw `*_pairs.tsv`/`.csv` file; overrides `name` when set
   config.data.max_seq_len = 10
   config.data.min_seq_len = 5
+  # Video towers: the clips stored by the items builder, as the encoder sees them.
+  config.data.num_frames = 5
+  config.data.frame_size = 224
+  config.data.clips_in_memory = False  # decode every item once up front (small catalogues)
 
   config.model = ml_collections.ConfigDict()
   config.model.user_encoder = 'sasrec'  # sasrec | gru4rec | nextitnet
@@ -28,6 +32,12 @@ def base() -> ml_collections.ConfigDict:
   config.model.num_heads = 2
   config.model.dropout = 0.1
   config.model.dtype = 'float32'  # compute dtype; parameters stay float32
+  config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
+  config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
+  config.model.encoder.output = 'features'  # features | head (the reference's 400 logits)
+  config.model.encoder.train_mode = 'topT'  # frozen | topT | halfT | FT | scratch
+  config.model.encoder.init_from = ''  # a folder written by `python -m jaxlens.convert`
+  config.model.encoder.remat = False  # recompute each block in the backward pass
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'in_batch'  # in_batch | full_softmax | bce
@@ -39,6 +49,8 @@ def base() -> ml_collections.ConfigDict:
   config.optim.clip_norm = 5.0
   config.optim.schedule = 'constant'  # constant | cosine
   config.optim.warmup_steps = 0
+  config.optim.video_lr = 1e-4  # the video tower (encoder and projection)
+  config.optim.video_weight_decay = 0.0
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 512  # global, over all devices and hosts
@@ -51,6 +63,7 @@ def base() -> ml_collections.ConfigDict:
   config.eval.ks = (10, 20)
   config.eval.select_metric = 'NDCG@10'  # picks the best checkpoint, drives early stopping
   config.eval.every_epochs = 1
+  config.eval.encode_batch = 64  # clips per step when the video tower embeds every item
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1  # -1: all devices not used by the other axes
@@ -79,4 +92,52 @@ def id_config(user_encoder: str, arg: str | None, **model_overrides) -> ml_colle
     return cpu_variant(config)
   if arg:
     raise ValueError(f'unknown config argument {arg!r}; known: cpu')
+  return config
+
+
+# Global batch of the paper's runs: 4 GPUs x the per-GPU batch of reference table 4.4 (topT).
+PAPER_BATCH = {'slowfast_r50': 480, 'slowfast_r101': 480, 'videomae_b': 180, 'r3d_18': 128,
+               'r2plus1d_r50': 280, 'c2d_r50': 180, 'i3d_r50': 180, 'csn_r101': 180,
+               'slow_r50': 180, 'x3d_xs': 440, 'x3d_s': 440, 'x3d_m': 440, 'x3d_l': 360,
+               'mvit_b_16x4': 120, 'mvit_b_32x3': 120}
+
+
+def video_config(user_encoder: str, arg: str | None, **model_overrides) -> ml_collections.ConfigDict:
+  """End-to-end VideoRec (reference 2.3, 4.4): the paper's setting, or `toy`.
+
+  Paper: MicroLens-100K, SlowFast-r50 topT with its Kinetics head, 5 frames at 224, D=512,
+  lr 1e-4 for both groups, weight decay 0.1 on the recommender only, in-batch loss with logQ.
+  """
+  config = base()
+  config.model.user_encoder = user_encoder
+  config.model.update(model_overrides)
+  config.model.item_tower = 'video'
+  config.model.hidden = 512
+  config.model.encoder.output = 'head'
+  config.train.batch_size = PAPER_BATCH[config.model.encoder.name]
+  config.eval.batch_size = 512
+  if arg == 'toy':
+    return toy_variant(config)
+  if arg:
+    raise ValueError(f'unknown config argument {arg!r}; known: toy')
+  return config
+
+
+def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The synthetic `toy` subset, a tiny encoder trained from scratch, small clips: CPU minutes."""
+  config.data.name = 'microlens/toy'
+  config.data.num_frames = 4
+  config.data.frame_size = 32
+  config.data.clips_in_memory = True
+  config.model.hidden = 64
+  config.model.dropout = 0.1
+  config.model.encoder.name = 'tiny_c3d'
+  config.model.encoder.output = 'features'
+  config.model.encoder.train_mode = 'scratch'
+  config.optim.lr = config.optim.video_lr = 1e-3
+  config.train.batch_size = 64
+  config.train.epochs = 8
+  config.train.log_every_steps = 5
+  config.eval.batch_size = 256
+  config.eval.encode_batch = 128
   return config

@@ -30,3 +30,29 @@ def tiny_config(loss='in_batch', user_encoder='sasrec'):
   config.loss.name = loss
   config.optim.lr = 1e-2
   return config
+
+
+class FakeFrames:
+  """Deterministic uint8 clips per original item id (what tfds_source.ItemFrames provides)."""
+
+  def __init__(self, num_frames=4, size=16):
+    self.shape = (num_frames, size, size, 3)
+
+  def frames(self, item_id: int) -> np.ndarray:
+    return np.random.default_rng(item_id).integers(0, 256, self.shape, dtype=np.uint8)
+
+  def load_all(self, item_ids) -> np.ndarray:
+    return np.stack([self.frames(int(i)) for i in item_ids])
+
+
+def tiny_video_config(train_mode='scratch'):
+  config = default_config.video_config('sasrec', 'toy')
+  config.data.max_seq_len = 6
+  config.data.num_frames, config.data.frame_size = 4, 16
+  config.model.hidden = 16
+  config.model.encoder.train_mode = train_mode
+  config.train.batch_size = 16
+  config.train.epochs = 2
+  config.eval.batch_size = 16
+  config.eval.encode_batch = 16
+  return config

@@ -5,8 +5,11 @@ import os
 import signal
 
 import numpy as np
+import pytest
 
+from jaxlens.data import interactions as interactions_lib
 from jaxlens.data import pairs
+from jaxlens.data.clips import ClipStore
 from jaxlens.train import loop
 from jaxlens.train.step import Trainer
 from tests import helpers
@@ -18,18 +21,22 @@ def _write_pairs(path, data):
       f.write(f'{user}\t{" ".join(str(i) for i in row[row != 0])}\n')
 
 
-def _config(pairs_path):
-  config = helpers.tiny_config('in_batch')
+def _config(pairs_path, tower='id'):
+  config = helpers.tiny_config('in_batch') if tower == 'id' else helpers.tiny_video_config()
   config.data.pairs_path = pairs_path
   return config
 
 
-def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize('tower', ['id', 'video'])
+def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
+  monkeypatch.setattr(interactions_lib, 'clip_store', lambda data_config, data: ClipStore(
+      helpers.FakeFrames(data_config.num_frames, data_config.frame_size), data.original_item_ids,
+      in_memory=True))
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
   _write_pairs(pairs_path, helpers.synthetic_interactions(users=40))
   assert len(pairs.read_pairs(pairs_path)) == 40
 
-  straight = loop.train_and_evaluate(_config(pairs_path), str(tmp_path / 'straight'))
+  straight = loop.train_and_evaluate(_config(pairs_path, tower), str(tmp_path / 'straight'))
 
   original = Trainer.run_train_step
   calls = {'n': 0}
@@ -43,13 +50,13 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch):
 
   workdir = str(tmp_path / 'preempted')
   monkeypatch.setattr(Trainer, 'run_train_step', preempted_after_four_steps)
-  assert loop.train_and_evaluate(_config(pairs_path), workdir) == {}
+  assert loop.train_and_evaluate(_config(pairs_path, tower), workdir) == {}
   assert not os.path.exists(os.path.join(workdir, 'results.json'))
   monkeypatch.setattr(Trainer, 'run_train_step', original)
-  resumed = loop.train_and_evaluate(_config(pairs_path), workdir)
+  resumed = loop.train_and_evaluate(_config(pairs_path, tower), workdir)
 
   assert [h['epoch'] for h in resumed['history']] == [1, 2]
-  for split in ('valid', 'test'):
+  for split in ('valid', 'test', 'test_cold'):
     for name, value in straight[split].items():
       np.testing.assert_allclose(resumed[split][name], value, atol=1e-7, err_msg=f'{split} {name}')
   for a, b in zip(straight['history'], resumed['history']):
@@ -57,7 +64,7 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch):
       np.testing.assert_allclose(b['valid'][name], value, atol=1e-7)
   with open(os.path.join(workdir, 'results.json')) as f:
     written = json.load(f)
-  assert set(written) == {'valid', 'test', 'best_epoch', 'epoch_seconds',
+  assert set(written) == {'valid', 'test', 'test_cold', 'best_epoch', 'epoch_seconds',
                           'train_sequences_per_second', 'eval_seconds', 'history'}
   assert set(written['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
 

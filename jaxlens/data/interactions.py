@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jaxlens.data import pairs
+from jaxlens.data.clips import ClipStore
 from jaxlens.data.protocol import Interactions, apply_protocol
 
 
@@ -15,3 +16,11 @@ def load(data_config) -> Interactions:
     tfds_source.ensure_built(data_config.name, data_config.dir or None)
     histories = tfds_source.load_interactions(data_config.name, data_config.dir or None)
   return apply_protocol(histories, data_config.max_seq_len, data_config.min_seq_len)
+
+
+def clip_store(data_config, data: Interactions) -> ClipStore:
+  """The frames of the dataset's items (built by the TFDS items builder), by protocol id."""
+  from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
+  frames = tfds_source.ItemFrames(data_config.name, data_config.dir or None,
+                                  num_frames=data_config.num_frames, size=data_config.frame_size)
+  return ClipStore(frames, data.original_item_ids, in_memory=data_config.clips_in_memory)

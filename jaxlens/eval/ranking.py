@@ -14,9 +14,9 @@ import jax.numpy as jnp
 from jaxlens.eval import metrics
 
 
-def ranking_metrics(user_vectors: jax.Array, table: jax.Array, history: jax.Array,
-                    targets: jax.Array, weights: jax.Array, num_items: int, ks):
-  """Weighted sums of HR@K / NDCG@K over the batch (weights are 0 on padding users).
+def user_metrics(user_vectors: jax.Array, table: jax.Array, history: jax.Array,
+                 targets: jax.Array, num_items: int, ks) -> dict[str, jax.Array]:
+  """Per-user HR@K / NDCG@K, each `(B,)`.
 
   user_vectors `(B, D)`, table `(V, D)`, history `(B, H)` item ids (0 = none), targets `(B,)`.
   """
@@ -26,6 +26,10 @@ def ranking_metrics(user_vectors: jax.Array, table: jax.Array, history: jax.Arra
   vocab = jnp.arange(table.shape[0])
   scores = jnp.where((vocab == 0) | (vocab > num_items), -jnp.inf, scores)
   scores = scores.at[rows, history].set(-jnp.inf)
-  ranks = metrics.rank_of_targets(scores, target_scores)
-  return {name: jnp.sum(value * weights)
-          for name, value in metrics.hit_and_ndcg(ranks, ks).items()}
+  return metrics.hit_and_ndcg(metrics.rank_of_targets(scores, target_scores), ks)
+
+
+def ranking_metrics(user_vectors, table, history, targets, weights, num_items: int, ks):
+  """Weighted sums of the per-user metrics (weights are 0 on padding users)."""
+  per_user = user_metrics(user_vectors, table, history, targets, num_items, ks)
+  return {name: jnp.sum(value * weights) for name, value in per_user.items()}

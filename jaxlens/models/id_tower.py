@@ -40,6 +40,13 @@ class IdItemTower(nnx.Module):
     """Embeddings of the given ids; padding (0) gives exact zeros and no gradient."""
     return self.embedding(item_ids) * (item_ids != 0)[..., None].astype(self.embedding.dtype)
 
+  @property
+  def vocab_size(self) -> int:
+    return self.embedding.num_embeddings
+
+  def slot_embeddings(self, batch: dict[str, jax.Array]) -> jax.Array:
+    return self(batch['item_ids'])
+
   def table(self) -> jax.Array:
     """All rows `(vocab, D)` for full ranking; callers mask row 0 and rows past `num_items`."""
     return self.embedding.embedding[...].astype(self.embedding.dtype).at[0].set(0)

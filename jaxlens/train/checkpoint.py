@@ -31,6 +31,9 @@ class Checkpoints:
     self._latest = _manager(os.path.join(os.path.abspath(workdir), 'checkpoints', 'latest'))
     self._best = _manager(os.path.join(os.path.abspath(workdir), 'checkpoints', 'best'))
 
+  def has_latest(self) -> bool:
+    return self._latest.latest_step() is not None
+
   def save_latest(self, step: int, state, iterator, meta: dict) -> None:
     self._latest.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),

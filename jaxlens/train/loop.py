@@ -40,28 +40,53 @@ class _Preemption:
     self.requested = True
 
 
+def item_table(trainer: Trainer, clips, encode_batch: int, batch_sharding) -> jax.Array:
+  """Every item embedded once in eval mode: the ID table, or the video tower over all clips."""
+  if clips is None:
+    return trainer.run_item_table()
+  num_items = trainer.num_items
+  chunks = []
+  for start in range(1, num_items + 1, encode_batch):
+    ids = np.arange(start, start + encode_batch)
+    ids[ids > num_items] = 0  # the last chunk's filler rows (blank clips, dropped below)
+    sharded = mesh_lib.global_batch({'clips': clips[ids]}, batch_sharding)['clips']
+    chunks.append(trainer.run_embed_clips(sharded))
+  table = jax.numpy.concatenate(chunks)[:num_items]
+  return jax.numpy.concatenate([jax.numpy.zeros_like(table[:1]), table])
+
+
 def evaluate(trainer: Trainer, data, split: str, config, batch_sharding,
-             process: pipeline.ProcessSlice) -> dict[str, float]:
-  table = trainer.run_item_table()
+             process: pipeline.ProcessSlice, clips=None) -> dict[str, float]:
+  """Means of HR@K / NDCG@K over all users; `cold/...` over users whose target never trained."""
+  table = item_table(trainer, clips, config.eval.encode_batch, batch_sharding)
   totals = None
   for batch in pipeline.eval_dataset(data, split, config.eval.batch_size, process):
     sums = trainer.run_eval_step(table, mesh_lib.global_batch(batch, batch_sharding))
     totals = sums if totals is None else jax.tree.map(lambda a, b: a + b, totals, sums)
-  return {k: float(v) / data.num_users for k, v in totals.items()}
+  totals = {k: float(v) for k, v in totals.items()}
+  cold_users = totals.pop('cold/users')
+  out = {k: v / data.num_users for k, v in totals.items() if not k.startswith('cold/')}
+  out['cold'] = {k[5:]: v / max(cold_users, 1) for k, v in totals.items() if k.startswith('cold/')}
+  out['cold']['users'] = int(cold_users)
+  return out
 
 
-def build_trainer(config, data, mesh) -> Trainer:
+def build_trainer(config, data, mesh, *, load_pretrained: bool = False) -> Trainer:
   rules = config.mesh.rules
   steps = pipeline.steps_per_epoch(data.num_users, config.train.batch_size) * config.train.epochs
   with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
     model = factory.build_model(
         config, data.num_items, rngs=nnx.Rngs(config.seed),
         vocab_multiple=mesh_lib.axis_size(mesh, rules, 'items'))
+    if load_pretrained:
+      from jaxlens.convert import pretrained  # pylint: disable=g-import-not-at-top
+      pretrained.restore_encoder(model.item_tower.video.encoder, config.model.encoder.init_from)
+    log_pop = data.log_popularity(config.loss.popularity_power)
     trainer = Trainer(
         model, optimizer_lib.make_optimizer(config.optim, steps), loss=config.loss.name,
-        log_popularity=np.pad(data.log_popularity(config.loss.popularity_power),
-                              (0, model.item_tower.embedding.num_embeddings - data.num_items - 1)),
-        num_items=data.num_items, ks=config.eval.ks, seed=config.seed)
+        log_popularity=np.pad(log_pop, (0, model.item_tower.vocab_size - len(log_pop))),
+        num_items=data.num_items, ks=config.eval.ks, seed=config.seed,
+        trainable=factory.trainable_filter(config))
   trainer.compile(mesh_lib.batch_sharding(mesh, rules))
   return trainer
 
@@ -74,14 +99,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
   data = interactions_lib.load(config.data)
   logging.info('%d users, %d items, %d train positions', data.num_users, data.num_items,
                int((data.train_slots[:, :-1] != 0).sum()))
+  clips = interactions_lib.clip_store(config.data, data) if config.model.item_tower == 'video' \
+      else None
   mesh = mesh_lib.make_mesh(config.mesh)
   batch_sharding = mesh_lib.batch_sharding(mesh, config.mesh.rules)
-  trainer = build_trainer(config, data, mesh)
+  checkpoints = Checkpoints(workdir)
+  init_from = config.model.get('encoder', {}).get('init_from', '')
+  trainer = build_trainer(config, data, mesh,
+                          load_pretrained=bool(init_from) and not checkpoints.has_latest())
 
   steps_per_epoch = pipeline.steps_per_epoch(data.num_users, config.train.batch_size)
-  iterator = iter(pipeline.train_dataset(data, config.train.batch_size, config.train.epochs,
-                                         config.seed, process))
-  checkpoints = Checkpoints(workdir)
+  iterator = iter(pipeline.train_dataset(
+      data, config.train.batch_size, config.train.epochs, config.seed, process, clips,
+      unique_multiple=mesh.shape[mesh_lib.mesh_axis(config.mesh.rules, 'batch')]))
   meta = {'epoch': 0, 'history': [], 'best': None, 'elapsed': 0.0, 'train_seconds': 0.0,
           'eval_seconds': 0.0, 'stale': 0}
   restored = checkpoints.restore_latest(trainer.state, iterator)
@@ -125,8 +155,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     meta['epoch'] = epoch
     if epoch % config.eval.every_epochs == 0 or epoch == config.train.epochs:
       eval_start = time.time()
-      valid = evaluate(trainer, data, 'valid', config, batch_sharding, process)
+      valid = evaluate(trainer, data, 'valid', config, batch_sharding, process, clips)
       meta['eval_seconds'] += time.time() - eval_start
+      valid.pop('cold')
       meta['history'].append({'epoch': epoch, 'elapsed_seconds': time.time() - start +
                               resumed_elapsed, 'valid': valid})
       summary.scalars(step, {f'valid/{k}': v for k, v in valid.items()})
@@ -142,11 +173,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
   checkpoints.wait()
   trainer.state = checkpoints.restore_best(trainer.state)
   eval_start = time.time()
-  valid = evaluate(trainer, data, 'valid', config, batch_sharding, process)
-  test = evaluate(trainer, data, 'test', config, batch_sharding, process)
+  valid = evaluate(trainer, data, 'valid', config, batch_sharding, process, clips)
+  test = evaluate(trainer, data, 'test', config, batch_sharding, process, clips)
+  valid.pop('cold')
+  test_cold = test.pop('cold')
   evaluations = len(meta['history'])
   results = {
-      'valid': valid, 'test': test,
+      'valid': valid, 'test': test, 'test_cold': test_cold,
       'best_epoch': meta['best']['epoch'] if meta['best'] else meta['epoch'],
       'epoch_seconds': meta['train_seconds'] / max(meta['epoch'], 1),
       'train_sequences_per_second': data.num_users * meta['epoch'] / max(meta['train_seconds'],

@@ -57,10 +57,11 @@ class Trainer:
   def model(self, state: TrainState) -> nnx.Module:
     return nnx.merge(self.graphdef, state.params, state.frozen, state.rest, copy=True)
 
-  def _loss(self, params, frozen, rest, step, slot_ids, num_positions: int):
+  def _loss(self, params, frozen, rest, step, batch, num_positions: int):
     # copy=True: fresh variables owned by this trace, so dropout may advance its RNG count.
     model = nnx.merge(self.graphdef, params, frozen, rest, copy=True)
-    slot_embs = model.item_tower(slot_ids)
+    slot_ids = batch['item_ids']
+    slot_embs = model.item_tower.slot_embeddings(batch)
     states = model.user_states(slot_embs[:, :-1], slot_ids[:, :-1])
     positions = losses.Positions.of(slot_ids, num_positions)
     if self.loss == 'in_batch':
@@ -79,22 +80,31 @@ class Trainer:
     """One optimizer step; `num_positions` (static) bounds the batch's valid positions."""
     grad_fn = jax.value_and_grad(self._loss, has_aux=True)
     (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.rest, state.step,
-                                           batch['item_ids'], num_positions)
+                                           batch, num_positions)
     updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {'loss': loss, 'positions': count, 'grad_norm': optax.tree.norm(grads)}
     return TrainState(params, state.frozen, rest, opt_state, state.step + 1), metrics
 
   def item_table(self, state: TrainState) -> jax.Array:
-    """Every item's embedding in eval mode, `(vocab, D)`; computed once per evaluation."""
+    """Every item's embedding in eval mode, `(vocab, D)`, for towers that hold a table."""
     return eval_view(self.model(state)).item_tower.table()
+
+  def embed_clips(self, state: TrainState, clips: jax.Array) -> jax.Array:
+    """Eval-mode embeddings of a chunk of items' clips (video towers)."""
+    return eval_view(self.model(state)).item_tower.embed_clips(clips)
 
   def eval_step(self, state: TrainState, table: jax.Array, batch: dict[str, jax.Array]):
     model = eval_view(self.model(state))
     inputs = batch['inputs']
     user_vectors = model.user_states(table[inputs], inputs)[:, -1]
-    return ranking.ranking_metrics(user_vectors, table, batch['history'], batch['targets'],
-                                   batch['weights'], self.num_items, self.ks)
+    per_user = ranking.user_metrics(user_vectors, table, batch['history'], batch['targets'],
+                                    self.num_items, self.ks)
+    cold = batch['weights'] * batch['cold']
+    sums = {name: jnp.sum(value * batch['weights']) for name, value in per_user.items()}
+    sums.update({f'cold/{name}': jnp.sum(value * cold) for name, value in per_user.items()})
+    sums['cold/users'] = jnp.sum(cold)
+    return sums
 
   def compile(self, batch_sharding) -> None:
     """jit with explicit shardings: the state keeps its layout, batches are split over data."""
@@ -103,6 +113,7 @@ class Trainer:
                                out_shardings=(state_sharding, None), donate_argnums=0,
                                static_argnums=2)
     self._item_table = jax.jit(self.item_table, in_shardings=(state_sharding,))
+    self._embed_clips = jax.jit(self.embed_clips, in_shardings=(state_sharding, batch_sharding))
     self._eval_step = jax.jit(self.eval_step, in_shardings=(state_sharding, None, batch_sharding))
 
   def run_train_step(self, batch, num_positions: int):
@@ -114,6 +125,9 @@ class Trainer:
 
   def run_item_table(self):
     return self._item_table(self.state)
+
+  def run_embed_clips(self, clips):
+    return self._embed_clips(self.state, clips)
 
   def run_eval_step(self, table, batch):
     return self._eval_step(self.state, table, batch)

@@ -21,10 +21,6 @@ from jaxlens.data import microlens_config
 from jaxlens.data import pairs
 from jaxlens.data.frames import VideoStatus
 
-# Worker processes for clip extraction; `python -m jaxlens.data.build --num_workers` sets it.
-NUM_WORKERS = os.cpu_count() or 1
-
-
 def _bytes():
   return tfds.features.Tensor(shape=(), dtype=np.object_)
 
@@ -36,6 +32,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {'1.0.0': 'First release.'}
   BUILDER_CONFIGS = microlens_config.FRAME_CONFIGS
   MANUAL_DOWNLOAD_INSTRUCTIONS = microlens_config.MANUAL_INSTRUCTIONS
+
+  def __init__(self, *, num_workers: int | None = None, **kwargs):
+    """`num_workers`: processes extracting clips (default: one per core)."""
+    super().__init__(**kwargs)
+    self._num_workers = num_workers or os.cpu_count() or 1
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
@@ -71,7 +72,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     self.info.metadata.update(
         item_ids=item_ids, unknown_item_lines=unknown, num_frames=options.num_frames,
         height=options.height, width=options.width, resize=options.resize.value)
-    clips = extraction.extract_items(item_ids, media, options, work_dir, NUM_WORKERS)
+    clips = extraction.extract_items(item_ids, media, options, work_dir,
+                                     self._num_workers)
     return {'train': self._generate_examples(clips, metadata)}
 
   def _generate_examples(self, clips, metadata):

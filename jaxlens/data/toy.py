@@ -43,8 +43,8 @@ class ToySpec:
   def __post_init__(self):
     if not 1 <= self.num_categories <= len(CATEGORIES):
       raise ValueError(f'num_categories must be in 1..{len(CATEGORIES)}')
-    if self.num_items < 2 * self.num_categories:
-      raise ValueError('need at least two items per category')
+    if self.num_items < 2 * self.num_categories or self.num_items < 2 * self.max_len:
+      raise ValueError('need two items per category and twice max_len items')
 
 
 def item_categories(spec: ToySpec) -> np.ndarray:
@@ -85,8 +85,9 @@ def draw_sequences(spec: ToySpec) -> list[np.ndarray]:
       if item not in chosen:
         chosen.append(item)
     last_category = int(rng.choice(preferred))
-    pool = (cold_by_category[last_category] if rng.random() < 2 * spec.cold_fraction
-            else [i for i in warm_by_category[last_category] if i not in chosen])
+    unseen = [i for i in warm_by_category[last_category] if i not in chosen]
+    pool = (cold_by_category[last_category]
+            if rng.random() < 2 * spec.cold_fraction or not unseen else unseen)
     chosen.append(int(rng.choice(pool)))
     sequences.append(np.asarray(chosen, np.int64))
   return sequences

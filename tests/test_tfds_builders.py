@@ -124,7 +124,8 @@ def test_download_path_fetches_official_urls_and_frees_videos(tmp_path, monkeypa
   build.build_subset('100k', data_dir=str(tmp_path / 'tfds'), num_workers=1)
   base = microlens_sources.RELEASES['100k'].base_url
   assert {base + 'MicroLens-100k_pairs.tsv', base + 'MicroLens-100k_title_en.csv',
-          base + 'MicroLens-100k_videos/1.mp4', base + 'MicroLens-100k_covers/1.jpg'} <= set(fake.urls)
+          base + 'MicroLens-100k_videos/1.mp4', base + 'MicroLens-100k_covers/1.jpg'
+          } <= set(fake.urls)
   assert not list(downloads.glob('*.mp4'))  # each video is deleted once its frames are out
   _, downloaded = item_records(str(tmp_path / 'tfds'))
   _, manual = item_records(dummy_built)
@@ -200,7 +201,8 @@ def test_50k_interactions_from_the_real_files(microlens_data_dir, tmp_path):
   titles, unknown = item_files.read_titles(os.path.join(folder, 'MicroLens-50k_titles.csv'), items)
   assert (len(titles), unknown) == (19_220, 0)
   other = os.path.join(microlens_data_dir, 'microlens-100k-items')
-  titles, unknown = item_files.read_titles(os.path.join(other, 'MicroLens-100k_title_en.csv'), items)
+  titles, unknown = item_files.read_titles(
+      os.path.join(other, 'MicroLens-100k_title_en.csv'), items)
   assert len(titles) + unknown == 19_738 and len(titles) == 19_220
   likes, _ = item_files.read_likes_and_views(
       os.path.join(other, 'MicroLens-100k_likes_and_views.txt'), items)

@@ -41,7 +41,8 @@ def _read_cover(path: str | None) -> bytes:
 
 
 def extract_item(media: ItemMedia, options: frames.FrameOptions) -> ItemClip:
-  return ItemClip(media.item_id, frames.extract_clip(media.video, options), _read_cover(media.cover))
+  clip = frames.extract_clip(media.video, options)
+  return ItemClip(media.item_id, clip, _read_cover(media.cover))
 
 
 def extract_items(item_ids: Sequence[int], source: MediaSource, options: frames.FrameOptions,

@@ -20,7 +20,7 @@ import numpy as np
 from jaxlens.errors import JaxlensError
 
 
-class VideoStatus(str, enum.Enum):
+class VideoStatus(enum.StrEnum):
   """How an item's frames came to be; stored in every item record."""
 
   OK = 'ok'
@@ -30,7 +30,7 @@ class VideoStatus(str, enum.Enum):
   TRUNCATED = 'truncated'  # fewer frames decode than the header says: clip from what decodes
 
 
-class ResizeMode(str, enum.Enum):
+class ResizeMode(enum.StrEnum):
   SQUASH = 'squash'  # straight to (H, W), aspect ratio lost: the reference's Resize((224, 224))
   CROP = 'crop'  # short side to its target, then a centre crop: aspect ratio kept
 

@@ -20,7 +20,8 @@ def _parse_id(token: str, path: str, line_no: int) -> int:
   try:
     return int(token.strip())
   except ValueError:
-    raise JaxlensError(f'{path}:{line_no}: item id {token.strip()[:40]!r} is not an integer') from None
+    raise JaxlensError(
+        f'{path}:{line_no}: item id {token.strip()[:40]!r} is not an integer') from None
 
 
 def _collect(rows, path: str, known_items: Collection[int],

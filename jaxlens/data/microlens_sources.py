@@ -156,7 +156,7 @@ class DownloadedMedia:
   """Downloads a shard's files in parallel and deletes them once their frames are extracted."""
 
   dl_manager: Any
-  release_: Release
+  subset: Release
   threads: int = 8
 
   def _get(self, url: str) -> str | None:
@@ -166,11 +166,11 @@ class DownloadedMedia:
       return None  # reported as a missing video / an absent cover, like a hole in a manual_dir
 
   def fetch(self, item_ids: Sequence[int]) -> list[ItemMedia]:
-    base = self.release_.base_url
+    base = self.subset.base_url
     with concurrent.futures.ThreadPoolExecutor(self.threads) as pool:
-      videos = list(pool.map(self._get, [f'{base}{self.release_.videos_dir}/{i}.mp4'
+      videos = list(pool.map(self._get, [f'{base}{self.subset.videos_dir}/{i}.mp4'
                                          for i in item_ids]))
-      covers = list(pool.map(self._get, [f'{base}{self.release_.covers_dir}/{i}.jpg'
+      covers = list(pool.map(self._get, [f'{base}{self.subset.covers_dir}/{i}.jpg'
                                          for i in item_ids]))
     return [ItemMedia(i, v, c) for i, v, c in zip(item_ids, videos, covers)]
 
@@ -181,4 +181,5 @@ class DownloadedMedia:
 
 
 def manual_media(release: Release, folder: str) -> LocalMedia:
-  return LocalMedia(os.path.join(folder, release.videos_dir), os.path.join(folder, release.covers_dir))
+  return LocalMedia(os.path.join(folder, release.videos_dir),
+                    os.path.join(folder, release.covers_dir))

@@ -164,4 +164,5 @@ def write_toy_files(folder: str, spec: ToySpec) -> None:
     video = render_video(item, spec)
     write_mp4(os.path.join(videos_dir, f'{item}.mp4'), video)
     if item % 10:  # every tenth item has no cover, as some real items lack one
-      cv2.imwrite(os.path.join(covers_dir, f'{item}.jpg'), cv2.cvtColor(video[0], cv2.COLOR_RGB2BGR))
+      cv2.imwrite(os.path.join(covers_dir, f'{item}.jpg'),
+                  cv2.cvtColor(video[0], cv2.COLOR_RGB2BGR))

@@ -9,6 +9,7 @@ nor the builder code.
 from __future__ import annotations
 
 import os
+import re
 from typing import Sequence
 
 import cv2
@@ -42,8 +43,9 @@ def _data_dir(data_dir: str | None) -> str:
 def _built_dir(dataset: str, data_dir: str | None) -> str | None:
   """The newest built version folder of `dataset` ('microlens/toy'), None if there is none."""
   folder = os.path.join(_data_dir(data_dir), dataset)
-  versions = [v for v in os.listdir(folder) if os.path.isfile(
-      os.path.join(folder, v, 'dataset_info.json'))] if os.path.isdir(folder) else []
+  versions = [v for v in os.listdir(folder) if re.fullmatch(r'\d+\.\d+\.\d+', v) and
+              os.path.isfile(os.path.join(folder, v, 'dataset_info.json'))
+              ] if os.path.isdir(folder) else []  # not TFDS's `incomplete.*` build folders
   if not versions:
     return None
   return os.path.join(folder, max(versions, key=lambda v: tuple(map(int, v.split('.')))))

@@ -190,8 +190,7 @@ def test_unbuilt_real_subset_names_the_build_command(tmp_path):
 
 def test_50k_interactions_from_the_real_files(microlens_data_dir, tmp_path):
   folder = os.path.join(microlens_data_dir, 'microlens-50k')
-  builder = microlens_dataset_builder.Builder(config='50k', data_dir=str(tmp_path),
-                                              file_format='array_record')
+  builder = microlens_dataset_builder.Builder(config='50k', data_dir=str(tmp_path))
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=folder))
   histories = tfds_source.load_interactions('microlens/50k', str(tmp_path))
   items = {int(i) for h in histories for i in h.items}

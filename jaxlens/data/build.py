@@ -32,10 +32,8 @@ def build_subset(config: str, data_dir: str | None = None, manual_dir: str | Non
     microlens_sources.manual_files(release, manual_dir)  # fails early, naming the files wanted
   download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
   builders = (
-      microlens_dataset_builder.Builder(config=interactions, data_dir=data_dir,
-                                        file_format='array_record'),
+      microlens_dataset_builder.Builder(config=interactions, data_dir=data_dir),
       microlens_frames_dataset_builder.Builder(config=items, data_dir=data_dir,
-                                               file_format='array_record',
                                                num_workers=num_workers))
   for builder in builders:
     print(f'building {builder.name}/{builder.builder_config.name} in {builder.data_dir}',

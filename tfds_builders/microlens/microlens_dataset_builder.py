@@ -20,6 +20,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = microlens_config.INTERACTION_CONFIGS
   MANUAL_DOWNLOAD_INSTRUCTIONS = microlens_config.MANUAL_INSTRUCTIONS
 
+  def __init__(self, *, file_format: str | None = None, **kwargs):
+    super().__init__(file_format=file_format or microlens_config.DEFAULT_FILE_FORMAT, **kwargs)
+
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({

@@ -33,9 +33,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = microlens_config.FRAME_CONFIGS
   MANUAL_DOWNLOAD_INSTRUCTIONS = microlens_config.MANUAL_INSTRUCTIONS
 
-  def __init__(self, *, num_workers: int | None = None, **kwargs):
+  def __init__(self, *, num_workers: int | None = None, file_format: str | None = None,
+               **kwargs):
     """`num_workers`: processes extracting clips (default: one per core)."""
-    super().__init__(**kwargs)
+    super().__init__(file_format=file_format or microlens_config.DEFAULT_FILE_FORMAT, **kwargs)
     self._num_workers = num_workers or os.cpu_count() or 1
 
   def _info(self) -> tfds.core.DatasetInfo:

@@ -21,7 +21,9 @@ from jaxlens.data import microlens_config
 from jaxlens.data import pairs
 from jaxlens.data.frames import VideoStatus
 
+
 def _bytes():
+  """Raw bytes (JPEG): a string tensor, which TFDS stores without TensorFlow."""
   return tfds.features.Tensor(shape=(), dtype=np.object_)
 
 

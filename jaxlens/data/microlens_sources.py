@@ -1,0 +1,185 @@
+"""Where a subset's files come from: a `manual_dir`, the official site, or the toy generator.
+
+The builders ask `resolve_files` for local paths of the small files and `media_source` for the
+videos and covers, which are fetched a shard at a time so that the 477 GB of 100K videos never
+need to be on disk together.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import os
+from typing import Any, Protocol, Sequence
+
+from jaxlens.data import toy
+from jaxlens.errors import JaxlensError
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+  """The file names of one MicroLens subset, as published."""
+
+  name: str  # builder config name: 'toy', '50k', ...
+  prefix: str  # 'MicroLens-100k'
+  titles: str  # the 100K and 50K releases name their titles file differently
+  base_url: str | None  # None: the files must be given in a manual_dir
+  pairs_files: tuple[str, ...] = ()  # first present wins; default `<prefix>_pairs.tsv`, `.csv`
+  has_item_files: bool = True  # likes and views, categories
+
+  @property
+  def pairs_candidates(self) -> tuple[str, ...]:
+    return self.pairs_files or (f'{self.prefix}_pairs.tsv', f'{self.prefix}_pairs.csv')
+
+  @property
+  def likes(self) -> str:
+    return f'{self.prefix}_likes_and_views.txt'
+
+  @property
+  def categories(self) -> str:
+    return 'tags_to_summary.csv'
+
+  @property
+  def covers_dir(self) -> str:
+    return f'{self.prefix}_covers'
+
+  @property
+  def videos_dir(self) -> str:
+    return f'{self.prefix}_videos'
+
+  def layout(self) -> str:
+    """The manual_dir layout, for error messages and docs."""
+    optional = [self.titles] + ([self.likes, self.categories] if self.has_item_files else [])
+    return (f'{" or ".join(self.pairs_candidates)} (required); {", ".join(optional)} (optional); '
+            f'{self.covers_dir}/<item>.jpg and {self.videos_dir}/<item>.mp4 (optional)')
+
+
+_SITE = 'https://recsys.westlake.edu.cn/MicroLens-{}-Dataset/'
+RELEASES = {
+    'toy': Release('toy', toy.PREFIX, f'{toy.PREFIX}_title_en.csv', None,
+                   pairs_files=(f'{toy.PREFIX}_pairs.csv',)),
+    '50k': Release('50k', 'MicroLens-50k', 'MicroLens-50k_titles.csv', _SITE.format('50k'),
+                   has_item_files=False),
+    '100k': Release('100k', 'MicroLens-100k', 'MicroLens-100k_title_en.csv', _SITE.format('100k')),
+    '1m': Release('1m', 'MicroLens-1M', 'MicroLens-1M_title_en.csv', None),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SubsetFiles:
+  """Local paths of a subset's small files; None where the release has no such file."""
+
+  pairs: str
+  titles: str | None
+  likes: str | None
+  categories: str | None
+
+
+def _present(folder: str, name: str) -> str | None:
+  path = os.path.join(folder, name)
+  return path if os.path.isfile(path) else None
+
+
+def manual_files(release: Release, manual_dir: str) -> SubsetFiles:
+  """Finds the files in a manual_dir; the error says which files to put where."""
+  pairs = next(filter(None, (_present(manual_dir, n) for n in release.pairs_candidates)), None)
+  if pairs is None:
+    state = 'is not a folder' if not os.path.isdir(manual_dir) else 'holds no pairs file'
+    raise JaxlensError(
+        f'manual_dir {manual_dir} {state}: put the MicroLens {release.name} files there: '
+        f'{release.layout()}' + (f'; they are published at {release.base_url}'
+                                 if release.base_url else ''))
+  return SubsetFiles(
+      pairs=pairs, titles=_present(manual_dir, release.titles),
+      likes=_present(manual_dir, release.likes) if release.has_item_files else None,
+      categories=_present(manual_dir, release.categories) if release.has_item_files else None)
+
+
+def download_files(release: Release, dl_manager: Any) -> SubsetFiles:
+  """Downloads the small files with a TFDS download manager (`download({key: url})`)."""
+  urls = {'pairs': release.base_url + release.pairs_candidates[0],
+          'titles': release.base_url + release.titles}
+  if release.has_item_files:
+    urls.update(likes=release.base_url + release.likes,
+                categories=release.base_url + release.categories)
+  paths = {key: os.fspath(path) for key, path in dl_manager.download(urls).items()}
+  return SubsetFiles(paths['pairs'], paths['titles'], paths.get('likes'), paths.get('categories'))
+
+
+def toy_folder(spec: toy.ToySpec, root: str) -> str:
+  """Writes the toy files once under `root`, reused by both builders (a marker ends a write)."""
+  digest = hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
+  folder = os.path.join(root, f'microlens-toy-{digest}')
+  marker = os.path.join(folder, 'COMPLETE')
+  if not os.path.exists(marker):
+    toy.write_toy_files(folder, spec)
+    with open(marker, 'w', encoding='utf-8') as f:
+      f.write(repr(spec))
+  return folder
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemMedia:
+  item_id: int
+  video: str | None  # local path, None when missing
+  cover: str | None
+
+
+class MediaSource(Protocol):
+  """Gives local paths of a shard's media and frees them after extraction."""
+
+  def fetch(self, item_ids: Sequence[int]) -> list[ItemMedia]:
+    ...
+
+  def release(self, media: Sequence[ItemMedia]) -> None:
+    ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalMedia:
+  """Videos and covers already on disk (a manual_dir, the toy files); nothing to free."""
+
+  videos_dir: str
+  covers_dir: str
+
+  def fetch(self, item_ids: Sequence[int]) -> list[ItemMedia]:
+    return [ItemMedia(i, _present(self.videos_dir, f'{i}.mp4'),
+                      _present(self.covers_dir, f'{i}.jpg')) for i in item_ids]
+
+  def release(self, media: Sequence[ItemMedia]) -> None:
+    del media
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadedMedia:
+  """Downloads a shard's files in parallel and deletes them once their frames are extracted."""
+
+  dl_manager: Any
+  subset: Release
+  threads: int = 8
+
+  def _get(self, url: str) -> str | None:
+    try:
+      return os.fspath(self.dl_manager.download(url))
+    except Exception:  # pylint: disable=broad-except
+      return None  # reported as a missing video / an absent cover, like a hole in a manual_dir
+
+  def fetch(self, item_ids: Sequence[int]) -> list[ItemMedia]:
+    base = self.subset.base_url
+    with concurrent.futures.ThreadPoolExecutor(self.threads) as pool:
+      videos = list(pool.map(self._get, [f'{base}{self.subset.videos_dir}/{i}.mp4'
+                                         for i in item_ids]))
+      covers = list(pool.map(self._get, [f'{base}{self.subset.covers_dir}/{i}.jpg'
+                                         for i in item_ids]))
+    return [ItemMedia(i, v, c) for i, v, c in zip(item_ids, videos, covers)]
+
+  def release(self, media: Sequence[ItemMedia]) -> None:
+    for path in (p for m in media for p in (m.video, m.cover) if p):
+      if os.path.exists(path):
+        os.remove(path)
+
+
+def manual_media(release: Release, folder: str) -> LocalMedia:
+  return LocalMedia(os.path.join(folder, release.videos_dir),
+                    os.path.join(folder, release.covers_dir))

@@ -1,0 +1,1 @@
+"""TFDS builders of jaxlens; build with `python -m jaxlens.data.build` or `tfds build`."""

@@ -1,0 +1,1 @@
+"""`microlens`: one record per user, the interactions of a MicroLens subset."""

@@ -82,11 +82,11 @@ def test_video_step_same_on_meshes():
 
 
 def test_frozen_layers_do_not_move_and_have_no_optimizer_state():
-  config = helpers.tiny_video_config(train_mode='topT')  # tiny_c3d topT trains layers.2 only
+  config = helpers.tiny_video_config(train_mode='topT')  # tiny_c3d topT trains layers.1 only
   data = helpers.synthetic_interactions()
   trainer, _, before = _one_step(config, data, _store(data, config), jax.devices()[:1], 1, 1)
   frozen = _flat(trainer.state.frozen)
-  assert frozen and all('layers' in k and "'2'" not in k and '[2]' not in k for k in frozen)
+  assert frozen and all('layers' in k and "'1'" not in k and '[1]' not in k for k in frozen)
   for name, value in _flat(before).items():
     np.testing.assert_array_equal(frozen[name], value, err_msg=name)
   trained = _flat(trainer.state.params)

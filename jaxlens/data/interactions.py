@@ -22,5 +22,6 @@ def clip_store(data_config, data: Interactions) -> ClipStore:
   """The frames of the dataset's items (built by the TFDS items builder), by protocol id."""
   from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
   frames = tfds_source.ItemFrames(data_config.name, data_config.dir or None,
-                                  num_frames=data_config.num_frames, size=data_config.frame_size)
+                                  num_frames=data_config.num_frames,
+                                  size=(data_config.frame_size, data_config.frame_size))
   return ClipStore(frames, data.original_item_ids, in_memory=data_config.clips_in_memory)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -51,7 +52,7 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
   """Writes `flat` ('dotted.path' -> array) into the module's Params and BatchStats, strictly."""
   targets = {
       dotted(path): var
-      for path, var in nnx.to_flat_state(nnx.state(module, nnx.Param, nnx.BatchStat))
+      for path, var in nnx.to_flat_state(nnx.state(module, (nnx.Param, nnx.BatchStat)))
   }
   missing = sorted(set(targets) - set(flat))
   unexpected = sorted(set(flat) - set(targets))
@@ -63,7 +64,8 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
                        + (f' and {len(unexpected) - 8} more' if len(unexpected) > 8 else ''))
   for name, var in targets.items():
     value = np.asarray(flat[name])
-    if value.shape != var.value.shape:
+    expected = var.get_value()
+    if value.shape != expected.shape:
       raise JaxlensError(
-          f'{source}: {name} has shape {value.shape}, the model expects {var.value.shape}')
-    var.value = value.astype(var.value.dtype)
+          f'{source}: {name} has shape {value.shape}, the model expects {expected.shape}')
+    var.set_value(jnp.asarray(value, expected.dtype))

@@ -13,8 +13,10 @@ from flax import nnx
 
 from jaxlens.errors import JaxlensError
 
-# torch state dict (name -> array) -> flat NNX state ('dotted.path' -> array), every tensor mapped.
-TorchConverter = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+# (torch state dict (name -> array), output 'head'|'features') -> flat NNX state ('dotted.path' ->
+# array) for that output, every tensor mapped; in 'features' mode the classifier's tensors are
+# read and dropped (see `jaxlens.models.video.conversion`).
+TorchConverter = Callable[[Mapping[str, np.ndarray], str], dict[str, np.ndarray]]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""From a PyTorch state dict to a video encoder's flat NNX state, by walking the encoder's layers.
+
+Each family names its layers after the PyTorch modules and supplies `torch_name` (NNX module path
+-> PyTorch module path); the layer type says which tensors it holds and how they are laid out.
+Rule for the Kinetics classifier: tensors under `classifier_prefix` that the requested output
+does not use ('features' mode, or r3d_18 whose fc the reference replaces) are read and dropped;
+any other tensor left over, missing or mis-shaped is a `JaxlensError` naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+from flax import nnx
+
+from jaxlens.convert.mapping import TorchStateReader, conv_kernel, linear_kernel
+from jaxlens.errors import JaxlensError
+from jaxlens.models.video.freezing import dotted
+from jaxlens.models.video.layers import BatchNorm, Conv3d
+
+_BATCH_NORM = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
+
+
+def _layer_tensors(layer: nnx.Module, reader: TorchStateReader, src: str) -> dict[str, np.ndarray]:
+  if isinstance(layer, Conv3d):
+    out = {'kernel': reader.take(f'{src}.weight', conv_kernel)}
+    if layer.bias is not None:
+      out['bias'] = reader.take(f'{src}.bias')
+    return out
+  if isinstance(layer, BatchNorm):
+    return {leaf: reader.take(f'{src}.{name}') for leaf, name in _BATCH_NORM.items()}
+  if isinstance(layer, nnx.Linear):
+    return {'kernel': reader.take(f'{src}.weight', linear_kernel),
+            'bias': reader.take(f'{src}.bias')}
+  return {}
+
+
+def convert(module: nnx.Module, state_dict: Mapping[str, np.ndarray],
+            torch_name: Callable[[str], str], classifier_prefix: str,
+            source: str = 'checkpoint') -> dict[str, np.ndarray]:
+  """Returns {'dotted.nnx.path': array} for `assign`, consuming every tensor of `state_dict`."""
+  reader = TorchStateReader(state_dict, source)
+  flat = {}
+  for path, layer in nnx.iter_modules(module):
+    name = dotted(path)
+    for leaf, value in _layer_tensors(layer, reader, torch_name(name)).items():
+      flat[f'{name}.{leaf}'] = value
+  for name in list(reader.unread()):
+    if name.startswith(classifier_prefix + '.'):
+      reader.take(name)
+  reader.finish()
+  return flat
+
+
+def converter(build: Callable[..., nnx.Module], torch_name: Callable[[str], str],
+              classifier_prefix: str):
+  """The `from_torch(state_dict, output='head')` of one encoder (see module docstring)."""
+
+  def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head',
+                 source: str = 'checkpoint') -> dict[str, np.ndarray]:
+    if output not in ('head', 'features'):
+      raise JaxlensError(f"output must be 'head' or 'features', got {output!r}")
+    module = nnx.eval_shape(lambda: build(output=output, rngs=nnx.Rngs(0)))
+    return convert(module, state_dict, torch_name, classifier_prefix, source)
+
+  return from_torch

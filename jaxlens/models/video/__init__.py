@@ -1,3 +1,7 @@
 """Video encoders; importing this package registers every family in `registry`."""
 
-from jaxlens.models.video import resnet  # noqa: F401  pylint: disable=unused-import
+# pylint: disable=unused-import
+from jaxlens.models.video import r3d  # noqa: F401
+from jaxlens.models.video import resnet  # noqa: F401
+from jaxlens.models.video import slowfast  # noqa: F401
+from jaxlens.models.video import x3d  # noqa: F401

@@ -9,15 +9,19 @@ any other tensor left over, missing or mis-shaped is a `JaxlensError` naming it.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+import re
+from typing import Callable, Mapping, Sequence
 
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from jaxlens.convert.mapping import TorchStateReader, conv_kernel, linear_kernel
+from jaxlens.convert.torch_checkpoint import assign
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video.freezing import dotted
 from jaxlens.models.video.layers import BatchNorm, Conv3d
+from jaxlens.models.video.registry import EncoderSpec
 
 _BATCH_NORM = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
 
@@ -65,3 +69,39 @@ def converter(build: Callable[..., nnx.Module], torch_name: Callable[[str], str]
     return convert(module, state_dict, torch_name, classifier_prefix, source)
 
   return from_torch
+
+
+def prefix_renamer(prefixes: Mapping[str, str]) -> Callable[[str], str]:
+  """NNX path -> torch path by replacing the longest matching leading component(s)."""
+  pattern = re.compile(r'^(' + '|'.join(
+      re.escape(p) for p in sorted(prefixes, key=len, reverse=True)) + r')(?=\.|$)')
+  return lambda name: pattern.sub(lambda m: prefixes[m.group(1)], name, count=1)
+
+
+def regex_renamer(rules: Sequence[tuple[str, str]]) -> Callable[[str], str]:
+  """NNX path -> torch path by applying `re.sub(pattern, replacement)` rules in order."""
+  compiled = [(re.compile(pattern), replacement) for pattern, replacement in rules]
+
+  def rename(name: str) -> str:
+    for pattern, replacement in compiled:
+      name = pattern.sub(replacement, name)
+    return name
+
+  return rename
+
+
+def load_torch(spec: EncoderSpec, state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
+               rngs: nnx.Rngs, dtype=jnp.float32, remat: bool = False,
+               source: str = 'checkpoint') -> nnx.Module:
+  """Builds encoder `spec` holding a PyTorch state dict's weights, without random initialisation.
+
+  Building abstractly and assigning skips drawing ~100 random kernels, which XLA:CPU compiles one
+  by one (about 10 s for a ResNet-50 here). Dropout streams are seeded from `rngs.dropout`.
+  """
+  flat = spec.from_torch(state_dict, output, source)
+  module = nnx.eval_shape(
+      lambda: spec.build(output=output, rngs=nnx.Rngs(0), dtype=dtype, remat=remat))
+  assign(module, flat, source)
+  for _, var in nnx.to_flat_state(nnx.state(module, nnx.RngState)):
+    var.set_value(rngs.dropout() if isinstance(var, nnx.RngKey) else jnp.zeros((), jnp.uint32))
+  return module

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from typing import Callable, Sequence
 
 import jax
@@ -19,7 +18,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlens.models.video import registry
-from jaxlens.models.video.conversion import converter
+from jaxlens.models.video.conversion import converter, prefix_renamer
 from jaxlens.models.video.layers import (BatchNorm, Conv3d, KineticsClassifier, Triple, max_pool,
                                          spatial_mean)
 
@@ -215,13 +214,6 @@ class ResNet(nnx.Module):
         x = max_pool(x, (2, 1, 1), (2, 1, 1), (0, 0, 0))
     pooled = spatial_mean(x)
     return self.head(pooled) if self.head is not None else jnp.mean(pooled, axis=1)
-
-
-def prefix_renamer(prefixes: dict[str, str]) -> Callable[[str], str]:
-  """NNX path -> torch path by replacing the longest matching leading component(s)."""
-  pattern = re.compile(
-      r'^(' + '|'.join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)) + r')(?=\.|$)')
-  return lambda name: pattern.sub(lambda m: prefixes[m.group(1)], name, count=1)
 
 
 def _register(name: str, config: ResNetConfig, trained_stages: tuple[int, ...], paper_name: str,

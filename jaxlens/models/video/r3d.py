@@ -79,7 +79,7 @@ registry.register(registry.EncoderSpec(
     head_dim=512,
     # The reference trains layer3 + layer4 (and its replacement fc, the projection here).
     trainable_prefixes={'topT': ('stages.2', 'stages.3')},
-    from_torch=converter(R3D18, _TORCH_NAMES, 'fc'),
+    from_torch=converter(R3D18, _TORCH_NAMES, 'fc', classifier_in_head=False),
     min_input=(1, 16, 16),
     paper_name='R3D-r18',
 ))

@@ -11,6 +11,7 @@ table. Figures on a shared CPU are noisy; on TPU/GPU the convolutions go to the 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import jax
@@ -64,12 +65,30 @@ def _time(run, warmup: int, iters: int) -> float:
   return (time.perf_counter() - start) / iters
 
 
-def _benchmark(name: str, args) -> dict[str, float | str]:
+def _torch_clips_per_second(reference, clips: np.ndarray, args) -> float:
   import torch  # pylint: disable=g-import-not-at-top
-  torch.manual_seed(0)
-  reference = torch_reference.build(name, args.frames, args.size)
-  state = {k: v.detach().numpy() for k, v in reference.state_dict().items()}
-  model = load_torch(registry.get(name), state, rngs=nnx.Rngs(0))
+  reference.train()
+  torch_clips = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).contiguous()
+
+  def torch_run():
+    reference.zero_grad(set_to_none=True)
+    reference(torch_clips).mean().backward()
+
+  return args.batch / _time(torch_run, args.warmup, args.iters)
+
+
+def _benchmark(name: str, args) -> dict[str, float]:
+  """One row; without a PyTorch reference the jaxlens encoder is randomly initialised."""
+  spec = registry.get(name)
+  reference = None
+  if name in torch_reference.REFERENCES:
+    import torch  # pylint: disable=g-import-not-at-top
+    torch.manual_seed(0)
+    reference = torch_reference.build(name, args.frames, args.size)
+    state = {k: v.detach().numpy() for k, v in reference.state_dict().items()}
+    model = load_torch(spec, state, rngs=nnx.Rngs(0))
+  else:
+    model = spec.build(output='head', rngs=nnx.Rngs(0))
   clips = np.random.default_rng(0).standard_normal(
       (args.batch, args.frames, args.size, args.size, 3)).astype(np.float32)
   params = sum(int(np.prod(v.get_value().shape))
@@ -85,42 +104,38 @@ def _benchmark(name: str, args) -> dict[str, float | str]:
     jax.block_until_ready(grads)
 
   jax_seconds = _time(jax_run, args.warmup, args.iters)
+  torch_speed = (_torch_clips_per_second(reference, clips, args) if reference is not None
+                 else float('nan'))
+  return {'params': params / 1e6, 'gflops': gflops, 'jax': args.batch / jax_seconds,
+          'torch': torch_speed}
 
-  reference.train()
-  torch_clips = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).contiguous()
 
-  def torch_run():
-    reference.zero_grad(set_to_none=True)
-    reference(torch_clips).mean().backward()
-
-  torch_seconds = _time(torch_run, args.warmup, args.iters)
-  return {'name': name, 'params': params / 1e6, 'gflops': gflops,
-          'jax': args.batch / jax_seconds, 'torch': args.batch / torch_seconds}
+def _fmt(value: float) -> str:
+  return '–' if np.isnan(value) else f'{value:.2f}'
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--encoders', default='',
-                      help='comma-separated registry names (default: every registered encoder '
-                      'with a PyTorch reference)')
+                      help='comma-separated registry names (default: every registered encoder)')
   parser.add_argument('--batch', type=int, default=2)
   parser.add_argument('--frames', type=int, default=5)
   parser.add_argument('--size', type=int, default=224)
   parser.add_argument('--warmup', type=int, default=1)
   parser.add_argument('--iters', type=int, default=2)
   args = parser.parse_args()
-  names = (args.encoders.split(',') if args.encoders else
-           [n for n in registry.names() if n in torch_reference.REFERENCES])
+  names = args.encoders.split(',') if args.encoders else registry.names()
   print(f'batch {args.batch}, {args.frames}x{args.size}x{args.size}, forward+backward in training '
-        f'mode, {args.iters} timed step(s) after {args.warmup} warm-up, {jax.devices()[0].platform}')
+        f'mode, {args.iters} timed step(s) after {args.warmup} warm-up, '
+        f'{jax.devices()[0].platform}, XLA_FLAGS={os.environ.get("XLA_FLAGS", "")!r}')
   print()
   print('| encoder | params (M) | GFLOPs/clip (XLA) | jaxlens clips/s | PyTorch clips/s | '
         'jaxlens / PyTorch |')
   print('|---|---:|---:|---:|---:|---:|')
   for name in names:
     row = _benchmark(name, args)
-    print(f"| {row['name']} | {row['params']:.2f} | {row['gflops']:.1f} | {row['jax']:.2f} | "
-          f"{row['torch']:.2f} | {row['jax'] / row['torch']:.2f} |", flush=True)
+    print(f"| {name} | {row['params']:.2f} | {row['gflops']:.1f} | {_fmt(row['jax'])} | "
+          f"{_fmt(row['torch'])} | {_fmt(row['jax'] / row['torch'])} |", flush=True)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Freezing policies of the CNN encoders against reference tables 4.3 / 4.4 and torch's tensor order.
+"""Freezing policies of the CNN encoders against reference tables 4.3/4.4 and torch's order.
 
 The reference froze the first N tensors of `named_parameters()`; jaxlens names the trained stages.
 Both must select the same parameters: counted here against the table's figures (in millions, to

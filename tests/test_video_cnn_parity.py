@@ -10,14 +10,16 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
-from flax import nnx  # pylint: disable=g-import-not-at-top,wrong-import-position
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import jax
+import jax.numpy as jnp
+from flax import nnx
 
-import jaxlens.models.video  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
-from jaxlens.errors import JaxlensError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from jaxlens.models.video import registry, torch_reference  # pylint: disable=g-import-not-at-top,wrong-import-position
-from jaxlens.models.video.conversion import load_torch  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jaxlens.models.video  # pylint: disable=unused-import
+from jaxlens.errors import JaxlensError
+from jaxlens.models.video import registry, torch_reference
+from jaxlens.models.video.conversion import load_torch
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 TOLERANCE = 1e-4
 CNN_ENCODERS = ('r3d_18', 'c2d_r50', 'i3d_r50', 'slow_r50', 'r2plus1d_r50', 'csn_r101',
@@ -31,7 +33,7 @@ def _reference(name: str, frames: int = FRAMES, size: int = SIZE):
   model = torch_reference.build(name, frames, size)
   with torch.no_grad():
     for module in model.modules():
-      if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):  # pylint: disable=protected-access
+      if isinstance(module, torch.nn.BatchNorm3d):
         module.running_mean.uniform_(-0.5, 0.5)
         module.running_var.uniform_(0.5, 2.0)
         module.weight.uniform_(0.5, 1.5)

@@ -56,8 +56,8 @@ def convert(module: nnx.Module, state_dict: Mapping[str, np.ndarray],
       value = reader.take(tensor, layout)
       expected = getattr(layer, leaf).shape
       if value.shape != expected:
-        raise JaxlensError(f'{source}: tensor {tensor} gives {name}.{leaf} the shape {value.shape}, '
-                           f'the model expects {expected}')
+        raise JaxlensError(f'{source}: tensor {tensor} gives {name}.{leaf} the shape '
+                           f'{value.shape}, the model expects {expected}')
       flat[f'{name}.{leaf}'] = value
   for name in reader.unread():
     if dropped_prefix is not None and name.startswith(dropped_prefix + '.'):

@@ -83,8 +83,7 @@ class BatchNorm(nnx.Module):
   """
 
   def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1,
-               dtype=jnp.float32, rngs: nnx.Rngs | None = None):
-    del rngs  # deterministic initialisation, as torch
+               dtype=jnp.float32):
     self.scale = nnx.Param(jnp.ones((num_features,)))
     self.bias = nnx.Param(jnp.zeros((num_features,)))
     self.mean = nnx.BatchStat(jnp.zeros((num_features,)))

@@ -23,6 +23,7 @@ from jaxlens.models.video.freezing import dotted
 from jaxlens.models.video.layers import BatchNorm, Conv3d
 from jaxlens.models.video.registry import EncoderSpec
 
+
 def _same(x: np.ndarray) -> np.ndarray:
   return x
 
@@ -59,9 +60,10 @@ def convert(module: nnx.Module, state_dict: Mapping[str, np.ndarray],
         raise JaxlensError(f'{source}: tensor {tensor} gives {name}.{leaf} the shape '
                            f'{value.shape}, the model expects {expected}')
       flat[f'{name}.{leaf}'] = value
-  for name in reader.unread():
-    if dropped_prefix is not None and name.startswith(dropped_prefix + '.'):
-      reader.take(name)
+  if dropped_prefix is not None:
+    for name in reader.unread():
+      if name.startswith(dropped_prefix + '.'):
+        reader.take(name)
   reader.finish()
   return flat
 

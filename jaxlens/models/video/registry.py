@@ -23,12 +23,14 @@ TorchConverter = Callable[[Mapping[str, np.ndarray], str], dict[str, np.ndarray]
 class EncoderSpec:
   """What the rest of jaxlens needs to know about one encoder.
 
-  `build(output=..., rngs=..., dtype=...)` returns an NNX module mapping channels-last clips
-  `(N, T, H, W, 3)` to `(N, out_dim)`: `output='head'` is the reference's faithful output (the
-  Kinetics classifier after its dropout, softmax for R(2+1)D; pooled tokens for VideoMAE; pooled
-  features for r3d_18 whose fc the reference replaces), `output='features'` the pooled backbone
-  features before any classifier. Train/eval behaviour follows NNX's `deterministic` and
-  `use_running_average` attributes (`nnx.view`).
+  `build(output=..., rngs=..., dtype=..., remat=...)` returns an NNX module mapping channels-last
+  clips `(N, T, H, W, 3)` to `(N, out_dim)`: `output='head'` is the reference's faithful output
+  (the Kinetics classifier after its dropout, softmax for R(2+1)D and X3D; pooled tokens for
+  VideoMAE; pooled features for r3d_18 whose fc the reference replaces), `output='features'` the
+  pooled backbone features before any classifier. `dtype=jnp.bfloat16` computes in bfloat16
+  (parameters stay float32); `remat=True` recomputes each residual block in the backward pass.
+  Train/eval behaviour follows NNX's `deterministic` and `use_running_average` attributes
+  (`nnx.view`; pass `raise_if_not_found=False`, as r3d_18 has no dropout).
   """
 
   name: str

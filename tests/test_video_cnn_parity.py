@@ -167,6 +167,23 @@ def test_remat_and_bfloat16_keep_the_function():
   assert 0 < _relative_error(bf16_out, np.asarray(float32_out)) <= 3e-2
 
 
+def test_batch_statistics_are_global_when_the_batch_is_sharded():
+  """Under jax.jit on a batch sharded over 8 devices, BatchNorm is SyncBatchNorm."""
+  if jax.device_count() < 8:
+    pytest.skip('needs the 8 simulated CPU devices of conftest.py')
+  model = load_torch(registry.get('r3d_18'), _state_dict(_reference('r3d_18')), rngs=nnx.Rngs(0))
+  graphdef, state = nnx.split(_view(model, train=True))
+  forward = jax.jit(lambda s, x: nnx.merge(graphdef, s, copy=True)(x))
+  clip = jnp.asarray(_clip(batch=8, frames=2, size=32))
+  mesh = jax.make_mesh((8,), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
+  sharded = jax.device_put(clip, jax.sharding.NamedSharding(mesh, jax.P('data')))
+  assert len(sharded.addressable_shards) == 8
+  whole = np.asarray(forward(state, clip))
+  assert _relative_error(forward(state, sharded), whole) <= 1e-5
+  # Per-device statistics would differ: the first clip alone normalises differently.
+  assert _relative_error(forward(state, clip[:1]), whole[:1]) > 1e-2
+
+
 @pytest.fixture(scope='module')
 def r3d_state():
   return _state_dict(_reference('r3d_18'))

@@ -36,11 +36,32 @@ def triple(value: int | Sequence[int]) -> Triple:
   return (t, h, w)
 
 
+def _depthwise_shift_add(x: jax.Array, kernel: jax.Array, stride: Triple,
+                         padding: Triple) -> jax.Array:
+  """Depthwise 3D convolution as a sum of shifted, per-channel scaled copies of the input.
+
+  XLA:CPU runs a grouped (feature_group_count = channels) 3D convolution very slowly: forward +
+  backward of a 3x3x3 depthwise conv on (2, 5, 28, 28, 216) took 16.2 s against 0.8 s for this
+  form (measured here). X3D's and CSN's middle convolutions are depthwise.
+  """
+  x = jnp.pad(x, [(0, 0)] + [(p, p) for p in padding] + [(0, 0)])
+  out_shape = [(x.shape[i + 1] - kernel.shape[i]) // stride[i] + 1 for i in range(3)]
+  out = None
+  for offset in np.ndindex(*kernel.shape[:3]):  # kernel taps, not frames
+    window = tuple(slice(o, o + s * (n - 1) + 1, s)
+                   for o, s, n in zip(offset, stride, out_shape))
+    term = x[(slice(None),) + window] * kernel[offset]
+    out = term if out is None else out + term
+  return out
+
+
 class Conv3d(nnx.Module):
   """`torch.nn.Conv3d` on channels-last clips; kernel (kt, kh, kw, in / groups, out).
 
   A 1x1x1 convolution is a strided slice and a matrix product: XLA:CPU runs dots at matmul
   speed but 3D convolutions at under half of it, and most FLOPs of a bottleneck ResNet sit here.
+  On CPU a depthwise convolution is a shift-and-add (see `_depthwise_shift_add`); on GPU/TPU it
+  stays a native convolution.
   """
 
   def __init__(self, in_features: int, out_features: int, kernel_size: int | Sequence[int],
@@ -60,9 +81,12 @@ class Conv3d(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     x = x.astype(self.dtype)
     kernel = self.kernel[...].astype(self.dtype)
+    depthwise = self.groups > 1 and kernel.shape[-2] == 1 and self.groups == kernel.shape[-1]
     if self.kernel_size == (1, 1, 1) and self.groups == 1 and self.padding == (0, 0, 0):
       st, sh, sw = self.stride
       y = jnp.einsum('nthwc,cd->nthwd', x[:, ::st, ::sh, ::sw], kernel[0, 0, 0])
+    elif depthwise and jax.default_backend() == 'cpu':
+      y = _depthwise_shift_add(x, kernel[..., 0, :], self.stride, self.padding)
     else:
       y = jax.lax.conv_general_dilated(
           x, kernel, window_strides=self.stride, padding=[(p, p) for p in self.padding],

@@ -41,8 +41,11 @@ class TorchStateReader:
     self._used.add(name)
     return transform(self._state[name])
 
+  def unread(self) -> list[str]:
+    return sorted(set(self._state) - self._used)
+
   def finish(self) -> None:
-    left = sorted(set(self._state) - self._used)
+    left = self.unread()
     if left:
       raise JaxlensError(f'{self.source}: unexpected tensor(s) {", ".join(left[:8])}'
                          + (f' and {len(left) - 8} more' if len(left) > 8 else ''))

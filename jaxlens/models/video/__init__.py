@@ -1,3 +1,4 @@
 """Video encoders; importing this package registers every family by its config names."""
 
-from jaxlens.models.video import mvit, tiny, videomae  # pylint: disable=unused-import
+# pylint: disable=unused-import
+from jaxlens.models.video import mvit, r3d, resnet, slowfast, tiny, videomae, x3d

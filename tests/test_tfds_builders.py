@@ -16,7 +16,7 @@ from jaxlens.data import pairs
 from jaxlens.data import tfds_source
 from jaxlens.errors import JaxlensError
 from tfds_builders.microlens import microlens_dataset_builder
-from tfds_test_videos import frame_index, write_dummy_videos
+from tests.tfds_test_videos import frame_index, write_dummy_videos
 
 DUMMY_DATA = os.path.join(os.path.dirname(__file__), '..', 'tfds_builders', 'microlens',
                           'dummy_data')

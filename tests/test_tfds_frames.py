@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxlens.data import frames
-from tfds_test_videos import frame_index, write_ramp, write_truncated
+from tests.tfds_test_videos import frame_index, write_ramp, write_truncated
 
 
 def reference_indices(frame_count, num_frames, interval):

@@ -9,10 +9,10 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run(tmp_path, *overrides):
+def _run(tmp_path, *overrides, config='configs/sasrec_id.py:cpu'):
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
   return subprocess.run(
-      [sys.executable, '-m', 'jaxlens.main', '--config', 'configs/sasrec_id.py:cpu',
+      [sys.executable, '-m', 'jaxlens.main', '--config', config,
        '--workdir', str(tmp_path / 'run'), *overrides],
       cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
@@ -54,3 +54,11 @@ def test_bad_config_value(tmp_path):
                 '--config.model.user_encoder=bert4rec')
   assert result.returncode == 2
   assert "error: config.model.user_encoder='bert4rec'" in result.stderr
+
+
+def test_paper_config_without_data_says_how_to_build_it(tmp_path):
+  result = _run(tmp_path, f'--config.data.dir={tmp_path}/tfds', config='configs/sasrec_v.py')
+  assert result.returncode == 2
+  assert 'Traceback' not in result.stderr
+  assert 'python -m jaxlens.data.build microlens --config=100k' in result.stderr
+  assert 'configs/sasrec_v.py:toy' in result.stderr

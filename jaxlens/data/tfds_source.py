@@ -70,7 +70,8 @@ def ensure_built(name: str, data_dir: str | None = None) -> None:
     return
   if dataset_names(name)[0] != f'{INTERACTIONS}/toy':
     raise JaxlensError(f'{", ".join(missing)} not built in {_data_dir(data_dir)}: build with '
-                       f'{build_command(name, data_dir)}')
+                       f'{build_command(name, data_dir)}. For an end-to-end run without any '
+                       'download, use the synthetic toy subset: --config configs/sasrec_v.py:toy')
   from jaxlens.data import build  # pylint: disable=g-import-not-at-top  (imports the builders)
   build.build_subset(name.split('/')[1], data_dir=data_dir)
 

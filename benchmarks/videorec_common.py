@@ -94,8 +94,7 @@ def batch_structs(layout: dict[str, np.ndarray], clip_shape: Sequence[int], shar
 def device_batch(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding, seed=0):
   """The batch on the devices; random uint8 clips are drawn there, never on the host."""
   shape = (len(layout['items']),) + tuple(clip_shape)
-  draw = jax.jit(lambda key: jax.random.randint(key, shape, 0, 256, jnp.int32).astype(jnp.uint8),
-                 out_shardings=sharding)
+  draw = jax.jit(lambda key: jax.random.bits(key, shape, jnp.uint8), out_shardings=sharding)
   batch = {k: jax.device_put(layout[k], sharding) for k in ('item_ids', 'slot_index')}
   batch['clips'] = draw(jax.random.key(seed))
   return batch

@@ -1,0 +1,146 @@
+"""Shared pieces of the end-to-end VideoRec step benchmarks (`benchmarks/videorec_*.py`).
+
+A SASRec_V config at a chosen size, a jaxlens Trainer on a `data` mesh, synthetic batches (as
+arrays on the devices or as abstract `jax.ShapeDtypeStruct`s for ahead-of-time lowering), XLA's
+cost and memory figures, step timing and markdown tables. Not a script; the benchmarks import it
+as `benchmarks.videorec_common`, so run them from the repository root with `PYTHONPATH=.`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlens import default_config
+from jaxlens.train import loop
+from jaxlens.train import mesh as mesh_lib
+from tests import helpers
+
+MAX_SEQ_LEN = 10  # reference 2.4: 10 inputs, so 11 slots per user
+SLOTS = MAX_SEQ_LEN + 1
+
+
+def videorec_config(encoder: str, *, users: int, frames: int, size: int, hidden: int = 512,
+                    dtype: str = 'float32', remat: bool = False, train_mode: str = 'topT',
+                    output: str = 'head'):
+  """The paper's SASRec_V setting (`video_config('sasrec', None)`) with the given sizes."""
+  config = default_config.video_config('sasrec', None)
+  config.model.encoder.name = encoder
+  config.model.encoder.output = output
+  config.model.encoder.train_mode = train_mode
+  config.model.encoder.remat = remat
+  config.model.dtype = dtype
+  config.model.hidden = hidden
+  config.data.max_seq_len = MAX_SEQ_LEN
+  config.data.num_frames, config.data.frame_size = frames, size
+  config.train.batch_size = users
+  config.train.epochs = 1
+  return config
+
+
+def synthetic_data(users: int, items: int, seed: int = 0):
+  """`Interactions` of `users` synthetic sequences over `items` items (tests/helpers.py)."""
+  return helpers.synthetic_interactions(users=users, items=items, seed=seed,
+                                        max_seq_len=MAX_SEQ_LEN)
+
+
+def build(config, data, num_devices: int):
+  """`(trainer, mesh, batch_sharding)`: `loop.build_trainer` on a `data` mesh of the first
+  `num_devices` devices."""
+  config.mesh.data, config.mesh.model = num_devices, 1
+  mesh = mesh_lib.make_mesh(config.mesh, jax.devices()[:num_devices])
+  trainer = loop.build_trainer(config, data, mesh)
+  return trainer, mesh, mesh_lib.batch_sharding(mesh, config.mesh.rules)
+
+
+def round_up(n: int, multiple: int) -> int:
+  return -(-n // multiple) * multiple
+
+
+def full_batch_layout(users: int, unique: int, multiple: int,
+                      num_items: int) -> dict[str, np.ndarray]:
+  """A batch whose `users * SLOTS` slots all hold real items, encoded from `unique` clips.
+
+  The worst case for positions (no padding). `unique` (rounded up to a multiple of the mesh's
+  data axis, as `pipeline.train_dataset` pads it) sets how many clips the encoder sees; slots
+  share them round-robin. Item ids cycle through the catalogue independently of the clips, so the
+  in-batch loss keeps its negatives; the step's cost depends on the clip count and the shapes,
+  not on the ids.
+  """
+  unique = round_up(min(unique, users * SLOTS), multiple)
+  slot_index = (np.arange(users * SLOTS) % unique).reshape(users, SLOTS).astype(np.int32)
+  item_ids = (np.arange(users * SLOTS) % num_items + 1).astype(np.int32).reshape(users, SLOTS)
+  return {'item_ids': item_ids, 'slot_index': slot_index, 'items': np.arange(1, unique + 1)}
+
+
+def full_positions(users: int) -> int:
+  """The static position bound `Trainer.run_train_step` gives a batch with no padding."""
+  return users * MAX_SEQ_LEN
+
+
+def batch_structs(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding):
+  """Abstract batch (`jax.ShapeDtypeStruct` with the batch sharding): nothing is materialised."""
+  struct = lambda shape, dtype: jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=sharding)
+  return {'item_ids': struct(layout['item_ids'].shape, jnp.int32),
+          'slot_index': struct(layout['slot_index'].shape, jnp.int32),
+          'clips': struct((len(layout['items']),) + tuple(clip_shape), jnp.uint8)}
+
+
+def device_batch(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding, seed=0):
+  """The batch on the devices; random uint8 clips are drawn there, never on the host."""
+  shape = (len(layout['items']),) + tuple(clip_shape)
+  draw = jax.jit(lambda key: jax.random.bits(key, shape, jnp.uint8), out_shardings=sharding)
+  batch = {k: jax.device_put(layout[k], sharding) for k in ('item_ids', 'slot_index')}
+  batch['clips'] = draw(jax.random.key(seed))
+  return batch
+
+
+def flops(analysis) -> float:
+  """'flops' of a `cost_analysis()` result (a dict, or a list of one dict on some versions)."""
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else {}
+  return float((analysis or {}).get('flops', float('nan')))
+
+
+def memory(compiled) -> dict[str, int]:
+  """Per-device byte counts of `compiled.memory_analysis()`; `total` = what must be resident."""
+  stats = compiled.memory_analysis()
+  out = {name: int(getattr(stats, f'{name}_size_in_bytes', 0))
+         for name in ('argument', 'output', 'temp', 'generated_code', 'alias')}
+  out['total'] = (out['argument'] + out['output'] - out['alias'] + out['temp'] +
+                  out['generated_code'])
+  return out
+
+
+def timed(run: Callable[[], None], warmup: int, iters: int) -> list[float]:
+  """Seconds of each of `iters` calls of `run` (which must block) after `warmup` calls."""
+  for _ in range(warmup):
+    run()
+  times = []
+  for _ in range(iters):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def median(values: Sequence[float]) -> float:
+  return statistics.median(values)
+
+
+def gib(n: float) -> str:
+  return f'{n / 2**30:.2f}'
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence], align: str = '') -> None:
+  """A markdown table; `align` per column: 'l' or 'r' (default: first left, others right)."""
+  align = align or 'l' + 'r' * (len(headers) - 1)
+  print('| ' + ' | '.join(headers) + ' |')
+  print('|' + '|'.join('---' if a == 'l' else '---:' for a in align) + '|')
+  for row in rows:
+    print('| ' + ' | '.join(str(v) for v in row) + ' |', flush=True)

@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx
-from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
 from safetensors.torch import save_file
-from transformers import VideoMAEConfig, VideoMAEModel
 
 from jaxlens.convert import pretrained
 from jaxlens.convert.__main__ import main
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import mvit, registry
+from jaxlens.models.video import mvit, registry, torch_reference
 
 FRAMES, CROP = 5, 32
 GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
@@ -24,18 +22,13 @@ GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
 
 @pytest.fixture(scope='module')
 def videomae_torch() -> torch.nn.Module:
-  torch.manual_seed(0)
-  model = VideoMAEModel(VideoMAEConfig(num_frames=FRAMES, image_size=CROP)).eval()
-  with torch.no_grad():
-    for p in model.parameters():
-      p.add_(0.02 * torch.randn_like(p))
-  return model
+  return torch_reference.perturb(torch_reference.build('videomae_b', FRAMES, CROP))
 
 
 @pytest.fixture(scope='module')
 def hf_checkpoint(videomae_torch, tmp_path_factory) -> str:
   """A Hugging Face style `model.safetensors`: `videomae.`-prefixed, with a K400 classifier."""
-  state = {f'videomae.{k}': v.contiguous() for k, v in videomae_torch.state_dict().items()}
+  state = {k: v.contiguous() for k, v in videomae_torch.state_dict().items()}
   state['classifier.weight'] = torch.zeros(400, 768)
   state['classifier.bias'] = torch.zeros(400)
   path = tmp_path_factory.mktemp('hf') / 'model.safetensors'
@@ -55,8 +48,7 @@ def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_p
   pretrained.restore_encoder(model, out)
   clips = np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
   with torch.no_grad():
-    expected = videomae_torch(torch.from_numpy(clips).permute(0, 1, 4, 2, 3))
-  expected = expected.last_hidden_state.mean(1).numpy()
+    expected = videomae_torch(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)).numpy()
   actual = np.asarray(nnx.jit(lambda m, x: m(x))(model, clips))
   assert np.linalg.norm(actual - expected) / np.linalg.norm(expected) <= 1e-4
 
@@ -64,8 +56,7 @@ def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_p
 def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
   """A `.pyth` holding `model_state`, temporal table of the 16x4 checkpoint (8), converted for
   5 frames (3 tokens) without the head."""
-  source = mvit_base_16x4(pretrained=False, temporal_size=16, spatial_size=CROP,
-                          head_num_classes=400)
+  source = torch_reference.mvit('mvit_base_16x4', temporal_size=16, spatial_size=CROP)
   checkpoint = tmp_path / 'MVIT_B_16x4.pyth'
   torch.save({'model_state': source.state_dict(), 'epoch': 200}, checkpoint)
   out = tmp_path / 'mvit'

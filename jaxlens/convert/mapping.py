@@ -9,6 +9,11 @@ import numpy as np
 from jaxlens.errors import JaxlensError
 
 
+def dotted(path: tuple) -> str:
+  """An NNX state path as the dotted name converters and freezing prefixes use: 'blocks.4.conv'."""
+  return '.'.join(str(p) for p in path)
+
+
 def conv_kernel(w: np.ndarray) -> np.ndarray:
   """torch (O, I, *spatial) -> flax (*spatial, I, O)."""
   return np.transpose(w, tuple(range(2, w.ndim)) + (1, 0))

@@ -20,7 +20,6 @@ from flax import nnx
 
 from jaxlens.convert.torch_checkpoint import assign
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video.freezing import dotted
 
 STATE_DIR = 'state'
 INFO_FILE = 'encoder.json'

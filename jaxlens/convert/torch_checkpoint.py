@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 from flax import nnx
 
+from jaxlens.convert.mapping import dotted
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video.freezing import dotted
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:

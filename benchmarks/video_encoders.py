@@ -21,7 +21,7 @@ from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
 from jaxlens.models.video import registry, torch_reference
-from jaxlens.models.video.conversion import load_torch
+from jaxlens.convert.pretrained import load_torch
 
 
 def _train_view(model: nnx.Module) -> nnx.Module:

@@ -72,6 +72,33 @@ def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
                                 source.blocks[15].mlp.fc2.weight.detach().numpy().T)
 
 
+def test_cnn_pytorchvideo_checkpoint_matches_torch(tmp_path):
+  """A CNN through the same command: X3D-XS `.pyth`, 'features' (the classifier's input, pooled;
+  the softmax head's near-uniform probabilities would hide errors), BatchNorm statistics drawn."""
+  torch.manual_seed(0)
+  source = torch_reference.randomize_batch_norm(torch_reference.build('x3d_xs', FRAMES, CROP))
+  checkpoint = tmp_path / 'X3D_XS.pyth'
+  torch.save({'model_state': source.state_dict(), 'epoch': 300}, checkpoint)
+  out = tmp_path / 'x3d'
+  assert main(['--encoder', 'x3d_xs', '--checkpoint', str(checkpoint), '--output', str(out),
+               '--output_mode', 'features']) == 0
+  info = json.loads((out / pretrained.INFO_FILE).read_text())
+  assert info == {'encoder': 'x3d_xs', 'output_mode': 'features',
+                  'source': os.path.abspath(checkpoint)}  # CNNs take any clip geometry
+  model = registry.get('x3d_xs').build(output='features', rngs=nnx.Rngs(1))
+  pretrained.restore_encoder(model, out)
+  captured = []
+  source.blocks[-1].proj.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+  clips = np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
+  with torch.no_grad():
+    source(torch.from_numpy(clips).permute(0, 4, 1, 2, 3))
+  expected = captured[0].mean(dim=(1, 2, 3)).numpy()
+  evaluation = nnx.view(model, deterministic=True, use_running_average=True,
+                        raise_if_not_found=False)  # no dropout without the classifier
+  actual = np.asarray(nnx.jit(lambda m, x: m(x))(evaluation, clips))
+  assert np.linalg.norm(actual - expected) / np.linalg.norm(expected) <= 1e-4
+
+
 class Evil:
   """A pickled object that `weights_only=True` must refuse to rebuild."""
 

@@ -18,7 +18,8 @@ from flax import nnx
 import jaxlens.models.video  # pylint: disable=unused-import
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry, torch_reference
-from jaxlens.models.video.conversion import load_torch
+from jaxlens.models.video.torch_reference import state_dict
+from jaxlens.convert.pretrained import load_torch
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 TOLERANCE = 1e-4
@@ -30,19 +31,7 @@ FRAMES, SIZE = 5, 64  # 5 frames as the paper; 64 px leaves a 2x2 final map to p
 
 def _reference(name: str, frames: int = FRAMES, size: int = SIZE):
   torch.manual_seed(0)
-  model = torch_reference.build(name, frames, size)
-  with torch.no_grad():
-    for module in model.modules():
-      if isinstance(module, torch.nn.BatchNorm3d):
-        module.running_mean.uniform_(-0.5, 0.5)
-        module.running_var.uniform_(0.5, 2.0)
-        module.weight.uniform_(0.5, 1.5)
-        module.bias.uniform_(-0.2, 0.2)
-  return model
-
-
-def _state_dict(model) -> dict[str, np.ndarray]:
-  return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+  return torch_reference.randomize_batch_norm(torch_reference.build(name, frames, size))
 
 
 def _clip(batch: int = 2, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
@@ -72,7 +61,7 @@ def _relative_error(actual, expected) -> float:
 @pytest.mark.parametrize('name', CNN_ENCODERS)
 def test_eval_head_matches_torch(name):
   reference = _reference(name)
-  model = load_torch(registry.get(name), _state_dict(reference), 'head', rngs=nnx.Rngs(0))
+  model = load_torch(registry.get(name), state_dict(reference), 'head', rngs=nnx.Rngs(0))
   clip = _clip()
   view = _view(model, train=False)
   expected = _torch_run(reference, clip)
@@ -96,7 +85,7 @@ def test_eval_features_match_torch_classifier_input(name):
   clip = _clip()
   _torch_run(reference, clip)
   expected = captured[0].mean(dim=(1, 2, 3)).numpy()
-  model = load_torch(registry.get(name), _state_dict(reference), 'features', rngs=nnx.Rngs(0))
+  model = load_torch(registry.get(name), state_dict(reference), 'features', rngs=nnx.Rngs(0))
   assert not hasattr(model, 'head') or model.head is None
   actual = _jax_run(_view(model, train=False), jnp.asarray(clip))
   assert actual.shape == (2, registry.get(name).feature_dim)
@@ -106,7 +95,7 @@ def test_eval_features_match_torch_classifier_input(name):
 def test_slowfast_r50_at_paper_input_5x224x224():
   """The only full-size test: the reference's exact input and head pools (1,7,7) / (4,7,7)."""
   reference = _reference('slowfast_r50', 5, 224)
-  model = load_torch(registry.get('slowfast_r50'), _state_dict(reference), rngs=nnx.Rngs(0))
+  model = load_torch(registry.get('slowfast_r50'), state_dict(reference), rngs=nnx.Rngs(0))
   clip = _clip(batch=1, size=224)
   actual = _jax_run(_view(model, train=False), jnp.asarray(clip))
   assert _relative_error(actual, _torch_run(reference, clip)) <= TOLERANCE
@@ -116,7 +105,7 @@ def test_training_mode_batch_norm_matches_torch_train():
   """Batch statistics in the forward pass and PyTorch's running-stat update (unbiased var)."""
   name = 'x3d_xs'
   reference = _reference(name)
-  model = load_torch(registry.get(name), _state_dict(reference), rngs=nnx.Rngs(0))
+  model = load_torch(registry.get(name), state_dict(reference), rngs=nnx.Rngs(0))
   for module in reference.modules():
     if isinstance(module, torch.nn.Dropout):
       module.p = 0.0
@@ -128,7 +117,7 @@ def test_training_mode_batch_norm_matches_torch_train():
   expected = _torch_run(reference, clip)
   actual = _jax_run(view, jnp.asarray(clip))
   assert _relative_error(actual, expected) <= TOLERANCE
-  updated = registry.get(name).from_torch(_state_dict(reference), 'head')
+  updated = registry.get(name).from_torch(state_dict(reference), 'head')
   stats = nnx.to_flat_state(nnx.state(view, nnx.BatchStat))
   assert len(stats) > 100
   for path, var in stats:
@@ -138,7 +127,7 @@ def test_training_mode_batch_norm_matches_torch_train():
 
 def test_remat_and_bfloat16_keep_the_function():
   name = 'r3d_18'
-  state = _state_dict(_reference(name))
+  state = state_dict(_reference(name))
   clip = jnp.asarray(_clip(frames=4, size=32))
   spec = registry.get(name)
 
@@ -171,7 +160,7 @@ def test_batch_statistics_are_global_when_the_batch_is_sharded():
   """Under jax.jit on a batch sharded over 8 devices, BatchNorm is SyncBatchNorm."""
   if jax.device_count() < 8:
     pytest.skip('needs the 8 simulated CPU devices of conftest.py')
-  model = load_torch(registry.get('r3d_18'), _state_dict(_reference('r3d_18')), rngs=nnx.Rngs(0))
+  model = load_torch(registry.get('r3d_18'), state_dict(_reference('r3d_18')), rngs=nnx.Rngs(0))
   graphdef, state = nnx.split(_view(model, train=True))
   forward = jax.jit(lambda s, x: nnx.merge(graphdef, s, copy=True)(x))
   clip = jnp.asarray(_clip(batch=8, frames=2, size=32))
@@ -186,7 +175,7 @@ def test_batch_statistics_are_global_when_the_batch_is_sharded():
 
 @pytest.fixture(scope='module')
 def r3d_state():
-  return _state_dict(_reference('r3d_18'))
+  return state_dict(_reference('r3d_18'))
 
 
 def test_conversion_drops_only_the_replaced_fc(r3d_state):
@@ -218,7 +207,7 @@ def test_conversion_reports_a_misshaped_tensor(r3d_state):
 
 def test_features_mode_still_rejects_tensors_outside_the_classifier():
   spec = registry.get('c2d_r50')
-  state = _state_dict(torch_reference.build('c2d_r50', 2, 32))
+  state = state_dict(torch_reference.build('c2d_r50', 2, 32))
   assert 'blocks.6.proj.weight' in state
   assert not any(k.startswith('head.') for k in spec.from_torch(state, 'features'))
   with pytest.raises(JaxlensError, match=r'missing tensor blocks\.6\.proj\.weight'):

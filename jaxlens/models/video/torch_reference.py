@@ -162,6 +162,20 @@ def state_dict(model) -> dict:
   return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
+def randomize_batch_norm(model):
+  """Draws BatchNorm3d statistics and affine parameters away from 0/1, so that eval-mode
+  BatchNorm is really exercised by a comparison; returns the model."""
+  import torch  # pylint: disable=g-import-not-at-top
+  with torch.no_grad():
+    for module in model.modules():
+      if isinstance(module, torch.nn.BatchNorm3d):
+        module.running_mean.uniform_(-0.5, 0.5)
+        module.running_var.uniform_(0.5, 2.0)
+        module.weight.uniform_(0.5, 1.5)
+        module.bias.uniform_(-0.2, 0.2)
+  return model
+
+
 def perturb(model, scale: float = 0.02, seed: int = 0):
   """Adds noise to every parameter (so LayerNorm scales/biases are not 1/0 and a swapped tensor
   would show); returns the model in eval mode."""

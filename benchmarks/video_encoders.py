@@ -20,8 +20,8 @@ import numpy as np
 from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
-from jaxlens.models.video import registry, torch_reference
 from jaxlens.convert.pretrained import load_torch
+from jaxlens.models.video import registry, torch_reference
 
 
 def _train_view(model: nnx.Module) -> nnx.Module:
@@ -66,9 +66,8 @@ def _time(run, warmup: int, iters: int) -> float:
 
 
 def _torch_clips_per_second(reference, clips: np.ndarray, args) -> float:
-  import torch  # pylint: disable=g-import-not-at-top
   reference.train()
-  torch_clips = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).contiguous()
+  torch_clips = torch_reference.channels_first(clips)
 
   def torch_run():
     reference.zero_grad(set_to_none=True)

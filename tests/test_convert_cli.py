@@ -15,6 +15,8 @@ from jaxlens.convert import pretrained
 from jaxlens.convert.__main__ import main
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import mvit, registry, torch_reference
+from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
+                                 torch_forward)
 
 FRAMES, CROP = 5, 32
 GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
@@ -46,22 +48,26 @@ def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_p
   model = registry.get('videomae_b').build(output='features', rngs=nnx.Rngs(1),
                                            num_frames=FRAMES, crop_size=CROP)
   pretrained.restore_encoder(model, out)
-  clips = np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
-  with torch.no_grad():
-    expected = videomae_torch(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)).numpy()
-  actual = np.asarray(nnx.jit(lambda m, x: m(x))(model, clips))
-  assert np.linalg.norm(actual - expected) / np.linalg.norm(expected) <= 1e-4
+  clips = random_clips(2, FRAMES, CROP)
+  assert relative_error(jax_forward(model, clips), torch_forward(videomae_torch, clips)) <= 1e-4
+
+
+def _convert_pyth(source: torch.nn.Module, encoder: str, tmp_path, *flags: str):
+  """Saves `source` as a pytorchvideo `.pyth` (`{'model_state': ..., 'epoch': ...}`) and converts
+  it for 'features'; returns the output folder."""
+  checkpoint = tmp_path / f'{encoder}.pyth'
+  torch.save({'model_state': source.state_dict(), 'epoch': 200}, checkpoint)
+  out = tmp_path / encoder
+  assert main(['--encoder', encoder, '--checkpoint', str(checkpoint), '--output', str(out),
+               '--output_mode', 'features', *flags]) == 0
+  return out
 
 
 def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
   """A `.pyth` holding `model_state`, temporal table of the 16x4 checkpoint (8), converted for
   5 frames (3 tokens) without the head."""
   source = torch_reference.mvit('mvit_base_16x4', temporal_size=16, spatial_size=CROP)
-  checkpoint = tmp_path / 'MVIT_B_16x4.pyth'
-  torch.save({'model_state': source.state_dict(), 'epoch': 200}, checkpoint)
-  out = tmp_path / 'mvit'
-  assert main(['--encoder', 'mvit_b_16x4', '--checkpoint', str(checkpoint), '--output', str(out),
-               '--output_mode', 'features', *GEOMETRY]) == 0
+  out = _convert_pyth(source, 'mvit_b_16x4', tmp_path, *GEOMETRY)
   model = nnx.eval_shape(lambda: mvit.MViT(output='features', rngs=nnx.Rngs(0),
                                            num_frames=FRAMES, crop_size=CROP))
   pretrained.restore_encoder(model, out)
@@ -77,26 +83,17 @@ def test_cnn_pytorchvideo_checkpoint_matches_torch(tmp_path):
   the softmax head's near-uniform probabilities would hide errors), BatchNorm statistics drawn."""
   torch.manual_seed(0)
   source = torch_reference.randomize_batch_norm(torch_reference.build('x3d_xs', FRAMES, CROP))
-  checkpoint = tmp_path / 'X3D_XS.pyth'
-  torch.save({'model_state': source.state_dict(), 'epoch': 300}, checkpoint)
-  out = tmp_path / 'x3d'
-  assert main(['--encoder', 'x3d_xs', '--checkpoint', str(checkpoint), '--output', str(out),
-               '--output_mode', 'features']) == 0
+  out = _convert_pyth(source, 'x3d_xs', tmp_path)
   info = json.loads((out / pretrained.INFO_FILE).read_text())
   assert info == {'encoder': 'x3d_xs', 'output_mode': 'features',
-                  'source': os.path.abspath(checkpoint)}  # CNNs take any clip geometry
+                  'source': str(tmp_path / 'x3d_xs.pyth')}  # CNNs take any clip geometry
   model = registry.get('x3d_xs').build(output='features', rngs=nnx.Rngs(1))
   pretrained.restore_encoder(model, out)
-  captured = []
-  source.blocks[-1].proj.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
-  clips = np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
-  with torch.no_grad():
-    source(torch.from_numpy(clips).permute(0, 4, 1, 2, 3))
-  expected = captured[0].mean(dim=(1, 2, 3)).numpy()
+  clips = random_clips(2, FRAMES, CROP)
   evaluation = nnx.view(model, deterministic=True, use_running_average=True,
                         raise_if_not_found=False)  # no dropout without the classifier
-  actual = np.asarray(nnx.jit(lambda m, x: m(x))(evaluation, clips))
-  assert np.linalg.norm(actual - expected) / np.linalg.norm(expected) <= 1e-4
+  assert relative_error(jax_forward(evaluation, clips),
+                        torch_classifier_input(source, clips)) <= 1e-4
 
 
 class Evil:

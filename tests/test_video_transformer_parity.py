@@ -9,41 +9,27 @@ import torch
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxlens.convert.torch_checkpoint import assign
+from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import freezing, mvit, registry, torch_reference, videomae
 from jaxlens.models.video.torch_reference import perturb, state_dict
 from jaxlens.models.video.transformer import run_blocks
+from tests.video_helpers import jax_forward as forward
+from tests.video_helpers import random_clips, relative_error, torch_forward
 
 FRAMES, CROP = 5, 32
 TOLERANCE = 1e-4  # relative L2 error, fp32
 
 
-def relative_error(actual, expected) -> float:
-  return float(np.linalg.norm(np.asarray(actual, np.float64) - expected) / np.linalg.norm(expected))
-
-
-def converted(name: str, torch_state, output: str, **build_options) -> nnx.Module:
-  spec = registry.get(name)
-  model = spec.build(output=output, rngs=nnx.Rngs(0), num_frames=FRAMES, crop_size=CROP,
-                     **build_options)
-  assign(model, spec.from_torch(torch_state, output, num_frames=FRAMES, crop_size=CROP))
+def converted(name: str, torch_state, output: str, **options) -> nnx.Module:
+  model = load_torch(registry.get(name), torch_state, output, rngs=nnx.Rngs(0), num_frames=FRAMES,
+                     crop_size=CROP, **options)
   return nnx.view(model, deterministic=True, raise_if_not_found=False)  # VideoMAE has no dropout
-
-
-def forward(model: nnx.Module, clips: np.ndarray) -> np.ndarray:
-  return np.asarray(nnx.jit(lambda m, x: m(x))(model, clips), np.float32)
-
-
-def torch_forward(model: torch.nn.Module, clips: np.ndarray) -> np.ndarray:
-  """The reference on the same channels-last clips, fed channels-first."""
-  with torch.no_grad():
-    return model(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)).numpy()
 
 
 @pytest.fixture(scope='module')
 def clips() -> np.ndarray:
-  return np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
+  return random_clips(2, FRAMES, CROP)
 
 
 @pytest.fixture(scope='module')

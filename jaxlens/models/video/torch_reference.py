@@ -157,6 +157,12 @@ def _videomae_b(frames: int, size: int):
   return PooledVideoMAE()
 
 
+def channels_first(clips):
+  """jaxlens clips (N, T, H, W, 3), numpy -> the references' torch input (N, 3, T, H, W)."""
+  import torch  # pylint: disable=g-import-not-at-top
+  return torch.from_numpy(clips).permute(0, 4, 1, 2, 3).contiguous()
+
+
 def state_dict(model) -> dict:
   """A torch module's state dict as numpy arrays (copies), the input of `from_torch`."""
   return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}

@@ -20,8 +20,8 @@ import numpy as np
 from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
+from jaxlens.convert.pretrained import load_torch
 from jaxlens.models.video import registry, torch_reference
-from jaxlens.models.video.conversion import load_torch
 
 
 def _train_view(model: nnx.Module) -> nnx.Module:
@@ -66,9 +66,8 @@ def _time(run, warmup: int, iters: int) -> float:
 
 
 def _torch_clips_per_second(reference, clips: np.ndarray, args) -> float:
-  import torch  # pylint: disable=g-import-not-at-top
   reference.train()
-  torch_clips = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).contiguous()
+  torch_clips = torch_reference.channels_first(clips)
 
   def torch_run():
     reference.zero_grad(set_to_none=True)
@@ -78,17 +77,19 @@ def _torch_clips_per_second(reference, clips: np.ndarray, args) -> float:
 
 
 def _benchmark(name: str, args) -> dict[str, float]:
-  """One row; without a PyTorch reference the jaxlens encoder is randomly initialised."""
+  """One row; without a PyTorch reference (tiny_c3d) the jaxlens encoder is randomly initialised
+  and the PyTorch columns are blank."""
   spec = registry.get(name)
+  shape_options = spec.shape_kwargs(args.frames, args.size)
   reference = None
   if name in torch_reference.REFERENCES:
     import torch  # pylint: disable=g-import-not-at-top
     torch.manual_seed(0)
     reference = torch_reference.build(name, args.frames, args.size)
-    state = {k: v.detach().numpy() for k, v in reference.state_dict().items()}
-    model = load_torch(spec, state, rngs=nnx.Rngs(0))
+    model = load_torch(spec, torch_reference.state_dict(reference), rngs=nnx.Rngs(0),
+                       **shape_options)
   else:
-    model = spec.build(output='head', rngs=nnx.Rngs(0))
+    model = spec.build(output='head', rngs=nnx.Rngs(0), **shape_options)
   clips = np.random.default_rng(0).standard_normal(
       (args.batch, args.frames, args.size, args.size, 3)).astype(np.float32)
   params = sum(int(np.prod(v.get_value().shape))
@@ -136,6 +137,9 @@ def main():
     row = _benchmark(name, args)
     print(f"| {name} | {row['params']:.2f} | {row['gflops']:.1f} | {_fmt(row['jax'])} | "
           f"{_fmt(row['torch'])} | {_fmt(row['jax'] / row['torch'])} |", flush=True)
+  unmatched = [name for name in names if name not in torch_reference.REFERENCES]
+  if unmatched:
+    print(f"\n–: no PyTorch original for {', '.join(unmatched)} (jaxlens randomly initialised)")
 
 
 if __name__ == '__main__':

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx
-from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
 from safetensors.torch import save_file
-from transformers import VideoMAEConfig, VideoMAEModel
 
 from jaxlens.convert import pretrained
 from jaxlens.convert.__main__ import main
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import mvit, registry
+from jaxlens.models.video import mvit, registry, torch_reference
+from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
+                                 torch_forward)
 
 FRAMES, CROP = 5, 32
 GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
@@ -24,18 +24,13 @@ GEOMETRY = ['--num_frames', str(FRAMES), '--crop_size', str(CROP)]
 
 @pytest.fixture(scope='module')
 def videomae_torch() -> torch.nn.Module:
-  torch.manual_seed(0)
-  model = VideoMAEModel(VideoMAEConfig(num_frames=FRAMES, image_size=CROP)).eval()
-  with torch.no_grad():
-    for p in model.parameters():
-      p.add_(0.02 * torch.randn_like(p))
-  return model
+  return torch_reference.perturb(torch_reference.build('videomae_b', FRAMES, CROP))
 
 
 @pytest.fixture(scope='module')
 def hf_checkpoint(videomae_torch, tmp_path_factory) -> str:
   """A Hugging Face style `model.safetensors`: `videomae.`-prefixed, with a K400 classifier."""
-  state = {f'videomae.{k}': v.contiguous() for k, v in videomae_torch.state_dict().items()}
+  state = {k: v.contiguous() for k, v in videomae_torch.state_dict().items()}
   state['classifier.weight'] = torch.zeros(400, 768)
   state['classifier.bias'] = torch.zeros(400)
   path = tmp_path_factory.mktemp('hf') / 'model.safetensors'
@@ -53,24 +48,26 @@ def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_p
   model = registry.get('videomae_b').build(output='features', rngs=nnx.Rngs(1),
                                            num_frames=FRAMES, crop_size=CROP)
   pretrained.restore_encoder(model, out)
-  clips = np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
-  with torch.no_grad():
-    expected = videomae_torch(torch.from_numpy(clips).permute(0, 1, 4, 2, 3))
-  expected = expected.last_hidden_state.mean(1).numpy()
-  actual = np.asarray(nnx.jit(lambda m, x: m(x))(model, clips))
-  assert np.linalg.norm(actual - expected) / np.linalg.norm(expected) <= 1e-4
+  clips = random_clips(2, FRAMES, CROP)
+  assert relative_error(jax_forward(model, clips), torch_forward(videomae_torch, clips)) <= 1e-4
+
+
+def _convert_pyth(source: torch.nn.Module, encoder: str, tmp_path, *flags: str):
+  """Saves `source` as a pytorchvideo `.pyth` (`{'model_state': ..., 'epoch': ...}`) and converts
+  it for 'features'; returns the output folder."""
+  checkpoint = tmp_path / f'{encoder}.pyth'
+  torch.save({'model_state': source.state_dict(), 'epoch': 200}, checkpoint)
+  out = tmp_path / encoder
+  assert main(['--encoder', encoder, '--checkpoint', str(checkpoint), '--output', str(out),
+               '--output_mode', 'features', *flags]) == 0
+  return out
 
 
 def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
   """A `.pyth` holding `model_state`, temporal table of the 16x4 checkpoint (8), converted for
   5 frames (3 tokens) without the head."""
-  source = mvit_base_16x4(pretrained=False, temporal_size=16, spatial_size=CROP,
-                          head_num_classes=400)
-  checkpoint = tmp_path / 'MVIT_B_16x4.pyth'
-  torch.save({'model_state': source.state_dict(), 'epoch': 200}, checkpoint)
-  out = tmp_path / 'mvit'
-  assert main(['--encoder', 'mvit_b_16x4', '--checkpoint', str(checkpoint), '--output', str(out),
-               '--output_mode', 'features', *GEOMETRY]) == 0
+  source = torch_reference.mvit('mvit_base_16x4', temporal_size=16, spatial_size=CROP)
+  out = _convert_pyth(source, 'mvit_b_16x4', tmp_path, *GEOMETRY)
   model = nnx.eval_shape(lambda: mvit.MViT(output='features', rngs=nnx.Rngs(0),
                                            num_frames=FRAMES, crop_size=CROP))
   pretrained.restore_encoder(model, out)
@@ -79,6 +76,24 @@ def test_pytorchvideo_checkpoint_with_8_temporal_positions(tmp_path):
                              mvit.resample_positions(table, 3))
   np.testing.assert_array_equal(model.blocks[15].mlp.fc2.kernel.get_value(),
                                 source.blocks[15].mlp.fc2.weight.detach().numpy().T)
+
+
+def test_cnn_pytorchvideo_checkpoint_matches_torch(tmp_path):
+  """A CNN through the same command: X3D-XS `.pyth`, 'features' (the classifier's input, pooled;
+  the softmax head's near-uniform probabilities would hide errors), BatchNorm statistics drawn."""
+  torch.manual_seed(0)
+  source = torch_reference.randomize_batch_norm(torch_reference.build('x3d_xs', FRAMES, CROP))
+  out = _convert_pyth(source, 'x3d_xs', tmp_path)
+  info = json.loads((out / pretrained.INFO_FILE).read_text())
+  assert info == {'encoder': 'x3d_xs', 'output_mode': 'features',
+                  'source': str(tmp_path / 'x3d_xs.pyth')}  # CNNs take any clip geometry
+  model = registry.get('x3d_xs').build(output='features', rngs=nnx.Rngs(1))
+  pretrained.restore_encoder(model, out)
+  clips = random_clips(2, FRAMES, CROP)
+  evaluation = nnx.view(model, deterministic=True, use_running_average=True,
+                        raise_if_not_found=False)  # no dropout without the classifier
+  assert relative_error(jax_forward(evaluation, clips),
+                        torch_classifier_input(source, clips)) <= 1e-4
 
 
 class Evil:

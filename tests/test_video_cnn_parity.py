@@ -16,9 +16,12 @@ import jax.numpy as jnp
 from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
+from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry, torch_reference
-from jaxlens.models.video.conversion import load_torch
+from jaxlens.models.video.torch_reference import state_dict
+from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
+                                 torch_forward)
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 TOLERANCE = 1e-4
@@ -30,29 +33,11 @@ FRAMES, SIZE = 5, 64  # 5 frames as the paper; 64 px leaves a 2x2 final map to p
 
 def _reference(name: str, frames: int = FRAMES, size: int = SIZE):
   torch.manual_seed(0)
-  model = torch_reference.build(name, frames, size)
-  with torch.no_grad():
-    for module in model.modules():
-      if isinstance(module, torch.nn.BatchNorm3d):
-        module.running_mean.uniform_(-0.5, 0.5)
-        module.running_var.uniform_(0.5, 2.0)
-        module.weight.uniform_(0.5, 1.5)
-        module.bias.uniform_(-0.2, 0.2)
-  return model
-
-
-def _state_dict(model) -> dict[str, np.ndarray]:
-  return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+  return torch_reference.randomize_batch_norm(torch_reference.build(name, frames, size))
 
 
 def _clip(batch: int = 2, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
-  return np.random.default_rng(0).standard_normal((batch, frames, size, size, 3)).astype(
-      np.float32)
-
-
-def _torch_run(model, clip: np.ndarray) -> np.ndarray:
-  with torch.no_grad():
-    return model(torch.from_numpy(clip).permute(0, 4, 1, 2, 3)).numpy()
+  return random_clips(batch, frames, size)
 
 
 def _view(model, train: bool):
@@ -60,63 +45,50 @@ def _view(model, train: bool):
                   raise_if_not_found=False)
 
 
-@nnx.jit
-def _jax_run(model, clip):
-  return model(clip)
-
-
-def _relative_error(actual, expected) -> float:
-  return float(np.linalg.norm(np.asarray(actual) - expected) / np.linalg.norm(expected))
-
-
 @pytest.mark.parametrize('name', CNN_ENCODERS)
 def test_eval_head_matches_torch(name):
   reference = _reference(name)
-  model = load_torch(registry.get(name), _state_dict(reference), 'head', rngs=nnx.Rngs(0))
+  model = load_torch(registry.get(name), state_dict(reference), 'head', rngs=nnx.Rngs(0))
   clip = _clip()
   view = _view(model, train=False)
-  expected = _torch_run(reference, clip)
-  actual = _jax_run(view, jnp.asarray(clip))
+  expected = torch_forward(reference, clip)
+  actual = jax_forward(view, jnp.asarray(clip))
   assert actual.shape == (2, registry.get(name).head_dim)
-  assert _relative_error(actual, expected) <= TOLERANCE
+  assert relative_error(actual, expected) <= TOLERANCE
   if name in SOFTMAX_HEADS:  # near-uniform probabilities hide errors: compare the logits too
     reference.blocks[-1].activation = None
     view.head.softmax = False
-    assert _relative_error(_jax_run(view, jnp.asarray(clip)),
-                           _torch_run(reference, clip)) <= TOLERANCE
+    assert relative_error(jax_forward(view, jnp.asarray(clip)),
+                           torch_forward(reference, clip)) <= TOLERANCE
 
 
 @pytest.mark.parametrize('name', ('c2d_r50', 'x3d_xs'))
 def test_eval_features_match_torch_classifier_input(name):
   """'features' = the classifier's input averaged over its positions; head tensors are dropped."""
   reference = _reference(name)
-  captured = []
-  proj = reference.blocks[-1].proj
-  proj.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
   clip = _clip()
-  _torch_run(reference, clip)
-  expected = captured[0].mean(dim=(1, 2, 3)).numpy()
-  model = load_torch(registry.get(name), _state_dict(reference), 'features', rngs=nnx.Rngs(0))
+  expected = torch_classifier_input(reference, clip)
+  model = load_torch(registry.get(name), state_dict(reference), 'features', rngs=nnx.Rngs(0))
   assert not hasattr(model, 'head') or model.head is None
-  actual = _jax_run(_view(model, train=False), jnp.asarray(clip))
+  actual = jax_forward(_view(model, train=False), jnp.asarray(clip))
   assert actual.shape == (2, registry.get(name).feature_dim)
-  assert _relative_error(actual, expected) <= TOLERANCE
+  assert relative_error(actual, expected) <= TOLERANCE
 
 
 def test_slowfast_r50_at_paper_input_5x224x224():
   """The only full-size test: the reference's exact input and head pools (1,7,7) / (4,7,7)."""
   reference = _reference('slowfast_r50', 5, 224)
-  model = load_torch(registry.get('slowfast_r50'), _state_dict(reference), rngs=nnx.Rngs(0))
+  model = load_torch(registry.get('slowfast_r50'), state_dict(reference), rngs=nnx.Rngs(0))
   clip = _clip(batch=1, size=224)
-  actual = _jax_run(_view(model, train=False), jnp.asarray(clip))
-  assert _relative_error(actual, _torch_run(reference, clip)) <= TOLERANCE
+  actual = jax_forward(_view(model, train=False), jnp.asarray(clip))
+  assert relative_error(actual, torch_forward(reference, clip)) <= TOLERANCE
 
 
 def test_training_mode_batch_norm_matches_torch_train():
   """Batch statistics in the forward pass and PyTorch's running-stat update (unbiased var)."""
   name = 'x3d_xs'
   reference = _reference(name)
-  model = load_torch(registry.get(name), _state_dict(reference), rngs=nnx.Rngs(0))
+  model = load_torch(registry.get(name), state_dict(reference), rngs=nnx.Rngs(0))
   for module in reference.modules():
     if isinstance(module, torch.nn.Dropout):
       module.p = 0.0
@@ -125,10 +97,10 @@ def test_training_mode_batch_norm_matches_torch_train():
   view = _view(model, train=True)
   view.head.softmax = False
   clip = _clip()
-  expected = _torch_run(reference, clip)
-  actual = _jax_run(view, jnp.asarray(clip))
-  assert _relative_error(actual, expected) <= TOLERANCE
-  updated = registry.get(name).from_torch(_state_dict(reference), 'head')
+  expected = torch_forward(reference, clip)
+  actual = jax_forward(view, jnp.asarray(clip))
+  assert relative_error(actual, expected) <= TOLERANCE
+  updated = registry.get(name).from_torch(state_dict(reference), 'head')
   stats = nnx.to_flat_state(nnx.state(view, nnx.BatchStat))
   assert len(stats) > 100
   for path, var in stats:
@@ -138,7 +110,7 @@ def test_training_mode_batch_norm_matches_torch_train():
 
 def test_remat_and_bfloat16_keep_the_function():
   name = 'r3d_18'
-  state = _state_dict(_reference(name))
+  state = state_dict(_reference(name))
   clip = jnp.asarray(_clip(frames=4, size=32))
   spec = registry.get(name)
 
@@ -158,20 +130,20 @@ def test_remat_and_bfloat16_keep_the_function():
   np.testing.assert_allclose(remat_loss, loss, rtol=1e-5)
   # Recomputation fuses differently: compare each gradient tensor as a whole.
   for g, h in zip(jax.tree.leaves(grads), jax.tree.leaves(remat_grads)):
-    assert _relative_error(h, np.asarray(g)) <= 1e-4
+    assert relative_error(h, np.asarray(g)) <= 1e-4
 
   bf16 = load_torch(spec, state, rngs=nnx.Rngs(0), dtype=jnp.bfloat16)
-  float32_out = _jax_run(_view(plain, train=False), clip)
-  bf16_out = _jax_run(_view(bf16, train=False), clip)
+  float32_out = jax_forward(_view(plain, train=False), clip)
+  bf16_out = jax_forward(_view(bf16, train=False), clip)
   assert jax.tree.leaves(nnx.state(bf16, nnx.Param))[0].dtype == jnp.float32
-  assert 0 < _relative_error(bf16_out, np.asarray(float32_out)) <= 3e-2
+  assert 0 < relative_error(bf16_out, np.asarray(float32_out)) <= 3e-2
 
 
 def test_batch_statistics_are_global_when_the_batch_is_sharded():
   """Under jax.jit on a batch sharded over 8 devices, BatchNorm is SyncBatchNorm."""
   if jax.device_count() < 8:
     pytest.skip('needs the 8 simulated CPU devices of conftest.py')
-  model = load_torch(registry.get('r3d_18'), _state_dict(_reference('r3d_18')), rngs=nnx.Rngs(0))
+  model = load_torch(registry.get('r3d_18'), state_dict(_reference('r3d_18')), rngs=nnx.Rngs(0))
   graphdef, state = nnx.split(_view(model, train=True))
   forward = jax.jit(lambda s, x: nnx.merge(graphdef, s, copy=True)(x))
   clip = jnp.asarray(_clip(batch=8, frames=2, size=32))
@@ -179,14 +151,14 @@ def test_batch_statistics_are_global_when_the_batch_is_sharded():
   sharded = jax.device_put(clip, jax.sharding.NamedSharding(mesh, jax.P('data')))
   assert len(sharded.addressable_shards) == 8
   whole = np.asarray(forward(state, clip))
-  assert _relative_error(forward(state, sharded), whole) <= 1e-5
+  assert relative_error(forward(state, sharded), whole) <= 1e-5
   # Per-device statistics would differ: the first clip alone normalises differently.
-  assert _relative_error(forward(state, clip[:1]), whole[:1]) > 1e-2
+  assert relative_error(forward(state, clip[:1]), whole[:1]) > 1e-2
 
 
 @pytest.fixture(scope='module')
 def r3d_state():
-  return _state_dict(_reference('r3d_18'))
+  return state_dict(_reference('r3d_18'))
 
 
 def test_conversion_drops_only_the_replaced_fc(r3d_state):
@@ -218,7 +190,7 @@ def test_conversion_reports_a_misshaped_tensor(r3d_state):
 
 def test_features_mode_still_rejects_tensors_outside_the_classifier():
   spec = registry.get('c2d_r50')
-  state = _state_dict(torch_reference.build('c2d_r50', 2, 32))
+  state = state_dict(torch_reference.build('c2d_r50', 2, 32))
   assert 'blocks.6.proj.weight' in state
   assert not any(k.startswith('head.') for k in spec.from_torch(state, 'features'))
   with pytest.raises(JaxlensError, match=r'missing tensor blocks\.6\.proj\.weight'):

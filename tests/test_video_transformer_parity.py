@@ -8,65 +8,33 @@ import pytest
 import torch
 import jax.numpy as jnp
 from flax import nnx
-from pytorchvideo.models.hub.vision_transformers import mvit_base_16x4
-from transformers import VideoMAEConfig, VideoMAEModel
 
-from jaxlens.convert.torch_checkpoint import assign
+from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import freezing, mvit, registry, videomae
+from jaxlens.models.video import freezing, mvit, registry, torch_reference, videomae
+from jaxlens.models.video.torch_reference import perturb, state_dict
 from jaxlens.models.video.transformer import run_blocks
+from tests.video_helpers import jax_forward as forward
+from tests.video_helpers import random_clips, relative_error, torch_forward
 
 FRAMES, CROP = 5, 32
 TOLERANCE = 1e-4  # relative L2 error, fp32
 
 
-def relative_error(actual, expected) -> float:
-  return float(np.linalg.norm(np.asarray(actual, np.float64) - expected) / np.linalg.norm(expected))
-
-
-def perturbed(model: torch.nn.Module) -> torch.nn.Module:
-  """Adds noise to every tensor so LayerNorm scales/biases are not 1/0 and a swap would show."""
-  torch.manual_seed(0)
-  with torch.no_grad():
-    for p in model.parameters():
-      p.add_(0.02 * torch.randn_like(p))
-  return model.eval()
-
-
-def torch_mvit(temporal_size: int, spatial_size: int = CROP) -> torch.nn.Module:
-  return mvit_base_16x4(pretrained=False, temporal_size=temporal_size, spatial_size=spatial_size,
-                        head_num_classes=400)
-
-
-def torch_videomae(num_frames: int = FRAMES, image_size: int = CROP) -> torch.nn.Module:
-  return VideoMAEModel(VideoMAEConfig(num_frames=num_frames, image_size=image_size))
-
-
-def state_dict(model: torch.nn.Module) -> dict[str, np.ndarray]:
-  return {k: v.numpy() for k, v in model.state_dict().items()}
-
-
-def converted(name: str, torch_state, output: str, **build_options) -> nnx.Module:
-  spec = registry.get(name)
-  model = spec.build(output=output, rngs=nnx.Rngs(0), num_frames=FRAMES, crop_size=CROP,
-                     **build_options)
-  assign(model, spec.from_torch(torch_state, output, num_frames=FRAMES, crop_size=CROP))
+def converted(name: str, torch_state, output: str, **options) -> nnx.Module:
+  model = load_torch(registry.get(name), torch_state, output, rngs=nnx.Rngs(0), num_frames=FRAMES,
+                     crop_size=CROP, **options)
   return nnx.view(model, deterministic=True, raise_if_not_found=False)  # VideoMAE has no dropout
-
-
-def forward(model: nnx.Module, clips: np.ndarray) -> np.ndarray:
-  return np.asarray(nnx.jit(lambda m, x: m(x))(model, clips), np.float32)
 
 
 @pytest.fixture(scope='module')
 def clips() -> np.ndarray:
-  return np.random.default_rng(0).standard_normal((2, FRAMES, CROP, CROP, 3)).astype(np.float32)
+  return random_clips(2, FRAMES, CROP)
 
 
 @pytest.fixture(scope='module')
 def mvit_torch():
-  # pytorchvideo sizes its temporal table as temporal_size // 2; 5 frames give 3 tokens.
-  return perturbed(torch_mvit(temporal_size=2 * mvit.token_grid(FRAMES, CROP)[0]))
+  return perturb(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
 
 
 @pytest.fixture(scope='module')
@@ -75,8 +43,7 @@ def mvit_reference(mvit_torch, clips):
   captured = {}
   hook = mvit_torch.norm_embed.register_forward_hook(
       lambda module, args, out: captured.update(features=out[:, 0].numpy()))
-  with torch.no_grad():
-    logits = mvit_torch(torch.from_numpy(clips).permute(0, 4, 1, 2, 3)).numpy()
+  logits = torch_forward(mvit_torch, clips)
   hook.remove()
   return {'head': logits, 'features': captured['features']}
 
@@ -152,10 +119,8 @@ def test_resample_positions_on_a_known_array():
 
 
 def test_videomae_matches_transformers(clips):
-  reference_model = perturbed(torch_videomae())
-  with torch.no_grad():
-    expected = reference_model(torch.from_numpy(clips).permute(0, 1, 4, 2, 3))
-  expected = expected.last_hidden_state.mean(1).numpy()
+  reference_model = perturb(torch_reference.build('videomae_b', FRAMES, CROP))
+  expected = torch_forward(reference_model, clips)
   state = state_dict(reference_model)
   for output in ('head', 'features'):
     out = forward(converted('videomae_b', state, output), clips)
@@ -177,13 +142,13 @@ def test_wrong_clip_shape_is_a_clear_error(clips):
     model(jnp.asarray(clips[:, :4]))
 
 
-@pytest.mark.parametrize('name, torch_model, top_index, half_index', [
-    ('mvit_b_16x4', lambda: torch_mvit(temporal_size=6, spatial_size=224), 326, 192),
-    ('videomae_b', lambda: torch_videomae(image_size=224), 152, 92),
+@pytest.mark.parametrize('name, top_index, half_index', [
+    ('mvit_b_16x4', 326, 192),
+    ('videomae_b', 152, 92),
 ])
-def test_trainable_counts_match_reference_freeze_index(name, torch_model, top_index, half_index):
+def test_trainable_counts_match_reference_freeze_index(name, top_index, half_index):
   """topT / halfT train what the reference's 'first N tensors frozen' left trainable."""
-  params = list(torch_model().named_parameters())
+  params = list(torch_reference.build(name, 5, 224).named_parameters())
   spec = registry.get(name)
   abstract = nnx.eval_shape(lambda: spec.build(output='head', rngs=nnx.Rngs(0)))
   sizes = {path: int(np.prod(p.get_value().shape))

@@ -2,6 +2,11 @@
 
   python -m jaxlens.convert --encoder mvit_b_16x4 --checkpoint MVIT_B_16x4.pyth \\
       --output weights/mvit_b_16x4 [--output_mode head|features] [--num_frames 5]
+  python -m jaxlens.convert --encoder slowfast_r50 --checkpoint SLOWFAST_8x8_R50.pyth \\
+      --output weights/slowfast_r50 --output_mode features
+
+Any registered encoder with pretrained weights: the CNNs (r3d_18, c2d_r50, i3d_r50, slow_r50,
+r2plus1d_r50, csn_r101, slowfast_r50/r101, x3d_xs/s/m/l), MViT-B 16x4/32x3 and VideoMAE-B.
 
 Reads pytorchvideo `.pyth` (`{'model_state': ...}`), torchvision `.pth`, Hugging Face
 `pytorch_model.bin` or `model.safetensors`, never unpickling code. Every tensor must map onto the
@@ -16,12 +21,11 @@ import sys
 
 from flax import nnx
 
-# The family modules register their encoders; `jaxlens.models.video` imports the others.
-import jaxlens.models.video  # pylint: disable=unused-import
-from jaxlens.convert.pretrained import save_encoder
-from jaxlens.convert.torch_checkpoint import assign, load_state_dict
+import jaxlens.models.video  # pylint: disable=unused-import  # registers every family
+from jaxlens.convert.pretrained import load_torch, save_encoder
+from jaxlens.convert.torch_checkpoint import load_state_dict
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import mvit, registry, videomae  # pylint: disable=unused-import
+from jaxlens.models.video import registry
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -33,22 +37,20 @@ def _parse(argv: list[str]) -> argparse.Namespace:
   parser.add_argument('--output_mode', choices=('head', 'features'), default='head',
                       help="'head': the reference's output; 'features': classifier dropped")
   parser.add_argument('--num_frames', type=int, default=5,
-                      help='clip length, for encoders whose parameters depend on it (MViT)')
+                      help='clip length, for encoders whose parameters depend on it (MViT, '
+                      'VideoMAE); the CNNs take any')
   parser.add_argument('--crop_size', type=int, default=224,
-                      help='clip height and width, for encoders with position tables')
+                      help='clip height and width, for encoders with position tables; the '
+                      'CNNs take any')
   return parser.parse_args(argv)
 
 
 def convert(encoder: str, checkpoint: str, output: str, output_mode: str = 'head',
             num_frames: int = 5, crop_size: int = 224) -> None:
   spec = registry.get(encoder)
-  state = load_state_dict(checkpoint)
-  given = {'num_frames': num_frames, 'crop_size': crop_size}
-  options = {name: given[name] for name in spec.shape_options}
-  flat = spec.from_torch(state, output_mode, **options)
-  # Shapes only: the converted values replace every parameter, so none is initialised.
-  module = nnx.eval_shape(lambda: spec.build(output=output_mode, rngs=nnx.Rngs(0), **options))
-  assign(module, flat, source=checkpoint)
+  options = spec.shape_kwargs(num_frames, crop_size)
+  module = load_torch(spec, load_state_dict(checkpoint), output_mode, rngs=nnx.Rngs(0),
+                      source=checkpoint, **options)
   save_encoder(module, output, {
       'encoder': encoder,
       'output_mode': output_mode,

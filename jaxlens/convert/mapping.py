@@ -9,6 +9,17 @@ import numpy as np
 from jaxlens.errors import JaxlensError
 
 
+def listed(names: list[str], limit: int = 8) -> str:
+  """'a, b, c' for an error message, at most `limit` names then 'and N more'."""
+  more = f' and {len(names) - limit} more' if len(names) > limit else ''
+  return ', '.join(names[:limit]) + more
+
+
+def dotted(path: tuple) -> str:
+  """An NNX state path as the dotted name converters and freezing prefixes use: 'blocks.4.conv'."""
+  return '.'.join(str(p) for p in path)
+
+
 def conv_kernel(w: np.ndarray) -> np.ndarray:
   """torch (O, I, *spatial) -> flax (*spatial, I, O)."""
   return np.transpose(w, tuple(range(2, w.ndim)) + (1, 0))
@@ -47,8 +58,7 @@ class TorchStateReader:
   def finish(self) -> None:
     left = self.unread()
     if left:
-      raise JaxlensError(f'{self.source}: unexpected tensor(s) {", ".join(left[:8])}'
-                         + (f' and {len(left) - 8} more' if len(left) > 8 else ''))
+      raise JaxlensError(f'{self.source}: unexpected tensor(s) {listed(left)}')
 
 
 def torch_layer_param(name: str, value: np.ndarray, source: str = 'checkpoint'):

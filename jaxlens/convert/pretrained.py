@@ -1,7 +1,9 @@
-"""Converted encoder weights on disk: an Orbax checkpoint of Params/BatchStats plus a JSON note.
+"""Pretrained encoder weights: from a PyTorch state dict into a module, and to and from disk.
 
-Layout of a folder written by `python -m jaxlens.convert` (what `config.model.encoder.init_from`
-points at):
+`load_torch` is the one path from a torch state dict to a usable encoder (the conversion command,
+the parity tests and the benchmark all take it). Converted weights on disk are an Orbax checkpoint
+of Params/BatchStats plus a JSON note. Layout of a folder written by `python -m jaxlens.convert`
+(what `config.model.encoder.init_from` points at):
   DIR/state/         Orbax `StandardCheckpointer` tree, one leaf per parameter path
   DIR/encoder.json   encoder name, output mode, clip geometry, source checkpoint
 Restoring is strict: every parameter of the module must be in the checkpoint with its shape, and
@@ -12,18 +14,39 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
 from jaxlens.convert.torch_checkpoint import assign
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video.freezing import dotted
+
+if TYPE_CHECKING:
+  from jaxlens.models.video.registry import EncoderSpec
 
 STATE_DIR = 'state'
 INFO_FILE = 'encoder.json'
+
+
+def load_torch(spec: EncoderSpec, state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
+               rngs: nnx.Rngs, dtype=jnp.float32, remat: bool = False,
+               source: str = 'checkpoint', **shape_options) -> nnx.Module:
+  """Builds encoder `spec` holding a PyTorch state dict's weights, without random initialisation.
+
+  `shape_options` are the encoder's `spec.shape_options` (`spec.shape_kwargs(frames, crop)`).
+  Building abstractly and assigning skips drawing ~100 random kernels, which XLA:CPU compiles one
+  by one (about 10 s for a ResNet-50 here). Dropout streams are seeded from `rngs.dropout`.
+  """
+  flat = spec.from_torch(state_dict, output, source=source, **shape_options)
+  module = nnx.eval_shape(lambda: spec.build(output=output, rngs=nnx.Rngs(0), dtype=dtype,
+                                             remat=remat, **shape_options))
+  assign(module, flat, source)
+  for _, var in nnx.to_flat_state(nnx.state(module, nnx.RngState)):
+    var.set_value(rngs.dropout() if isinstance(var, nnx.RngKey) else jnp.zeros((), jnp.uint32))
+  return module
 
 
 def _weights(module: nnx.Module) -> dict[str, Any]:

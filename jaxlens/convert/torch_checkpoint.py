@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 from flax import nnx
 
+from jaxlens.convert.mapping import dotted, listed
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video.freezing import dotted
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -56,11 +56,9 @@ def assign(module: nnx.Module, flat: Mapping[str, np.ndarray], source: str = 'ch
   missing = sorted(set(targets) - set(flat))
   unexpected = sorted(set(flat) - set(targets))
   if missing:
-    raise JaxlensError(f'{source}: no value for parameter(s) {", ".join(missing[:8])}'
-                       + (f' and {len(missing) - 8} more' if len(missing) > 8 else ''))
+    raise JaxlensError(f'{source}: no value for parameter(s) {listed(missing)}')
   if unexpected:
-    raise JaxlensError(f'{source}: unexpected tensor(s) {", ".join(unexpected[:8])}'
-                       + (f' and {len(unexpected) - 8} more' if len(unexpected) > 8 else ''))
+    raise JaxlensError(f'{source}: unexpected tensor(s) {listed(unexpected)}')
   for name, var in targets.items():
     value = np.asarray(flat[name])
     current = var.get_value()

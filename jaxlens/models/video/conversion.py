@@ -12,16 +12,12 @@ from __future__ import annotations
 import re
 from typing import Callable, Mapping, Sequence
 
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxlens.convert.mapping import TorchStateReader, conv_kernel, linear_kernel
-from jaxlens.convert.torch_checkpoint import assign
+from jaxlens.convert.mapping import TorchStateReader, conv_kernel, dotted, linear_kernel
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video.freezing import dotted
 from jaxlens.models.video.layers import BatchNorm, Conv3d
-from jaxlens.models.video.registry import EncoderSpec
 
 
 def _same(x: np.ndarray) -> np.ndarray:
@@ -72,7 +68,7 @@ def converter(build: Callable[..., nnx.Module], torch_name: Callable[[str], str]
               classifier_prefix: str, classifier_in_head: bool = True):
   """The `from_torch(state_dict, output='head')` of one encoder (see module docstring)."""
 
-  def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head',
+  def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
                  source: str = 'checkpoint') -> dict[str, np.ndarray]:
     if output not in ('head', 'features'):
       raise JaxlensError(f"output must be 'head' or 'features', got {output!r}")
@@ -100,20 +96,3 @@ def regex_renamer(rules: Sequence[tuple[str, str]]) -> Callable[[str], str]:
     return name
 
   return rename
-
-
-def load_torch(spec: EncoderSpec, state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
-               rngs: nnx.Rngs, dtype=jnp.float32, remat: bool = False,
-               source: str = 'checkpoint') -> nnx.Module:
-  """Builds encoder `spec` holding a PyTorch state dict's weights, without random initialisation.
-
-  Building abstractly and assigning skips drawing ~100 random kernels, which XLA:CPU compiles one
-  by one (about 10 s for a ResNet-50 here). Dropout streams are seeded from `rngs.dropout`.
-  """
-  flat = spec.from_torch(state_dict, output, source)
-  module = nnx.eval_shape(
-      lambda: spec.build(output=output, rngs=nnx.Rngs(0), dtype=dtype, remat=remat))
-  assign(module, flat, source)
-  for _, var in nnx.to_flat_state(nnx.state(module, nnx.RngState)):
-    var.set_value(rngs.dropout() if isinstance(var, nnx.RngKey) else jnp.zeros((), jnp.uint32))
-  return module

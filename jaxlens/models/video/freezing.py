@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from jaxlens.convert.mapping import dotted
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video.registry import EncoderSpec
 
 POLICIES = ('frozen', 'topT', 'halfT', 'FT', 'scratch')
-
-
-def dotted(path: tuple) -> str:
-  return '.'.join(str(p) for p in path)
 
 
 def trainable_predicate(spec: EncoderSpec, policy: str) -> Callable[[tuple], bool]:

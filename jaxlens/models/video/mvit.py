@@ -219,8 +219,9 @@ class MViT(nnx.Module):
     return self.head(self.head_dropout(features))
 
 
-def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', num_frames: int = 5,
-               crop_size: int = 224) -> dict[str, np.ndarray]:
+def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
+               num_frames: int = 5, crop_size: int = 224,
+               source: str = 'MViT checkpoint') -> dict[str, np.ndarray]:
   """pytorchvideo MViT-B state dict -> flat NNX state; resamples `pos_embed_temporal`.
 
   `pos_embed_spatial` is not resampled: a checkpoint for another crop size fails `assign`.
@@ -243,7 +244,7 @@ def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', num_f
     for role in ('q', 'k', 'v'):
       torch_name = torch_name.replace(f'attn.pool_{role}.', f'attn.pool_{role}.conv.').replace(
           f'attn.norm_{role}.', f'attn.pool_{role}.norm.')
-    nnx_name, value = torch_layer_param(torch_name, value, source='MViT checkpoint')
+    nnx_name, value = torch_layer_param(torch_name, value, source=source)
     flat[nnx_name] = value
   return flat
 

@@ -13,9 +13,10 @@ from flax import nnx
 
 from jaxlens.errors import JaxlensError
 
-# `from_torch(state_dict, output, **shape_options)`: torch state dict (name -> array) -> flat NNX
-# state ('dotted.path' -> array) of the module `build(output=output, **shape_options)` makes, every
-# tensor mapped; 'features' drops exactly the classifier's tensors.
+# `from_torch(state_dict, output, *, source='checkpoint', **shape_options)`: torch state dict
+# (name -> array) -> flat NNX state ('dotted.path' -> array) of the module
+# `build(output=output, **shape_options)` makes, every tensor mapped; 'features' drops exactly the
+# classifier's tensors; errors name `source`.
 TorchConverter = Callable[..., dict[str, np.ndarray]]
 
 
@@ -44,6 +45,11 @@ class EncoderSpec:
   # Keywords of `build` that set parameter shapes (transformers: 'num_frames', 'crop_size' size
   # their position tables); `from_torch` takes the same ones to fit checkpoint tensors to them.
   shape_options: tuple[str, ...] = ()
+
+  def shape_kwargs(self, num_frames: int, crop_size: int) -> dict[str, int]:
+    """The clip geometry as keywords for `build`/`from_torch`: only those in `shape_options`."""
+    given = {'num_frames': num_frames, 'crop_size': crop_size}
+    return {option: given[option] for option in self.shape_options}
 
   def out_dim(self, output: str) -> int:
     return {'head': self.head_dim, 'features': self.feature_dim}[output]

@@ -20,9 +20,14 @@ _LAYERS = ((32, (1, 4, 4)), (64, (2, 2, 2)))  # (channels, tubelet = kernel = st
 
 
 def tubelets(x: jax.Array, size: tuple[int, int, int]) -> jax.Array:
-  """`(N, T, H, W, C)` -> `(N, T/t, H/h, W/w, t*h*w*C)`: non-overlapping blocks, flattened."""
+  """`(N, T, H, W, C)` -> `(N, T//t, H//h, W//w, t*h*w*C)`: non-overlapping blocks, flattened.
+
+  A partial last block is dropped, as a 'VALID' convolution with stride = kernel drops it (5
+  frames give 2 tubelets of 2).
+  """
   n, t, h, w, c = x.shape
   dt, dh, dw = size
+  x = x[:, :t - t % dt, :h - h % dh, :w - w % dw]
   x = x.reshape(n, t // dt, dt, h // dh, dh, w // dw, dw, c)
   return x.transpose(0, 1, 3, 5, 2, 4, 6, 7).reshape(n, t // dt, h // dh, w // dw, -1)
 
@@ -60,7 +65,7 @@ def _build(output: str = 'features', *, rngs: nnx.Rngs, dtype=jnp.float32, remat
   return TinyC3D(rngs=rngs, dtype=dtype, remat=remat)
 
 
-def _no_pretrained_weights(state_dict, output, **unused):
+def _no_pretrained_weights(state_dict, output='head', **unused):
   del state_dict, output, unused
   raise JaxlensError('tiny_c3d has no pretrained weights to convert; train it from scratch')
 

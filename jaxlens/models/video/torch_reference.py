@@ -4,7 +4,10 @@ Imports torch lazily: jaxlens itself never needs it. Each reference is built wit
 (`pretrained=False`, nothing is downloaded), takes channels-first clips (N, 3, T, H, W) as the
 reference code feeds them, and returns the same output as the jaxlens encoder in 'head' mode.
 Where the reference's head pool kernel is the whole 7x7 map at 224 pixels, the kernel here covers
-the final map at the requested size. Other families add theirs with `@register('name')`.
+the final map at the requested size. VideoMAE's reference is `VideoMAEModel` behind a small module
+that takes the same clips and mean-pools the last hidden states, as the reference pipeline does;
+its state dict keeps the `videomae.` prefix of Hugging Face checkpoints. Other families add theirs
+with `@register('name')`.
 """
 
 from __future__ import annotations
@@ -111,3 +114,80 @@ def _x3d(depth_factor: float):
 for _name in ('x3d_xs', 'x3d_s', 'x3d_m'):
   register(_name)(_x3d(2.2))
 register('x3d_l')(_x3d(5.0))
+
+
+def mvit(hub_name: str, temporal_size: int, spatial_size: int):
+  """pytorchvideo's MViT-B (`mvit_base_16x4`/`mvit_base_32x3`) with position tables of
+  `temporal_size // 2` time steps and `spatial_size` pixels, 400 classes, random weights."""
+  from pytorchvideo.models.hub import vision_transformers  # pylint: disable=g-import-not-at-top
+  return getattr(vision_transformers, hub_name)(
+      pretrained=False, temporal_size=temporal_size, spatial_size=spatial_size,
+      head_num_classes=400)
+
+
+def _mvit(hub_name: str):
+
+  def make(frames: int, size: int):
+    from jaxlens.models.video.mvit import token_grid  # pylint: disable=g-import-not-at-top
+    # pytorchvideo sizes its temporal table as temporal_size // 2; 5 frames give 3 tokens.
+    return mvit(hub_name, 2 * token_grid(frames, size)[0], size)
+
+  return make
+
+
+register('mvit_b_16x4')(_mvit('mvit_base_16x4'))
+register('mvit_b_32x3')(_mvit('mvit_base_32x3'))
+
+
+@register('videomae_b')
+def _videomae_b(frames: int, size: int):
+  import torch  # pylint: disable=g-import-not-at-top
+  from transformers import VideoMAEConfig, VideoMAEModel  # pylint: disable=g-import-not-at-top
+
+  class PooledVideoMAE(torch.nn.Module):
+    """(N, 3, T, H, W) -> mean of `VideoMAEModel`'s last hidden states (N, 768)."""
+
+    def __init__(self):
+      super().__init__()
+      self.videomae = VideoMAEModel(VideoMAEConfig(num_frames=frames, image_size=size))
+
+    def forward(self, clips):
+      return self.videomae(clips.permute(0, 2, 1, 3, 4)).last_hidden_state.mean(1)
+
+  return PooledVideoMAE()
+
+
+def channels_first(clips):
+  """jaxlens clips (N, T, H, W, 3), numpy -> the references' torch input (N, 3, T, H, W)."""
+  import torch  # pylint: disable=g-import-not-at-top
+  return torch.from_numpy(clips).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def state_dict(model) -> dict:
+  """A torch module's state dict as numpy arrays (copies), the input of `from_torch`."""
+  return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def randomize_batch_norm(model):
+  """Draws BatchNorm3d statistics and affine parameters away from 0/1, so that eval-mode
+  BatchNorm is really exercised by a comparison; returns the model."""
+  import torch  # pylint: disable=g-import-not-at-top
+  with torch.no_grad():
+    for module in model.modules():
+      if isinstance(module, torch.nn.BatchNorm3d):
+        module.running_mean.uniform_(-0.5, 0.5)
+        module.running_var.uniform_(0.5, 2.0)
+        module.weight.uniform_(0.5, 1.5)
+        module.bias.uniform_(-0.2, 0.2)
+  return model
+
+
+def perturb(model, scale: float = 0.02, seed: int = 0):
+  """Adds noise to every parameter (so LayerNorm scales/biases are not 1/0 and a swapped tensor
+  would show); returns the model in eval mode."""
+  import torch  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(seed)
+  with torch.no_grad():
+    for p in model.parameters():
+      p.add_(scale * torch.randn_like(p))
+  return model.eval()

@@ -121,17 +121,18 @@ _LAYER_PARTS = {
 _SOURCE = 'VideoMAE checkpoint'
 
 
-def _renamed(name: str) -> str:
+def _renamed(name: str, source: str) -> str:
   if name.startswith('embeddings.patch_embeddings.projection.'):
     return name.replace('embeddings.patch_embeddings.projection.', 'patch_embed.')
   match = _LAYER.fullmatch(name)
   if match is None or match.group(2) not in _LAYER_PARTS:
-    raise JaxlensError(f'{_SOURCE}: unexpected tensor {name}')
+    raise JaxlensError(f'{source}: unexpected tensor {name}')
   return f'blocks.{match.group(1)}.{_LAYER_PARTS[match.group(2)]}.{match.group(3)}'
 
 
-def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', num_frames: int = 5,
-               crop_size: int = 224) -> dict[str, np.ndarray]:
+def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
+               num_frames: int = 5, crop_size: int = 224,
+               source: str = _SOURCE) -> dict[str, np.ndarray]:
   """HF VideoMAE state dict (`videomae.` prefix optional) -> flat NNX state.
 
   The position table is computed, not stored, so the clip geometry needs no tensor surgery; no
@@ -143,7 +144,7 @@ def from_torch(state_dict: Mapping[str, np.ndarray], output: str = 'head', num_f
     name = name.removeprefix('videomae.')
     if _IGNORED.match(name):
       continue
-    nnx_name, value = torch_layer_param(_renamed(name), value, source=_SOURCE)
+    nnx_name, value = torch_layer_param(_renamed(name, source), value, source=source)
     flat[nnx_name] = value
   return flat
 

@@ -133,7 +133,8 @@ def test_remat_and_bfloat16_keep_the_function():
     assert relative_error(h, np.asarray(g)) <= 1e-4
 
   bf16 = load_torch(spec, state, rngs=nnx.Rngs(0), dtype=jnp.bfloat16)
-  float32_out = jax_forward(_view(plain, train=False), clip)
+  float32 = load_torch(spec, state, rngs=nnx.Rngs(0))  # `plain` ran in training mode above
+  float32_out = jax_forward(_view(float32, train=False), clip)
   bf16_out = jax_forward(_view(bf16, train=False), clip)
   assert jax.tree.leaves(nnx.state(bf16, nnx.Param))[0].dtype == jnp.float32
   assert 0 < relative_error(bf16_out, np.asarray(float32_out)) <= 3e-2

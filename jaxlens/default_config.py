@@ -38,6 +38,9 @@ def base() -> ml_collections.ConfigDict:
   config.model.encoder.train_mode = 'topT'  # frozen | topT | halfT | FT | scratch
   config.model.encoder.init_from = ''  # a folder written by `python -m jaxlens.convert`
   config.model.encoder.remat = False  # recompute each block in the backward pass
+  # BatchNorm in frozen stages: 'batch' normalises with (global) batch statistics and updates the
+  # running ones, as the reference's SyncBN in train mode; 'running' keeps the pretrained ones.
+  config.model.encoder.frozen_batch_norm = 'batch'
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'in_batch'  # in_batch | full_softmax | bce

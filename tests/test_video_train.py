@@ -94,3 +94,25 @@ def test_frozen_layers_do_not_move_and_have_no_optimizer_state():
   opt_leaves = {v.shape for v in jax.tree.leaves(trainer.state.opt_state) if hasattr(v, 'shape')}
   frozen_only = {v.shape for v in frozen.values()} - {v.shape for v in trained.values()}
   assert frozen_only and not frozen_only & opt_leaves
+
+
+def test_frozen_batch_norm_statistics_follow_the_config():
+  """'batch' updates the frozen stage's running statistics (the reference); 'running' keeps them."""
+  data = helpers.synthetic_interactions()
+  moved = {}
+  for mode in ('batch', 'running'):
+    config = helpers.tiny_video_config(train_mode='topT')
+    config.model.encoder.frozen_batch_norm = mode
+    store = _store(data, config)
+    trainer = loop.build_trainer(config, data, mesh_lib.make_mesh(config.mesh, jax.devices()[:1]))
+    before = _flat(trainer.state.rest)
+    batch = next(iter(pipeline.train_dataset(data, 16, 1, seed=0, clips=store)))
+    trainer.run_train_step({k: jnp.asarray(v) for k, v in batch.items() if k != 'num_positions'},
+                           int(batch['num_positions']))
+    after = _flat(trainer.state.rest)
+    moved[mode] = {name for name in before if "'mean'" in name or "'var'" in name
+                   if not np.array_equal(before[name], after[name])}
+  frozen_stats = {name for name in moved['batch'] if "['layers'][0]" in name}
+  assert frozen_stats, moved['batch']  # the frozen first layer's statistics move in 'batch' mode
+  assert not frozen_stats & moved['running']
+  assert moved['running']  # the trained layer still uses batch statistics

@@ -50,9 +50,19 @@ def _video_tower(config, num_items: int, *, rngs: nnx.Rngs, dtype) -> VideoItemT
   if encoder.output not in ('head', 'features'):
     raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
   clip_shape = {'num_frames': config.data.num_frames, 'crop_size': config.data.frame_size}
-  return VideoItemTower(spec, num_items, output=encoder.output, hidden=config.model.hidden,
-                        rngs=rngs, dtype=dtype, remat=encoder.remat,
-                        shape_options={k: clip_shape[k] for k in spec.shape_options})
+  tower = VideoItemTower(spec, num_items, output=encoder.output, hidden=config.model.hidden,
+                         rngs=rngs, dtype=dtype, remat=encoder.remat,
+                         shape_options={k: clip_shape[k] for k in spec.shape_options})
+  if encoder.frozen_batch_norm == 'running':
+    is_trainable = freezing.trainable_predicate(spec, encoder.train_mode)
+    frozen_norm = lambda path, node: (hasattr(node, 'use_running_average')
+                                      and not is_trainable(tuple(path)))
+    tower.video.encoder = nnx.view(tower.video.encoder, only=frozen_norm,
+                                   use_running_average=True, raise_if_not_found=False)
+  elif encoder.frozen_batch_norm != 'batch':
+    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
+                       'choose batch or running')
+  return tower
 
 
 ENCODER_PATH = ('item_tower', 'video', 'encoder')

@@ -71,8 +71,10 @@ def base() -> ml_collections.ConfigDict:
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1  # -1: all devices not used by the other axes
   config.mesh.model = 1  # shards the item table over items
-  # Logical axis -> mesh axis, the one place sharding is decided (MaxText-style).
-  config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('embed', None))
+  # Logical axis -> mesh axis, the one place sharding is decided (MaxText-style). Video-encoder
+  # parameters are replicated; ('encoder_params', 'data') shards them FSDP-style over the batch.
+  config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('embed', None),
+                       ('encoder_params', None))
   return config
 
 
@@ -105,7 +107,8 @@ PAPER_BATCH = {'slowfast_r50': 480, 'slowfast_r101': 480, 'videomae_b': 180, 'r3
                'mvit_b_16x4': 120, 'mvit_b_32x3': 120}
 
 
-def video_config(user_encoder: str, arg: str | None, **model_overrides) -> ml_collections.ConfigDict:
+def video_config(user_encoder: str, arg: str | None,
+                 **model_overrides) -> ml_collections.ConfigDict:
   """End-to-end VideoRec (reference 2.3, 4.4): the paper's setting, or `toy`.
 
   Paper: MicroLens-100K, SlowFast-r50 topT with its Kinetics head, 5 frames at 224, D=512,

@@ -4,13 +4,20 @@ Overrides follow ml_collections: `--config.model.hidden=64`, `--config.data.pair
 Bad input is reported as one line (`error: ...`, exit status 2), never as a traceback.
 """
 
+import os
 import sys
 
-import jax
-from absl import app, flags, logging
-from ml_collections import config_flags
+# XLA:CPU's own 3D convolutions run at a third of oneDNN's speed (a 2.6x slower SASRec_V step);
+# this routes them to oneDNN. CPU-only, so harmless on TPU and GPU; set before JAX starts.
+if '--xla_cpu_experimental_onednn_custom_call' not in os.environ.get('XLA_FLAGS', ''):
+  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                             ' --xla_cpu_experimental_onednn_custom_call=true').strip()
 
-from jaxlens.errors import JaxlensError
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app, flags, logging  # pylint: disable=g-import-not-at-top,wrong-import-position
+from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from jaxlens.errors import JaxlensError  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Python config file, e.g. '
                                           'configs/sasrec_id.py or configs/sasrec_id.py:cpu.',

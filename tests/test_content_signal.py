@@ -15,7 +15,8 @@ def _toy(config, data_dir, epochs):
 def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path):
   data_dir = str(tmp_path / 'tfds')
   video = loop.train_and_evaluate(
-      _toy(default_config.video_config('sasrec', 'toy'), data_dir, epochs=4), str(tmp_path / 'video'))
+      _toy(default_config.video_config('sasrec', 'toy'), data_dir, epochs=4),
+      str(tmp_path / 'video'))
   id_config = _toy(default_config.id_config('sasrec', 'cpu'), data_dir, epochs=8)
   id_config.train.batch_size, id_config.model.dropout = 64, 0.1  # as the toy video run
   ids = loop.train_and_evaluate(id_config, str(tmp_path / 'id'))

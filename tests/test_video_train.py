@@ -42,8 +42,11 @@ def test_unique_encoding_equals_encoding_every_slot():
   np.testing.assert_allclose(unique, every_slot, atol=1e-5)
 
 
-def _one_step(config, data, store, devices, data_axis, model_axis):
+def _one_step(config, data, store, devices, data_axis, model_axis, fsdp=False):
   config.mesh.data, config.mesh.model = data_axis, model_axis
+  if fsdp:
+    config.mesh.rules = tuple(r for r in config.mesh.rules if r[0] != 'encoder_params') + (
+        ('encoder_params', 'data'),)
   mesh = mesh_lib.make_mesh(config.mesh, devices)
   trainer = loop.build_trainer(config, data, mesh)
   batch = next(iter(pipeline.train_dataset(data, config.train.batch_size, 1, seed=0, clips=store,
@@ -68,8 +71,12 @@ def test_video_step_same_on_meshes():
   data = helpers.synthetic_interactions()
   store = _store(data, config)
   reference, reference_loss, _ = _one_step(config, data, store, jax.devices()[:1], 1, 1)
-  for data_axis, model_axis in [(8, 1), (4, 2)]:
-    trainer, loss, _ = _one_step(config, data, store, jax.devices(), data_axis, model_axis)
+  for data_axis, model_axis, fsdp in [(8, 1, False), (4, 2, False), (8, 1, True)]:
+    trainer, loss, _ = _one_step(config, data, store, jax.devices(), data_axis, model_axis, fsdp)
+    if fsdp:  # the encoder's weights really are split over the batch axis
+      encoder = trainer.state.params['item_tower']['video']['encoder']
+      kernel = encoder['layers'][1]['conv']['kernel'][...]
+      assert kernel.sharding.spec == jax.P('data', None)
     np.testing.assert_allclose(loss, reference_loss, atol=1e-5, rtol=0)
     want, got = _flat(reference.state.params), _flat(trainer.state.params)
     assert want.keys() == got.keys()

@@ -30,7 +30,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
     raise JaxlensError(
-        'converting PyTorch checkpoints needs torch: pip install -r requirements-test.txt') from None
+        'converting PyTorch checkpoints needs torch: pip install -r requirements-test.txt'
+    ) from None
   try:
     obj = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # torch raises UnpicklingError subclasses and RuntimeError here

@@ -89,6 +89,8 @@ def build_trainer(config, data, mesh, *, load_pretrained: bool = False) -> Train
     if load_pretrained:
       from jaxlens.convert import pretrained  # pylint: disable=g-import-not-at-top
       pretrained.restore_encoder(model.item_tower.video.encoder, config.model.encoder.init_from)
+    if config.model.item_tower == 'video':
+      mesh_lib.shard_parameters(model.item_tower.video.encoder, mesh, rules, 'encoder_params')
     log_pop = data.log_popularity(config.loss.popularity_power)
     trainer = Trainer(
         model, optimizer_lib.make_optimizer(config.optim, steps), loss=config.loss.name,

@@ -45,6 +45,30 @@ def axis_size(mesh: jax.sharding.Mesh, rules, logical: str) -> int:
   return mesh.shape[axis] if axis else 1
 
 
+def largest_dim_spec(shape: tuple[int, ...], axis: str | None, size: int) -> P:
+  """FSDP layout: the largest dimension divisible by the axis size is split over it."""
+  if axis:
+    for dim in sorted(range(len(shape)), key=lambda d: -shape[d]):
+      if shape[dim] % size == 0:
+        return P(*[axis if d == dim else None for d in range(len(shape))])
+  return P()
+
+
+def shard_parameters(module, mesh: jax.sharding.Mesh, rules, logical: str) -> None:
+  """Lays out every parameter of `module` by the rule for `logical` (e.g. 'encoder_params').
+
+  Mapped to the batch axis this is FSDP: each device holds a slice and XLA gathers a layer's
+  weights where the jitted step needs them; mapped to None the parameters stay replicated.
+  """
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  axis = mesh_axis(rules, logical)
+  size = axis_size(mesh, rules, logical)
+  for _, var in nnx.to_flat_state(nnx.state(module, nnx.Param)):
+    value = var.get_value()
+    spec = largest_dim_spec(value.shape, axis, size)
+    var.set_value(jax.device_put(value, NamedSharding(mesh, spec)))
+
+
 def batch_sharding(mesh: jax.sharding.Mesh, rules) -> NamedSharding:
   return NamedSharding(mesh, P(mesh_axis(rules, 'batch')))
 

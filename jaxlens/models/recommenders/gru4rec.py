@@ -48,7 +48,8 @@ class GRU4Rec(nnx.Module):
     self.input_dropout = nnx.Dropout(dropout, rngs=rngs)
     self.layers = nnx.List([
         GRULayer(hidden, rngs=rngs, dtype=dtype,
-                 kernel_init=nnx.initializers.xavier_uniform() if i == 0 else _torch_default_uniform)
+                 kernel_init=(nnx.initializers.xavier_uniform() if i == 0
+                              else _torch_default_uniform))
         for i in range(num_blocks)])
 
   def __call__(self, item_embs: jax.Array, mask: jax.Array) -> jax.Array:

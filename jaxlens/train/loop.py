@@ -109,14 +109,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
   data = interactions_lib.load(config.data)
   logging.info('%d users, %d items, %d train positions', data.num_users, data.num_items,
                int((data.train_slots[:, :-1] != 0).sum()))
-  clips = interactions_lib.clip_store(config.data, data) if config.model.item_tower == 'video' \
-      else None
+  clips = (interactions_lib.clip_store(config.data, data)
+           if config.model.item_tower == 'video' else None)
   mesh = mesh_lib.make_mesh(config.mesh)
   batch_sharding = mesh_lib.batch_sharding(mesh, config.mesh.rules)
   checkpoints = Checkpoints(workdir)
-  init_from = config.model.get('encoder', {}).get('init_from', '')
-  trainer = build_trainer(config, data, mesh,
-                          load_pretrained=bool(init_from) and not checkpoints.has_latest())
+  # Pretrained weights only start a run: a resumed run restores its trained ones below.
+  trainer = build_trainer(config, data, mesh, load_pretrained=bool(
+      config.model.encoder.init_from) and not checkpoints.has_latest())
 
   steps_per_epoch = pipeline.steps_per_epoch(data.num_users, config.train.batch_size)
   iterator = iter(pipeline.train_dataset(

@@ -30,7 +30,7 @@ from benchmarks import videorec_common as common
 from jaxlens.data import clips as clips_lib
 from jaxlens.data import pipeline
 from jaxlens.models.video import torch_reference
-from jaxlens.models.video_tower import IMAGENET_MEAN, IMAGENET_STD
+from jaxlens.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from jaxlens.train import mesh as mesh_lib
 from tests import helpers
 

@@ -11,11 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.data.normalize import normalize
 from jaxlens.models.video import registry
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 class ClipEmbedder(nnx.Module):
   """uint8 clips `(N, T, H, W, 3)` -> item embeddings `(N, D)`."""
@@ -29,9 +26,7 @@ class ClipEmbedder(nnx.Module):
     self.dtype = dtype
 
   def __call__(self, clips: jax.Array) -> jax.Array:
-    mean = jnp.asarray(IMAGENET_MEAN, self.dtype)
-    std = jnp.asarray(IMAGENET_STD, self.dtype)
-    x = (clips.astype(self.dtype) / 255.0 - mean) / std
+    x = normalize(clips, dtype=self.dtype)
     return jax.nn.gelu(self.projection(self.encoder(x)), approximate=False)
 
 

@@ -1,6 +1,6 @@
 """Data pipeline throughput: frame extraction from real videos, and Grain clips/s from `toy`.
 
-  PYTHONPATH=. python benchmarks/data_pipeline.py --media_dir=$MICROLENS_DATA_DIR/microlens-media \
+  python -m benchmarks.data_pipeline --media_dir=$MICROLENS_DATA_DIR/microlens-media \
       [--data_dir=/tmp/jaxlens_bench_tfds]
 
 Prints (1) clip extraction throughput on the real videos, one process (videos/s per core), with
@@ -20,7 +20,8 @@ from absl import flags
 import grain
 import numpy as np
 
-from jaxlens.data import frames
+from jaxlens.data.build import frames
+from jaxlens.data.build import subset as build_subset
 from jaxlens.data import normalize as normalize_lib
 from jaxlens.data import tfds_source
 
@@ -71,7 +72,7 @@ def main() -> None:
   extraction_throughput(args.media_dir, args.passes)
 
   start = time.perf_counter()
-  tfds_source.ensure_built('microlens/toy', args.data_dir)
+  build_subset.ensure_built('microlens/toy', args.data_dir)
   print(f'toy build (or reuse): {time.perf_counter() - start:.1f} s')
   items = tfds_source.ItemFrames('microlens/toy', args.data_dir)
   for workers in (0, 2):

@@ -1,6 +1,6 @@
 r"""SASRec-ID on the real MicroLens-50K file: accuracy, speed and time to the RecBole anchor.
 
-  python benchmarks/sasrec_id_50k.py [--losses full_softmax,in_batch] [--hidden 64]
+  python -m benchmarks.sasrec_id_50k [--losses full_softmax,in_batch] [--hidden 64]
 
 Runs `configs/sasrec_id.py:cpu` (D=64, 2 blocks, 2 heads, max_seq_len 10, batch 256, lr 1e-3,
 dropout 0.2, up to 50 epochs, early stopping on valid NDCG@10 with patience 10) once per loss
@@ -13,8 +13,6 @@ import argparse
 import os
 import sys
 import tempfile
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import logging  # pylint: disable=wrong-import-position
 

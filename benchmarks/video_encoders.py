@@ -5,7 +5,7 @@ the same weights (the PyTorch original's, converted) and the same input; a step 
 backward of mean(output) in training mode (batch statistics, dropout active). Prints a markdown
 table. Figures on a shared CPU are noisy; on TPU/GPU the convolutions go to the MXU/cuDNN.
 
-  python benchmarks/video_encoders.py --encoders x3d_s,slowfast_r50 --batch 2 --frames 5 --size 224
+  python -m benchmarks.video_encoders --encoders x3d_s,slowfast_r50 --batch 2 --frames 5 --size 224
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
 from jaxlens.convert.pretrained import load_torch
-from jaxlens.models.video import registry, torch_reference
+from jaxlens.models.video import registry
+import torch_references.video as torch_reference
 
 
 def _train_view(model: nnx.Module) -> nnx.Module:

@@ -8,9 +8,9 @@ per-device total fits. Default: SlowFast-r50 topT with its Kinetics head, 5x224x
 480 users x 11 slots, D=512, 8 devices, every slot a distinct clip (5280), with and without
 `config.model.encoder.remat`.
 
-  PYTHONPATH=. python benchmarks/videorec_aot.py                      # paper size, both remat
-  PYTHONPATH=. python benchmarks/videorec_aot.py --unique 5280,2048 --remat off
-  PYTHONPATH=. python benchmarks/videorec_aot.py --users 16 --size 32 --unique 64  # tiny check
+  python -m benchmarks.videorec_aot                      # paper size, both remat
+  python -m benchmarks.videorec_aot --unique 5280,2048 --remat off
+  python -m benchmarks.videorec_aot --users 16 --size 32 --unique 64  # tiny check
 
 The figures are XLA:CPU's: its fusion and buffer assignment differ from XLA:GPU/TPU's (no cuDNN
 workspaces, other layouts), so the memory column is an estimate of a real accelerator's need.

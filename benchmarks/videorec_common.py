@@ -3,7 +3,7 @@
 A SASRec_V config at a chosen size, a jaxlens Trainer on a `data` mesh, synthetic batches (as
 arrays on the devices or as abstract `jax.ShapeDtypeStruct`s for ahead-of-time lowering), XLA's
 cost and memory figures, step timing and markdown tables. Not a script; the benchmarks import it
-as `benchmarks.videorec_common`, so run them from the repository root with `PYTHONPATH=.`.
+as `benchmarks.videorec_common`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlens.data import synthetic
 from jaxlens import default_config
 from jaxlens.train import loop
 from jaxlens.train import mesh as mesh_lib
-from tests import helpers
 
 MAX_SEQ_LEN = 10  # reference 2.4: 10 inputs, so 11 slots per user
 SLOTS = MAX_SEQ_LEN + 1
@@ -44,8 +44,8 @@ def videorec_config(encoder: str, *, users: int, frames: int, size: int, hidden:
 
 
 def synthetic_data(users: int, items: int, seed: int = 0):
-  """`Interactions` of `users` synthetic sequences over `items` items (tests/helpers.py)."""
-  return helpers.synthetic_interactions(users=users, items=items, seed=seed,
+  """`Interactions` of `users` synthetic sequences over `items` items."""
+  return synthetic.sequential_interactions(users=users, items=items, seed=seed,
                                         max_seq_len=MAX_SEQ_LEN)
 
 

@@ -13,8 +13,8 @@ default it too encodes each distinct item of the batch once (`--torch_encode uni
 like); `--torch_encode every_slot` encodes all users x 11 slots as the reference does, padding
 slots as blank clips. Warm-up steps, then the median of the timed steps, on the same machine.
 
-  PYTHONPATH=. python benchmarks/videorec_cpu_vs_torch.py --users 4 --frames 5 --size 112
-  PYTHONPATH=. python benchmarks/videorec_cpu_vs_torch.py --users 2 --size 32 --steps 2  # check
+  python -m benchmarks.videorec_cpu_vs_torch --users 4 --frames 5 --size 112
+  python -m benchmarks.videorec_cpu_vs_torch --users 2 --size 32 --steps 2  # check
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import jax
 import numpy as np
 
 from benchmarks import videorec_common as common
+from jaxlens.data import synthetic
 from jaxlens.data import clips as clips_lib
 from jaxlens.data import pipeline
-from jaxlens.models.video import torch_reference
+import torch_references.video as torch_reference
 from jaxlens.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from jaxlens.train import mesh as mesh_lib
-from tests import helpers
 
 ENCODER = 'r3d_18'
 TORCH_FROZEN_TENSORS = {'topT': 30, 'FT': 0}  # reference 4.4: r3d18's first trainable tensor
@@ -176,7 +176,7 @@ def main():
   config = common.videorec_config(ENCODER, users=args.users, frames=args.frames, size=args.size,
                                   hidden=args.hidden, train_mode=args.train_mode)
   data = common.synthetic_data(args.users, args.items)
-  store = clips_lib.ClipStore(helpers.FakeFrames(args.frames, args.size),
+  store = clips_lib.ClipStore(synthetic.RandomFrames(args.frames, args.size),
                               data.original_item_ids, in_memory=False)
   batch = next(iter(pipeline.train_dataset(data, args.users, 1, seed=0, clips=store)))
   num_positions = int(batch.pop('num_positions'))

@@ -11,9 +11,9 @@ FLOP/s per chip x chips). With `--fit`, an out-of-memory compile or first step h
 XLA_PYTHON_CLIENT_MEM_FRACTION defaults to 0.95 here: an AOT compile for one device
 (`videorec_aot.py --devices 1 --dtype bfloat16`) put the 480-user step at ~123 GiB on XLA:CPU.
 
-  PYTHONPATH=. python benchmarks/videorec_gpu.py                       # 480 users; ~3-6 min
-  PYTHONPATH=. python benchmarks/videorec_gpu.py --remat --users 480
-  JAX_PLATFORMS=cpu PYTHONPATH=. python benchmarks/videorec_gpu.py --users 2 --size 32 \
+  python -m benchmarks.videorec_gpu                       # 480 users; ~3-6 min
+  python -m benchmarks.videorec_gpu --remat --users 480
+  JAX_PLATFORMS=cpu python -m benchmarks.videorec_gpu --users 2 --size 32 \
       --unique 8 --warmup 1 --steps 2 --peak_tflops 0.1 --dtype float32   # CPU check
 """
 

@@ -42,7 +42,11 @@ def main(argv):
   if jax.process_index() != 0:
     logging.set_verbosity(logging.WARNING)
   try:
-    loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    config = _CONFIG.value
+    if not config.data.pairs_path:  # a built dataset: the toy subset builds itself here
+      from jaxlens.data.build import subset  # pylint: disable=g-import-not-at-top
+      subset.ensure_built(config.data.name, config.data.dir or None)
+    loop.train_and_evaluate(config, _WORKDIR.value)
   except JaxlensError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

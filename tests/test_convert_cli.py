@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 from jaxlens.convert import pretrained
 from jaxlens.convert.__main__ import main
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import mvit, registry, torch_reference
+from jaxlens.models.video import mvit, registry
+import torch_references.video as torch_reference
 from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
                                  torch_forward)
 

@@ -7,6 +7,7 @@ import signal
 import numpy as np
 import pytest
 
+from jaxlens.data import synthetic
 from jaxlens.data import interactions as interactions_lib
 from jaxlens.data import pairs
 from jaxlens.data.clips import ClipStore
@@ -30,10 +31,10 @@ def _config(pairs_path, tower='id'):
 @pytest.mark.parametrize('tower', ['id', 'video'])
 def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   monkeypatch.setattr(interactions_lib, 'clip_store', lambda data_config, data: ClipStore(
-      helpers.FakeFrames(data_config.num_frames, data_config.frame_size), data.original_item_ids,
+      synthetic.RandomFrames(data_config.num_frames, data_config.frame_size), data.original_item_ids,
       in_memory=True))
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  _write_pairs(pairs_path, helpers.synthetic_interactions(users=40))
+  _write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   assert len(pairs.read_pairs(pairs_path)) == 40
 
   straight = loop.train_and_evaluate(_config(pairs_path, tower), str(tmp_path / 'straight'))
@@ -72,7 +73,7 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
 def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  _write_pairs(pairs_path, helpers.synthetic_interactions(users=40))
+  _write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = _config(pairs_path)
   config.train.epochs = 1
   workdir = tmp_path / 'run'

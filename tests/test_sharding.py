@@ -4,6 +4,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxlens.data import synthetic
 from jaxlens.data import pipeline
 from jaxlens.train import loop
 from jaxlens.train import mesh as mesh_lib
@@ -28,7 +29,7 @@ def _one_step(config, data, devices, data_axis, model_axis):
 def test_meshes_agree(loss):
   assert jax.device_count() == 8, 'conftest sets 8 simulated devices'
   config = helpers.tiny_config(loss)
-  data = helpers.synthetic_interactions()
+  data = synthetic.sequential_interactions()
   reference_loss, reference = _one_step(config, data, jax.devices()[:1], 1, 1)
   for data_axis, model_axis in [(8, 1), (4, 2)]:
     loss_value, params = _one_step(config, data, jax.devices(), data_axis, model_axis)

@@ -7,12 +7,15 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from jaxlens.data import build
-from jaxlens.data import extraction
-from jaxlens.data import frames
-from jaxlens.data import item_files
-from jaxlens.data import microlens_sources
+from jaxlens.data.build import subset as build
+from jaxlens.data.build.__main__ import main as build_main
+from jaxlens.data.build import extraction
+from jaxlens.data.build import frames
+from jaxlens.data.build import item_files
+from jaxlens.data.build import sources
 from jaxlens.data import pairs
+from jaxlens.data import releases
+from jaxlens.data.tfds_source import decode_jpeg
 from jaxlens.data import tfds_source
 from jaxlens.errors import JaxlensError
 from tfds_builders.microlens import microlens_dataset_builder
@@ -65,7 +68,7 @@ def test_item_record_holds_metadata_cover_and_flags(dummy_built):
   assert first['title'].decode() == 'a grey ramp, counting frames'
   assert first['category'].decode() == 'Anime'
   assert (first['likes'], first['views']) == (12000, 414000)
-  assert frames.decode_jpeg(first['cover'], 'cover 1').shape == (18, 32, 3)
+  assert decode_jpeg(first['cover'], 'cover 1').shape == (18, 32, 3)
   assert records[2]['cover'] == b''  # not a JPEG: dropped
   assert records[3]['cover'] == b'' and records[3]['likes'] == 5
   statuses = {i: r['video_status'].decode() for i, r in records.items()}
@@ -103,7 +106,7 @@ class FakeDownloadManager:
   def download(self, url_or_urls):
     if isinstance(url_or_urls, dict):
       return {k: self.download(u) for k, u in url_or_urls.items()}
-    base = microlens_sources.RELEASES['100k'].base_url
+    base = releases.RELEASES['100k'].base_url
     assert url_or_urls.startswith(base), url_or_urls
     self.urls.append(url_or_urls)
     relative = url_or_urls[len(base):]
@@ -122,7 +125,7 @@ def test_download_path_fetches_official_urls_and_frees_videos(tmp_path, monkeypa
   fake = FakeDownloadManager(site, str(downloads))
   monkeypatch.setattr(tfds.core.DatasetBuilder, '_make_download_manager', lambda *a, **k: fake)
   build.build_subset('100k', data_dir=str(tmp_path / 'tfds'), num_workers=1)
-  base = microlens_sources.RELEASES['100k'].base_url
+  base = releases.RELEASES['100k'].base_url
   assert {base + 'MicroLens-100k_pairs.tsv', base + 'MicroLens-100k_title_en.csv',
           base + 'MicroLens-100k_videos/1.mp4', base + 'MicroLens-100k_covers/1.jpg'
           } <= set(fake.urls)
@@ -136,9 +139,9 @@ def test_download_path_fetches_official_urls_and_frees_videos(tmp_path, monkeypa
 
 
 def test_extraction_resumes_from_finished_shards(dummy_manual, tmp_path):
-  release = microlens_sources.RELEASES['100k']
+  release = releases.RELEASES['100k']
 
-  class CountingMedia(microlens_sources.LocalMedia):
+  class CountingMedia(sources.LocalMedia):
     fetched = []
 
     def fetch(self, item_ids):
@@ -150,17 +153,43 @@ def test_extraction_resumes_from_finished_shards(dummy_manual, tmp_path):
   options = frames.FrameOptions(height=8, width=8)
   run = lambda: list(extraction.extract_items([1, 2, 3, 4], media, options, str(tmp_path), 1, 2))
   first = run()
-  os.remove(tmp_path / 'shard-00001-of-00002.pkl')  # as if interrupted during the second shard
+  os.remove(tmp_path / 'shard-00001-of-00002.npz')  # as if interrupted during the second shard
   second = run()
   assert CountingMedia.fetched == [1, 2, 3, 4, 3, 4]
   assert first == second
+
+
+class _Payload:
+  """Unpickling this creates a file: proof that loading ran code."""
+
+  def __init__(self, marker):
+    self.marker = marker
+
+  def __reduce__(self):
+    return (open, (self.marker, 'w'))
+
+
+def test_planted_shard_file_never_runs_code(dummy_manual, tmp_path):
+  """The work dir sits in the data dir; a planted pickle there must not run when a build resumes."""
+  release = releases.RELEASES['100k']
+  media = sources.manual_media(release, dummy_manual)
+  options = frames.FrameOptions(height=8, width=8)
+  work = tmp_path / 'work'
+  want = list(extraction.extract_items([1, 2, 3, 4], media, options, str(work), 1, 2))
+  marker = tmp_path / 'code-ran'
+  planted = work / 'shard-00000-of-00002.npz'
+  with open(planted, 'wb') as f:  # an .npz holding a pickled object array
+    np.savez(f, item_ids=np.array([_Payload(str(marker))], dtype=object))
+  assert list(extraction.extract_items([1, 2, 3, 4], media, options, str(work), 1, 2)) == want
+  assert not marker.exists()
+  assert extraction.load_shard(str(planted)) == want[:2]  # extracted again and rewritten
 
 
 def test_missing_manual_dir_says_which_files_to_put_where(tmp_path, capsys):
   with pytest.raises(JaxlensError, match=r'nope is not a folder: put .*MicroLens-100k_pairs\.tsv.*'
                      r'MicroLens-100k_videos/<item>\.mp4'):
     build.build_subset('100k', data_dir=str(tmp_path), manual_dir=str(tmp_path / 'nope'))
-  assert build.main(['microlens', '--config=50k', f'--manual_dir={tmp_path}']) == 1
+  assert build_main(['microlens', '--config=50k', f'--manual_dir={tmp_path}']) == 1
   assert 'holds no pairs file: put the MicroLens 50k files there' in capsys.readouterr().err
 
 
@@ -185,7 +214,7 @@ def test_item_files_parse_both_title_formats_and_count_unknown_ids(tmp_path):
 def test_unbuilt_real_subset_names_the_build_command(tmp_path):
   with pytest.raises(JaxlensError, match=r'python -m jaxlens\.data\.build microlens --config=50k'
                      r'.*--manual_dir=DIR, with DIR holding MicroLens-50k_pairs\.tsv'):
-    tfds_source.ensure_built('microlens/50k', str(tmp_path))
+    build.ensure_built('microlens/50k', str(tmp_path))
 
 
 def test_50k_interactions_from_the_real_files(microlens_data_dir, tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxlens.data import tfds_source
-from jaxlens.data import toy
+from jaxlens.data.build import toy
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 

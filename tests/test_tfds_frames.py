@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from jaxlens.data import frames
+from jaxlens.data.build import frames
+from jaxlens.data.tfds_source import decode_jpeg
 from tests.tfds_test_videos import frame_index, write_ramp, write_truncated
 
 
@@ -36,7 +37,7 @@ def test_extracts_the_middle_frames_of_a_known_video(tmp_path):
   clip = frames.extract_clip(path, frames.FrameOptions(height=24, width=40))
   assert clip.status == frames.VideoStatus.OK
   assert clip.indices == (13, 14, 15, 16, 17)
-  decoded = [frames.decode_jpeg(j, 'test') for j in clip.jpegs]
+  decoded = [decode_jpeg(j, 'test') for j in clip.jpegs]
   assert all(f.shape == (24, 40, 3) for f in decoded)
   # mp4v (limited-range YUV) and JPEG shift a solid grey by ~3 levels: under half a step of 8,
   # so each frame is nearer its own index than its neighbours (an off-by-one misses by 1).
@@ -49,7 +50,7 @@ def test_short_video_repeats_edge_frames_and_is_flagged(tmp_path):
   clip = frames.extract_clip(path, frames.FrameOptions(height=16, width=16))
   assert clip.status == frames.VideoStatus.SHORT_REPEATED
   assert clip.indices == (0, 0, 1, 2, 2)
-  seen = [frame_index(frames.decode_jpeg(j, 'test')) for j in clip.jpegs]
+  seen = [frame_index(decode_jpeg(j, 'test')) for j in clip.jpegs]
   np.testing.assert_allclose(seen, [0, 0, 1, 2, 2], atol=0.49)
 
 
@@ -76,7 +77,7 @@ def test_crop_keeps_the_aspect_ratio_and_squash_does_not():
 
 def test_decode_jpeg_names_the_source():
   with pytest.raises(Exception, match='item 7 cover: not a decodable image'):
-    frames.decode_jpeg(b'garbage', 'item 7 cover')
+    decode_jpeg(b'garbage', 'item 7 cover')
 
 
 def test_real_videos_give_five_frames_at_the_requested_size(microlens_data_dir):
@@ -87,7 +88,7 @@ def test_real_videos_give_five_frames_at_the_requested_size(microlens_data_dir):
     clip = frames.extract_clip(path, frames.FrameOptions(height=112, width=128))
     assert clip.status == frames.VideoStatus.OK, path
     assert list(clip.indices) == reference_indices(count, 5, 1)
-    decoded = np.stack([frames.decode_jpeg(j, path) for j in clip.jpegs])
+    decoded = np.stack([decode_jpeg(j, path) for j in clip.jpegs])
     assert decoded.shape == (5, 112, 128, 3)
     assert decoded.std() > 10, f'{path}: frames look blank'
 
@@ -97,5 +98,5 @@ def test_real_covers_decode(microlens_data_dir):
   assert len(paths) == 10
   for path in paths:
     with open(path, 'rb') as f:
-      cover = frames.decode_jpeg(f.read(), path)
+      cover = decode_jpeg(f.read(), path)
     assert cover.shape == (360, 640, 3) and cover.std() > 10, path

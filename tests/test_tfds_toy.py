@@ -10,7 +10,8 @@ import pytest
 
 from jaxlens.data import normalize as normalize_lib
 from jaxlens.data import tfds_source
-from jaxlens.data import toy
+from jaxlens.data.build import subset as build_subset
+from jaxlens.data.build import toy
 
 SPEC = toy.ToySpec()  # the `toy` builder config
 
@@ -18,7 +19,7 @@ SPEC = toy.ToySpec()  # the `toy` builder config
 @pytest.fixture(scope='module')
 def toy_dir(tmp_path_factory) -> str:
   data_dir = str(tmp_path_factory.mktemp('tfds'))
-  tfds_source.ensure_built('microlens/toy', data_dir)  # builds: nothing is there yet
+  build_subset.ensure_built('microlens/toy', data_dir)  # builds: nothing is there yet
   return data_dir
 
 

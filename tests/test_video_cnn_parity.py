@@ -18,8 +18,9 @@ from flax import nnx
 import jaxlens.models.video  # pylint: disable=unused-import
 from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import registry, torch_reference
-from jaxlens.models.video.torch_reference import state_dict
+from jaxlens.models.video import registry
+import torch_references.video as torch_reference
+from torch_references.video import state_dict
 from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
                                  torch_forward)
 # pylint: enable=g-import-not-at-top,wrong-import-position

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxlens.data import synthetic
 from jaxlens.data import clips as clips_lib
 from jaxlens.data import pipeline
 from jaxlens.train import loop
@@ -13,7 +14,7 @@ from tests import helpers
 
 
 def _store(data, config):
-  frames = helpers.FakeFrames(config.data.num_frames, config.data.frame_size)
+  frames = synthetic.RandomFrames(config.data.num_frames, config.data.frame_size)
   return clips_lib.ClipStore(frames, data.original_item_ids, in_memory=True)
 
 
@@ -28,7 +29,7 @@ def test_unique_items_cover_every_slot():
 
 def test_unique_encoding_equals_encoding_every_slot():
   config = helpers.tiny_video_config()
-  data = helpers.synthetic_interactions()
+  data = synthetic.sequential_interactions()
   store = _store(data, config)
   mesh = mesh_lib.make_mesh(config.mesh, jax.devices()[:1])
   trainer = loop.build_trainer(config, data, mesh)
@@ -68,7 +69,7 @@ def _flat(tree):
 
 def test_video_step_same_on_meshes():
   config = helpers.tiny_video_config()
-  data = helpers.synthetic_interactions()
+  data = synthetic.sequential_interactions()
   store = _store(data, config)
   reference, reference_loss, _ = _one_step(config, data, store, jax.devices()[:1], 1, 1)
   for data_axis, model_axis, fsdp in [(8, 1, False), (4, 2, False), (8, 1, True)]:
@@ -90,7 +91,7 @@ def test_video_step_same_on_meshes():
 
 def test_frozen_layers_do_not_move_and_have_no_optimizer_state():
   config = helpers.tiny_video_config(train_mode='topT')  # tiny_c3d topT trains layers.1 only
-  data = helpers.synthetic_interactions()
+  data = synthetic.sequential_interactions()
   trainer, _, before = _one_step(config, data, _store(data, config), jax.devices()[:1], 1, 1)
   frozen = _flat(trainer.state.frozen)
   assert frozen and all('layers' in k and "'1'" not in k and '[1]' not in k for k in frozen)
@@ -105,7 +106,7 @@ def test_frozen_layers_do_not_move_and_have_no_optimizer_state():
 
 def test_frozen_batch_norm_statistics_follow_the_config():
   """'batch' updates the frozen stage's running statistics (the reference); 'running' keeps them."""
-  data = helpers.synthetic_interactions()
+  data = synthetic.sequential_interactions()
   moved = {}
   for mode in ('batch', 'running'):
     config = helpers.tiny_video_config(train_mode='topT')

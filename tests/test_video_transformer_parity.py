@@ -11,8 +11,9 @@ from flax import nnx
 
 from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
-from jaxlens.models.video import freezing, mvit, registry, torch_reference, videomae
-from jaxlens.models.video.torch_reference import perturb, state_dict
+from jaxlens.models.video import freezing, mvit, registry, videomae
+import torch_references.video as torch_reference
+from torch_references.video import perturb, state_dict
 from jaxlens.models.video.transformer import run_blocks
 from tests.video_helpers import jax_forward as forward
 from tests.video_helpers import random_clips, relative_error, torch_forward

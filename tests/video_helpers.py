@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from flax import nnx
 
-from jaxlens.models.video import torch_reference
+import torch_references.video as torch_reference
 
 
 def random_clips(batch: int, frames: int, size: int, seed: int = 0) -> np.ndarray:

@@ -71,5 +71,10 @@ def main(argv: list[str]) -> int:
   return 0
 
 
-if __name__ == '__main__':
+def run() -> None:
+  """The installed command."""
   sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == '__main__':
+  run()

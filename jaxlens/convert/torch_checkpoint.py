@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 from flax import nnx
 
-from jaxlens.convert.mapping import dotted, listed
+from jaxlens.models.video.torch_mapping import dotted, listed
 from jaxlens.errors import JaxlensError
 
 

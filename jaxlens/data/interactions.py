@@ -13,7 +13,6 @@ def load(data_config) -> Interactions:
     histories = pairs.read_pairs(data_config.pairs_path)
   else:
     from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
-    tfds_source.ensure_built(data_config.name, data_config.dir or None)
     histories = tfds_source.load_interactions(data_config.name, data_config.dir or None)
   return apply_protocol(histories, data_config.max_seq_len, data_config.min_seq_len)
 

@@ -16,8 +16,7 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxlens.data import frames as frames_lib
-from jaxlens.data import microlens_sources
+from jaxlens.data import releases
 from jaxlens.data.pairs import UserHistory
 from jaxlens.errors import JaxlensError
 
@@ -30,19 +29,19 @@ def dataset_names(name: str) -> tuple[str, str]:
   if dataset not in (INTERACTIONS, FRAMES) or not config:
     raise JaxlensError(f'dataset name {name!r}: expected "microlens/<config>", e.g. microlens/toy')
   release = config.split('-')[0]
-  if release not in microlens_sources.RELEASES:
+  if release not in releases.RELEASES:
     raise JaxlensError(f'dataset name {name!r}: unknown subset {release!r}; '
-                       f'known: {", ".join(microlens_sources.RELEASES)}')
+                       f'known: {", ".join(releases.RELEASES)}')
   return f'{INTERACTIONS}/{release}', f'{FRAMES}/{config}'
 
 
-def _data_dir(data_dir: str | None) -> str:
+def data_dir_path(data_dir: str | None) -> str:
   return os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR)
 
 
-def _built_dir(dataset: str, data_dir: str | None) -> str | None:
+def built_dir(dataset: str, data_dir: str | None) -> str | None:
   """The newest built version folder of `dataset` ('microlens/toy'), None if there is none."""
-  folder = os.path.join(_data_dir(data_dir), dataset)
+  folder = os.path.join(data_dir_path(data_dir), dataset)
   versions = [v for v in os.listdir(folder) if re.fullmatch(r'\d+\.\d+\.\d+', v) and
               os.path.isfile(os.path.join(folder, v, 'dataset_info.json'))
               ] if os.path.isdir(folder) else []  # not TFDS's `incomplete.*` build folders
@@ -52,7 +51,7 @@ def _built_dir(dataset: str, data_dir: str | None) -> str | None:
 
 
 def build_command(name: str, data_dir: str | None) -> str:
-  release = microlens_sources.RELEASES[dataset_names(name)[0].split('/')[1]]
+  release = releases.RELEASES[dataset_names(name)[0].split('/')[1]]
   command = f'python -m jaxlens.data.build microlens --config={name.split("/")[1]}'
   if data_dir:
     command += f' --data_dir={data_dir}'
@@ -63,23 +62,10 @@ def build_command(name: str, data_dir: str | None) -> str:
       if release.base_url else '')
 
 
-def ensure_built(name: str, data_dir: str | None = None) -> None:
-  """Builds `toy` when missing (seconds); for real subsets says how to build them."""
-  missing = [d for d in dataset_names(name) if _built_dir(d, data_dir) is None]
-  if not missing:
-    return
-  if dataset_names(name)[0] != f'{INTERACTIONS}/toy':
-    raise JaxlensError(f'{", ".join(missing)} not built in {_data_dir(data_dir)}: build with '
-                       f'{build_command(name, data_dir)}. For an end-to-end run without any '
-                       'download, use the synthetic toy subset: --config configs/sasrec_v.py:toy')
-  from jaxlens.data import build  # pylint: disable=g-import-not-at-top  (imports the builders)
-  build.build_subset(name.split('/')[1], data_dir=data_dir)
-
-
 def _read_only_builder(dataset: str, data_dir: str | None):
-  path = _built_dir(dataset, data_dir)
+  path = built_dir(dataset, data_dir)
   if path is None:
-    raise JaxlensError(f'{dataset} is not built in {_data_dir(data_dir)}: build it with '
+    raise JaxlensError(f'{dataset} is not built in {data_dir_path(data_dir)}: build it with '
                        f'{build_command(dataset, data_dir)}')
   return tfds.builder_from_directory(path)
 
@@ -92,6 +78,14 @@ def load_interactions(name: str, data_dir: str | None = None) -> list[UserHistor
   return [UserHistory(r['user_id'].decode(), r['item_ids'],
                       r['timestamps'] if has_timestamps else None)
           for r in source.__getitems__(range(len(source)))]
+
+
+def decode_jpeg(data: bytes, what: str) -> np.ndarray:
+  """Decodes JPEG (or PNG) bytes to uint8 RGB (H, W, 3); `what` names the source in errors."""
+  bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+  if bgr is None:
+    raise JaxlensError(f'{what}: not a decodable image ({len(data)} bytes)')
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 class ItemFrames:
@@ -107,7 +101,7 @@ class ItemFrames:
                size: tuple[int, int] | None = None):
     dataset = dataset_names(name)[1]
     _read_only_builder(dataset, data_dir)  # raises with the build command when not built
-    self._path = _built_dir(dataset, data_dir)
+    self._path = built_dir(dataset, data_dir)
     self._open()
     metadata = self._builder.info.metadata
     self.item_ids = np.asarray(metadata['item_ids'], np.int64)
@@ -147,7 +141,7 @@ class ItemFrames:
     clip = np.zeros((self.num_frames, height, width, 3), np.uint8)
     jpegs = record['frames'][self._first_frame:self._first_frame + self.num_frames]
     for t, data in enumerate(jpegs):
-      frame = frames_lib.decode_jpeg(data, f'item {record["item_id"]} frame {t}')
+      frame = decode_jpeg(data, f'item {record["item_id"]} frame {t}')
       if frame.shape[:2] != (height, width):
         frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
       clip[t] = frame

@@ -8,7 +8,7 @@ Parsing is `jaxlens.data.pairs`, the same parser training uses on a raw pairs fi
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxlens.data import microlens_config
+from jaxlens.data.build import configs as microlens_config
 from jaxlens.data import pairs
 
 

@@ -15,11 +15,11 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxlens.data import extraction
-from jaxlens.data import item_files
-from jaxlens.data import microlens_config
+from jaxlens.data.build import extraction
+from jaxlens.data.build import item_files
+from jaxlens.data.build import configs as microlens_config
 from jaxlens.data import pairs
-from jaxlens.data.frames import VideoStatus
+from jaxlens.data.build.frames import VideoStatus
 
 
 def _bytes():

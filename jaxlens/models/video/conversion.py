@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from flax import nnx
 
-from jaxlens.convert.mapping import TorchStateReader, conv_kernel, dotted, linear_kernel
+from jaxlens.models.video.torch_mapping import TorchStateReader, conv_kernel, dotted, linear_kernel
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video.layers import BatchNorm, Conv3d
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from jaxlens.convert.mapping import dotted
+from jaxlens.models.video.torch_mapping import dotted
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video.registry import EncoderSpec
 

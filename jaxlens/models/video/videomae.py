@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxlens.convert.mapping import torch_layer_param
+from jaxlens.models.video.torch_mapping import torch_layer_param
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry
 from jaxlens.models.video.transformer import Mlp, layer_norm, linear, run_blocks

@@ -21,8 +21,10 @@ import os
 import cv2
 import numpy as np
 
+from jaxlens.data.releases import TOY_PREFIX
+
 CATEGORIES = ('Anime', 'Delicacy', 'Game', 'Pet', 'Sports', 'Music', 'Travel', 'Beauty')
-PREFIX = 'MicroLens-toy'
+PREFIX = TOY_PREFIX
 
 
 @dataclasses.dataclass(frozen=True)

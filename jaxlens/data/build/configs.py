@@ -13,15 +13,16 @@ from typing import Any
 
 import tensorflow_datasets as tfds
 
-from jaxlens.data import frames
-from jaxlens.data import microlens_sources as sources
-from jaxlens.data import toy
+from jaxlens.data.build import frames
+from jaxlens.data.build import sources
+from jaxlens.data.build import toy
+from jaxlens.data import releases
 from jaxlens.errors import JaxlensError
 
 
 @dataclasses.dataclass(eq=False)
 class MicrolensConfig(tfds.core.BuilderConfig):
-  release: sources.Release = sources.RELEASES['toy']
+  release: releases.Release = releases.RELEASES['toy']
   frame_options: frames.FrameOptions = frames.FrameOptions()
   toy_spec: toy.ToySpec | None = None  # set for the synthetic subset only
 
@@ -35,7 +36,7 @@ def _config(release: str, resize: frames.ResizeMode = frames.ResizeMode.SQUASH,
             **kwargs) -> MicrolensConfig:
   suffix = '' if resize == frames.ResizeMode.SQUASH else f'-{resize.value}'
   return MicrolensConfig(
-      name=release + suffix, release=sources.RELEASES[release],
+      name=release + suffix, release=releases.RELEASES[release],
       frame_options=frames.FrameOptions(resize=resize),
       description=f'MicroLens {release}, frames resized by {resize.value}', **kwargs)
 
@@ -46,7 +47,7 @@ FRAME_CONFIGS = INTERACTION_CONFIGS + [
     _config(r, frames.ResizeMode.CROP) for r in ('50k', '100k', '1m')]
 
 MANUAL_INSTRUCTIONS = 'Put the files of a MicroLens subset in manual_dir:\n' + '\n'.join(
-    f'- {r.name}: {r.layout()}' for r in sources.RELEASES.values() if r.name != 'toy')
+    f'- {r.name}: {r.layout()}' for r in releases.RELEASES.values() if r.name != 'toy')
 
 
 # jaxlens reads records by random access, without TensorFlow: array_record unless asked otherwise.

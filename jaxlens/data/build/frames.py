@@ -89,14 +89,6 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
   return buffer.tobytes()
 
 
-def decode_jpeg(data: bytes, what: str) -> np.ndarray:
-  """Decodes JPEG (or PNG) bytes to uint8 RGB (H, W, 3); `what` names the source in errors."""
-  bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-  if bgr is None:
-    raise JaxlensError(f'{what}: not a decodable image ({len(data)} bytes)')
-  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def _read_sequentially(capture: cv2.VideoCapture, indices: list[int]) -> dict[int, np.ndarray]:
   """Decodes forward up to the last wanted frame (faster than seeking: keyframes are sparse)."""
   wanted, frames = set(indices), {}

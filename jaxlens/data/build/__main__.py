@@ -1,0 +1,43 @@
+"""Builds everything training needs for one MicroLens subset, without TensorFlow.
+
+  python -m jaxlens.data.build microlens --config=toy [--data_dir D] [--manual_dir M]
+      [--num_workers N]
+
+writes `microlens/<release>` (interactions) and `microlens_frames/<config>` (items) to the data
+dir, in the array_record format training reads. An interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jaxlens.data.build.subset import build_subset
+from jaxlens.errors import JaxlensError
+
+
+def main(argv: list[str]) -> int:
+  parser = argparse.ArgumentParser(prog='python -m jaxlens.data.build', description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('dataset', choices=['microlens'])
+  parser.add_argument('--config', required=True,
+                      help='toy, 50k, 100k, 1m; 50k-crop, ... for aspect-preserving frames')
+  parser.add_argument('--data_dir', help='default: ~/tensorflow_datasets or $TFDS_DATA_DIR')
+  parser.add_argument('--manual_dir', help='folder holding the official files (else download)')
+  parser.add_argument('--num_workers', type=int, help='frame extraction processes (default: cores)')
+  args = parser.parse_args(argv)
+  try:
+    build_subset(args.config, args.data_dir, args.manual_dir, args.num_workers)
+  except JaxlensError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  return 0
+
+
+def run() -> None:
+  """The installed command."""
+  sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == '__main__':
+  run()

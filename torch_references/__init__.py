@@ -1,0 +1,1 @@
+"""PyTorch reference models for parity tests and benchmarks; jaxlens never imports them."""

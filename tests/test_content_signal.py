@@ -3,6 +3,7 @@ time, and both beat the most-popular baseline overall."""
 
 from jaxlens import default_config
 from jaxlens.data import interactions as interactions_lib
+from jaxlens.data.build import subset
 from jaxlens.eval.popularity import most_popular
 from jaxlens.train import loop
 
@@ -14,6 +15,7 @@ def _toy(config, data_dir, epochs):
 
 def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path):
   data_dir = str(tmp_path / 'tfds')
+  subset.ensure_built('microlens/toy', data_dir)
   video = loop.train_and_evaluate(
       _toy(default_config.video_config('sasrec', 'toy'), data_dir, epochs=4),
       str(tmp_path / 'video'))

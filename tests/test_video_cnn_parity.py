@@ -1,7 +1,7 @@
 """The CNN video encoders against their PyTorch originals (torchvision / pytorchvideo).
 
-Each test builds the original with random weights and randomised BatchNorm statistics (so
-eval-mode BatchNorm is really exercised), converts its state dict and compares outputs on the same
+Each test builds the original with random weights and every constant tensor drawn (`randomize`:
+BatchNorm statistics and scales, biases), converts its state dict and compares outputs on the same
 random clip: relative error ||jax - torch|| / ||torch|| <= 1e-4 in float32.
 """
 
@@ -34,7 +34,7 @@ FRAMES, SIZE = 5, 64  # 5 frames as the paper; 64 px leaves a 2x2 final map to p
 
 def _reference(name: str, frames: int = FRAMES, size: int = SIZE):
   torch.manual_seed(0)
-  return torch_reference.randomize_batch_norm(torch_reference.build(name, frames, size))
+  return torch_reference.randomize(torch_reference.build(name, frames, size))
 
 
 def _clip(batch: int = 2, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:

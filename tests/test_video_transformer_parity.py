@@ -13,7 +13,7 @@ from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import freezing, mvit, registry, videomae
 import torch_references.video as torch_reference
-from torch_references.video import perturb, state_dict
+from torch_references.video import randomize, state_dict
 from jaxlens.models.video.transformer import run_blocks
 from tests.video_helpers import jax_forward as forward
 from tests.video_helpers import random_clips, relative_error, torch_forward
@@ -35,7 +35,7 @@ def clips() -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def mvit_torch():
-  return perturb(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
+  return randomize(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
 
 
 @pytest.fixture(scope='module')
@@ -120,7 +120,7 @@ def test_resample_positions_on_a_known_array():
 
 
 def test_videomae_matches_transformers(clips):
-  reference_model = perturb(torch_reference.build('videomae_b', FRAMES, CROP))
+  reference_model = randomize(torch_reference.build('videomae_b', FRAMES, CROP))
   expected = torch_forward(reference_model, clips)
   state = state_dict(reference_model)
   for output in ('head', 'features'):

@@ -119,8 +119,9 @@ def _x3d(depth_factor: float):
     from pytorchvideo.models.x3d import create_x3d  # pylint: disable=g-import-not-at-top
     # vendored/models/x3d.py:541-542 default input_clip_length=1, input_crop_size=224, with which
     # 0.1.5 computes the head pool (1, 7, 7) that :720 hard-codes (so the head keeps every time
-    # step).
-    return create_x3d(input_clip_length=1, input_crop_size=size, depth_factor=depth_factor)
+    # step); :575 defaults head_activation=None: raw logits, where 0.1.5 has a Softmax.
+    return create_x3d(input_clip_length=1, input_crop_size=size, depth_factor=depth_factor,
+                      head_activation=None)
 
   return make
 

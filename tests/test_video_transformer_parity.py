@@ -35,7 +35,15 @@ def clips() -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def mvit_torch():
-  return randomize(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
+  """q/k/v projections scaled down: the pooled q/k/v then have a small variance, so the eps of
+  the LayerNorms after pooling shows (0.1.5's 1e-5 for the reference's 1e-6: error 3e-2)."""
+  model = randomize(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
+  with torch.no_grad():
+    for block in model.blocks:
+      for projection in (block.attn.q, block.attn.k, block.attn.v):
+        projection.weight.mul_(0.1)
+        projection.bias.mul_(0.1)
+  return model
 
 
 @pytest.fixture(scope='module')

@@ -133,13 +133,21 @@ register('x3d_l')(_x3d(5.0))
 
 def mvit(hub_name: str, temporal_size: int, spatial_size: int):
   """pytorchvideo's MViT-B (`mvit_base_16x4`/`mvit_base_32x3`) with position tables of
-  `temporal_size // 2` time steps and `spatial_size` pixels, 400 classes, random weights."""
+  `temporal_size // 2` time steps and `spatial_size` pixels, 400 classes, random weights, and the
+  vendored attention-pool LayerNorms."""
   from pytorchvideo.models.hub import vision_transformers  # pylint: disable=g-import-not-at-top
   # head_num_classes=400: the reference's wrappers need 400 (vendored/models/
   # vision_transformers.py:224 defaults 1000; reference section 8.1).
-  return getattr(vision_transformers, hub_name)(
+  model = getattr(vision_transformers, hub_name)(
       pretrained=False, temporal_size=temporal_size, spatial_size=spatial_size,
       head_num_classes=400)
+  # vendored/models/vision_transformers.py:332 builds the norms after attention pooling with eps
+  # 1e-6 (`attn_norm_layer`); 0.1.5's MultiScaleBlock hard-codes nn.LayerNorm (eps 1e-5).
+  for block in model.blocks:
+    for norm in (block.attn.norm_q, block.attn.norm_k, block.attn.norm_v):
+      if norm is not None:
+        norm.eps = 1e-6
+  return model
 
 
 def _mvit(hub_name: str):

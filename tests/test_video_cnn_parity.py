@@ -1,8 +1,10 @@
-"""The CNN video encoders against their PyTorch originals (torchvision / pytorchvideo).
+"""The CNN video encoders against their PyTorch originals beyond the paper's setting.
 
-Each test builds the original with random weights and randomised BatchNorm statistics (so
-eval-mode BatchNorm is really exercised), converts its state dict and compares outputs on the same
-random clip: relative error ||jax - torch|| / ||torch|| <= 1e-4 in float32.
+`test_video_paper_parity.py` checks every encoder's head at the paper's 5 x 224 x 224 clips; the
+tests here cover what that does not, at small clips: 'features' output, training-mode BatchNorm,
+remat and bfloat16, sharded batch statistics and conversion errors. The originals have random
+weights and every constant tensor drawn (`randomize`); float32 relative error
+||jax - torch|| / ||torch|| <= 1e-4.
 """
 
 import numpy as np
@@ -26,15 +28,12 @@ from tests.video_helpers import (jax_forward, random_clips, relative_error, torc
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 TOLERANCE = 1e-4
-CNN_ENCODERS = ('r3d_18', 'c2d_r50', 'i3d_r50', 'slow_r50', 'r2plus1d_r50', 'csn_r101',
-                'slowfast_r50', 'slowfast_r101', 'x3d_xs', 'x3d_s', 'x3d_m', 'x3d_l')
-SOFTMAX_HEADS = ('r2plus1d_r50', 'x3d_xs', 'x3d_s', 'x3d_m', 'x3d_l')
 FRAMES, SIZE = 5, 64  # 5 frames as the paper; 64 px leaves a 2x2 final map to pool
 
 
 def _reference(name: str, frames: int = FRAMES, size: int = SIZE):
   torch.manual_seed(0)
-  return torch_reference.randomize_batch_norm(torch_reference.build(name, frames, size))
+  return torch_reference.randomize(torch_reference.build(name, frames, size))
 
 
 def _clip(batch: int = 2, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
@@ -44,23 +43,6 @@ def _clip(batch: int = 2, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
 def _view(model, train: bool):
   return nnx.view(model, deterministic=True, use_running_average=not train,
                   raise_if_not_found=False)
-
-
-@pytest.mark.parametrize('name', CNN_ENCODERS)
-def test_eval_head_matches_torch(name):
-  reference = _reference(name)
-  model = load_torch(registry.get(name), state_dict(reference), 'head', rngs=nnx.Rngs(0))
-  clip = _clip()
-  view = _view(model, train=False)
-  expected = torch_forward(reference, clip)
-  actual = jax_forward(view, jnp.asarray(clip))
-  assert actual.shape == (2, registry.get(name).head_dim)
-  assert relative_error(actual, expected) <= TOLERANCE
-  if name in SOFTMAX_HEADS:  # near-uniform probabilities hide errors: compare the logits too
-    reference.blocks[-1].activation = None
-    view.head.softmax = False
-    assert relative_error(jax_forward(view, jnp.asarray(clip)),
-                           torch_forward(reference, clip)) <= TOLERANCE
 
 
 @pytest.mark.parametrize('name', ('c2d_r50', 'x3d_xs'))
@@ -76,15 +58,6 @@ def test_eval_features_match_torch_classifier_input(name):
   assert relative_error(actual, expected) <= TOLERANCE
 
 
-def test_slowfast_r50_at_paper_input_5x224x224():
-  """The only full-size test: the reference's exact input and head pools (1,7,7) / (4,7,7)."""
-  reference = _reference('slowfast_r50', 5, 224)
-  model = load_torch(registry.get('slowfast_r50'), state_dict(reference), rngs=nnx.Rngs(0))
-  clip = _clip(batch=1, size=224)
-  actual = jax_forward(_view(model, train=False), jnp.asarray(clip))
-  assert relative_error(actual, torch_forward(reference, clip)) <= TOLERANCE
-
-
 def test_training_mode_batch_norm_matches_torch_train():
   """Batch statistics in the forward pass and PyTorch's running-stat update (unbiased var)."""
   name = 'x3d_xs'
@@ -94,9 +67,7 @@ def test_training_mode_batch_norm_matches_torch_train():
     if isinstance(module, torch.nn.Dropout):
       module.p = 0.0
   reference.train()
-  reference.blocks[-1].activation = None  # compare logits, not near-uniform probabilities
   view = _view(model, train=True)
-  view.head.softmax = False
   clip = _clip()
   expected = torch_forward(reference, clip)
   actual = jax_forward(view, jnp.asarray(clip))

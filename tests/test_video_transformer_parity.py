@@ -1,6 +1,9 @@
-"""MViT-B and VideoMAE against their PyTorch originals (random weights, eval mode, fp32).
+"""MViT-B and VideoMAE against their PyTorch originals beyond the paper's setting.
 
-Full width and depth so the real converters run, at 5 x 32 x 32 clips to keep CPU time small.
+`test_video_paper_parity.py` checks their heads at the paper's 5 x 224 x 224 clips; the tests here
+cover 'features' output, bf16, remat, training mode, checkpoint position tables and freezing, at
+full width and depth (so the real converters run) on 5 x 32 x 32 clips to keep CPU time small.
+Random weights, eval mode, fp32.
 """
 
 import numpy as np
@@ -13,7 +16,7 @@ from jaxlens.convert.pretrained import load_torch
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import freezing, mvit, registry, videomae
 import torch_references.video as torch_reference
-from torch_references.video import perturb, state_dict
+from torch_references.video import randomize, state_dict
 from jaxlens.models.video.transformer import run_blocks
 from tests.video_helpers import jax_forward as forward
 from tests.video_helpers import random_clips, relative_error, torch_forward
@@ -35,7 +38,15 @@ def clips() -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def mvit_torch():
-  return perturb(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
+  """q/k/v projections scaled down: the pooled q/k/v then have a small variance, so the eps of
+  the LayerNorms after pooling shows (0.1.5's 1e-5 for the reference's 1e-6: error 3e-2)."""
+  model = randomize(torch_reference.build('mvit_b_16x4', FRAMES, CROP))
+  with torch.no_grad():
+    for block in model.blocks:
+      for projection in (block.attn.q, block.attn.k, block.attn.v):
+        projection.weight.mul_(0.1)
+        projection.bias.mul_(0.1)
+  return model
 
 
 @pytest.fixture(scope='module')
@@ -49,12 +60,10 @@ def mvit_reference(mvit_torch, clips):
   return {'head': logits, 'features': captured['features']}
 
 
-@pytest.mark.parametrize('output', ['head', 'features'])
-def test_mvit_matches_pytorchvideo(mvit_torch, mvit_reference, clips, output):
-  model = converted('mvit_b_16x4', state_dict(mvit_torch), output)
-  out = forward(model, clips)
-  assert out.shape == (2, registry.get('mvit_b_16x4').out_dim(output))
-  assert relative_error(out, mvit_reference[output]) <= TOLERANCE
+def test_mvit_features_match_pytorchvideo(mvit_torch, mvit_reference, clips):
+  out = forward(converted('mvit_b_16x4', state_dict(mvit_torch), 'features'), clips)
+  assert out.shape == (2, registry.get('mvit_b_16x4').feature_dim)
+  assert relative_error(out, mvit_reference['features']) <= TOLERANCE
 
 
 def test_mvit_features_drop_exactly_the_head(mvit_torch):
@@ -119,13 +128,12 @@ def test_resample_positions_on_a_known_array():
   np.testing.assert_array_equal(mvit.resample_positions(table, 8), table)
 
 
-def test_videomae_matches_transformers(clips):
-  reference_model = perturb(torch_reference.build('videomae_b', FRAMES, CROP))
+def test_videomae_features_and_bf16_match_transformers(clips):
+  reference_model = randomize(torch_reference.build('videomae_b', FRAMES, CROP))
   expected = torch_forward(reference_model, clips)
   state = state_dict(reference_model)
-  for output in ('head', 'features'):
-    out = forward(converted('videomae_b', state, output), clips)
-    assert relative_error(out, expected) <= TOLERANCE
+  assert relative_error(forward(converted('videomae_b', state, 'features'), clips),
+                        expected) <= TOLERANCE
   bf16 = converted('videomae_b', state, 'head', dtype=jnp.bfloat16, remat=True)
   assert relative_error(forward(bf16, clips), expected) <= 5e-2
 

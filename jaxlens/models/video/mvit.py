@@ -32,7 +32,7 @@ SCALE_BLOCKS = (1, 3, 14)
 KV_SPATIAL_STRIDE = 8  # divided by 2 at every scale block: 8, 4, 2, 1
 PATCH_KERNEL, PATCH_STRIDE, PATCH_PADDING = (3, 7, 7), (2, 4, 4), (1, 3, 3)
 BLOCK_EPS = 1e-6  # norm1/norm2/norm_embed: `partial(nn.LayerNorm, eps=1e-6)`
-POOL_EPS = 1e-5  # norm_q/k/v: pytorchvideo passes plain `nn.LayerNorm` to the attention
+POOL_EPS = 1e-6  # norm_q/k/v: the reference's pytorchvideo; K400 weights were trained with 1e-5
 HEAD_DROPOUT = 0.5
 
 Grid = tuple[int, int, int]

@@ -3,8 +3,8 @@
 XS, S and M share one architecture (they differ in the clip size they were trained on); L is
 deeper. No temporal stride anywhere, so T is kept to the head, which averages over space only
 (the reference's (1, 7, 7) pool at 224), applies the 2048-d projection and the classifier per time
-step, then averages over time. pytorchvideo's X3D head ends in a Softmax (`create_x3d` defaults
-`head_activation=nn.Softmax`), so its 'head' output is probabilities, like R(2+1)D's.
+step, then averages over time. The head output is raw logits: the reference's vendored
+pytorchvideo builds X3D with `head_activation=None`, where pytorchvideo 0.1.5 adds a Softmax.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class X3DConfig:
 
 
 class X3D(nnx.Module):
-  """X3D on channels-last clips (N, T, H, W, 3) -> (N, 400) probabilities or (N, 2048)."""
+  """X3D on channels-last clips (N, T, H, W, 3) -> (N, 400) logits or (N, 2048)."""
 
   def __init__(self, config: X3DConfig, output: str = 'head', *, rngs: nnx.Rngs,
                dtype=jnp.float32, remat: bool = False):
@@ -120,7 +120,7 @@ class X3D(nnx.Module):
     self.stages = nnx.List(stages)
     self.projected_pool = ProjectedPool(dim_in, int(BOTTLENECK_FACTOR * dim_in), dtype=dtype,
                                         rngs=rngs)
-    self.head = (KineticsClassifier(HEAD_DIM, 400, 0.5, softmax=True, dtype=dtype, rngs=rngs)
+    self.head = (KineticsClassifier(HEAD_DIM, 400, 0.5, dtype=dtype, rngs=rngs)
                  if output == 'head' else None)
 
   def __call__(self, clips: jax.Array) -> jax.Array:

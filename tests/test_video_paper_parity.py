@@ -1,0 +1,49 @@
+"""The 15 encoders of the paper against the models the paper ran, on its 5 x 224 x 224 clips.
+
+Each reference (`torch_references.video.build(name)`) is the upstream constructor with the
+modifications of the reference's vendored pytorchvideo and the keywords of its `main.py`: head
+pools, X3D without Softmax, MViT's attention-pool LayerNorm eps. `randomize` draws every tensor
+initialisation leaves constant, so each one shows in the output. Eval mode, float32, 'head'
+output: relative error ||jax - torch|| / ||torch|| <= 1e-4.
+"""
+
+import pytest
+
+torch = pytest.importorskip('torch')
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import jax.numpy as jnp
+from flax import nnx
+
+import jaxlens.models.video  # pylint: disable=unused-import
+from jaxlens.convert.pretrained import load_torch
+from jaxlens.models.video import registry
+import torch_references.video as torch_reference
+from tests.video_helpers import jax_forward, random_clips, relative_error, torch_forward
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+TOLERANCE = 1e-4
+PAPER_ENCODERS = ('r3d_18', 'c2d_r50', 'i3d_r50', 'slow_r50', 'r2plus1d_r50', 'csn_r101',
+                  'slowfast_r50', 'slowfast_r101', 'x3d_xs', 'x3d_s', 'x3d_m', 'x3d_l',
+                  'mvit_b_16x4', 'mvit_b_32x3', 'videomae_b')
+SOFTMAX_HEADS = ('r2plus1d_r50',)  # probabilities near 1/400 could hide errors: logits too
+
+
+@pytest.mark.parametrize('name', PAPER_ENCODERS)
+def test_head_matches_the_papers_model(name):
+  torch.manual_seed(0)
+  reference = torch_reference.randomize(torch_reference.build(name))
+  spec = registry.get(name)
+  frames, size = torch_reference.PAPER_FRAMES, torch_reference.PAPER_SIZE
+  model = load_torch(spec, torch_reference.state_dict(reference), 'head', rngs=nnx.Rngs(0),
+                     **spec.shape_kwargs(frames, size))
+  view = nnx.view(model, deterministic=True, use_running_average=True, raise_if_not_found=False)
+  clip = random_clips(1, frames, size)
+  actual = jax_forward(view, jnp.asarray(clip))
+  assert actual.shape == (1, spec.head_dim)
+  assert relative_error(actual, torch_forward(reference, clip)) <= TOLERANCE
+  if name in SOFTMAX_HEADS:
+    reference.blocks[-1].activation = None
+    view.head.softmax = False
+    assert relative_error(jax_forward(view, jnp.asarray(clip)),
+                          torch_forward(reference, clip)) <= TOLERANCE

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use('Agg')  # files only, never a display
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib import ticker  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from jaxlens.report import paper, studies  # pylint: disable=wrong-import-position
 from jaxlens.report.runs import Run  # pylint: disable=wrong-import-position
@@ -46,6 +47,7 @@ def learning_curves(runs: list[Run], path: str) -> bool:
     by_time.plot([point.get('elapsed_seconds', math.nan) for point in history], values,
                  marker='.', label=_label(run))
   by_epoch.set(xlabel='epoch', ylabel=f'valid {METRIC}', title='Learning curves by epoch')
+  by_epoch.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
   by_time.set(xlabel='seconds since the start of training', ylabel=f'valid {METRIC}',
               title='... and by wall-clock time')
   by_time.legend(fontsize='x-small', loc='center left', bbox_to_anchor=(1.02, 0.5))

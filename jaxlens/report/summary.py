@@ -27,8 +27,9 @@ def line(run: Run) -> str:
   model = values['Model'] + (f' ({values["Setting"]})' if values['Setting'] != tables.DASH else '')
   if not run.finished:
     return f'{run.path}: {model}, {tables.status(run)}'
+  notes = f' ({"; ".join(run.notes)})' if run.notes else ''
   return (f'{run.path}: {model}, {values["Data"]}, best epoch {values["Best epoch"]}, test HR@10 '
-          f'{values["Test HR@10"]} NDCG@10 {values["Test NDCG@10"]}, {values["Time"]}')
+          f'{values["Test HR@10"]} NDCG@10 {values["Test NDCG@10"]}, {values["Time"]}{notes}')
 
 
 def table(runs: list[Run]) -> str:

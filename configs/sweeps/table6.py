@@ -1,0 +1,36 @@
+r"""Table 6 / Figure 4: SASRec_V with the paper's 15 video encoders, frozen / topT / FT.
+
+  python -m jaxlens.sweep configs/sweeps/table6.py --root runs/table6 --print_commands
+  python -m jaxlens.sweep configs/sweeps/table6.py:toy --root runs/table6_toy
+
+Paper: MicroLens-100K, each encoder from its Kinetics weights (`python -m jaxlens.convert ...
+--output weights/<encoder>`) at the paper's batch for that encoder and policy (batch_size=-1).
+`:toy`: a miniature on the synthetic toy subset, 3 encoders small enough for 4x32x32 clips and
+CPU minutes, randomly initialised (no pretrained weights offline), so it exercises the study, not
+the paper's finding.
+"""
+
+from jaxlens.sweep import Cell, Sweep
+
+# Table 6's rows, in the paper's order (Kinetics top-5 accuracy).
+PAPER_ENCODERS = ('r3d_18', 'x3d_xs', 'c2d_r50', 'i3d_r50', 'x3d_s', 'slow_r50', 'x3d_m',
+                  'r2plus1d_r50', 'slowfast_r50', 'csn_r101', 'x3d_l', 'slowfast_r101',
+                  'mvit_b_16x4', 'mvit_b_32x3', 'videomae_b')
+TOY_ENCODERS = ('tiny_c3d', 'x3d_xs', 'r3d_18')  # min_input fits (4, 32, 32)
+POLICIES = ('frozen', 'topT', 'FT')
+
+
+def grid(encoders, init_from) -> list[Cell]:
+  return [Cell(f'{encoder}-{policy}', {'model.encoder.name': encoder,
+                                       'model.encoder.train_mode': policy,
+                                       'model.encoder.init_from': init_from(encoder)})
+          for encoder in encoders for policy in POLICIES]
+
+
+def get_sweep(arg=None):
+  if arg == 'toy':
+    return Sweep(config='configs/sasrec_v.py:toy', cells=grid(TOY_ENCODERS, lambda _: 'random'))
+  if arg:
+    raise ValueError(f'unknown sweep argument {arg!r}; known: toy')
+  return Sweep(config='configs/sasrec_v.py', overrides={'train.batch_size': -1},
+               cells=grid(PAPER_ENCODERS, lambda encoder: f'weights/{encoder}'))

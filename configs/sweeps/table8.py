@@ -1,0 +1,39 @@
+r"""Table 8: regular and warm settings (Warm-N: items with fewer than N interactions removed).
+
+  python -m jaxlens.sweep configs/sweeps/table8.py --root runs/table8
+  python -m jaxlens.sweep configs/sweeps/table8.py:50k --root runs/table8_50k
+
+Paper: SASRec-ID (the paper's IDRec defaults) against SASRec_V (SlowFast-r50 topT from its
+Kinetics weights) on MicroLens-100K, warm-0 (regular), 20, 50 and 200.
+`:50k`: SASRec-ID alone on the real MicroLens-50K pairs file (`$MICROLENS_DATA_DIR`), the CPU
+variant of the ID config; no frames needed.
+"""
+
+import os
+
+from jaxlens.sweep import Cell, Sweep
+
+WARM = (0, 20, 50, 200)
+VIDEO = {'model.encoder.name': 'slowfast_r50', 'model.encoder.train_mode': 'topT',
+         'model.encoder.init_from': 'weights/slowfast_r50'}
+
+
+def warm_cells(prefix, overrides=None, config='') -> list[Cell]:
+  return [Cell(f'{prefix}-warm{n}', {**(overrides or {}), 'data.min_item_interactions': n},
+               config=config) for n in WARM]
+
+
+def get_sweep(arg=None):
+  if arg == '50k':
+    data_dir = os.environ.get('MICROLENS_DATA_DIR')
+    if not data_dir:
+      raise ValueError('MICROLENS_DATA_DIR is unset: point it at the folder holding '
+                       'microlens-50k/MicroLens-50k_pairs.tsv')
+    pairs = os.path.join(data_dir, 'microlens-50k', 'MicroLens-50k_pairs.tsv')
+    return Sweep(config='configs/sasrec_id.py:cpu', overrides={'data.pairs_path': pairs},
+                 cells=warm_cells('sasrec_id'))
+  if arg:
+    raise ValueError(f'unknown sweep argument {arg!r}; known: 50k')
+  return Sweep(config='configs/sasrec_v.py',
+               cells=warm_cells('sasrec_id', config='configs/sasrec_id.py') +
+               warm_cells('sasrec_v', VIDEO))

@@ -1,0 +1,98 @@
+"""What a run is in the paper's words: its model class and row name, its setting, its data set.
+
+Everything is read from the run's config (config.json, nested); a key that is absent reads as
+unknown rather than as a default, so an old or partial config is never named wrongly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from jaxlens.report import paper
+
+IDREC_CF, IDREC_SR = 'IDRec (CF)', 'IDRec (SR)'
+VIDREC, VIDEOREC = 'VIDRec (frozen encoder)', 'VideoRec (end to end)'
+CLASSES = (IDREC_CF, IDREC_SR, VIDREC, VIDEOREC)  # the benchmark table's order
+
+_CF = {'dssm': 'DSSM', 'lightgcn': 'LightGCN', 'nfm': 'NFM', 'deepfm': 'DeepFM'}
+_SR = {'sasrec': 'SASRec', 'gru4rec': 'GRU4Rec', 'nextitnet': 'NextItNet'}
+_CONTENT = {'youtube': 'YouTube', 'mmgcn': 'MMGCN', 'grcn': 'GRCN'}  # VIDRec models even on IDs
+_MODALITY = {'video': 'V', 'title': 'T', 'cover': 'C'}
+
+
+def get(config: dict, dotted: str, default: Any = None) -> Any:
+  """`config['model']['encoder']['name']` as `get(config, 'model.encoder.name')`."""
+  node = config
+  for key in dotted.split('.'):
+    if not isinstance(node, dict) or key not in node:
+      return default
+    node = node[key]
+  return node
+
+
+def user_tower(config: dict) -> str | None:
+  return get(config, 'model.user_tower') or get(config, 'model.user_encoder')  # today's name
+
+
+def model_row(config: dict) -> tuple[str, str] | None:
+  """(class, row name) as in the paper's benchmark table, e.g. (VIDREC, 'SASRec_ID+V')."""
+  user, item = user_tower(config), get(config, 'model.item_tower')
+  model = {**_CF, **_SR, **_CONTENT}.get(user)
+  if model is None:
+    return None
+  if item == 'id':
+    if user in _CONTENT:
+      return VIDREC, f'{model}_ID'
+    return (IDREC_CF if user in _CF else IDREC_SR), model
+  if item == 'video':
+    return VIDEOREC, f'{model}_V'
+  modality = _MODALITY.get(get(config, 'model.features.modality', 'video'), '?')
+  if item == 'features':
+    return VIDREC, f'{model}_{modality}'
+  if item == 'id+features':
+    return VIDREC, f'{model}_ID+{modality}'
+  return None
+
+
+@functools.cache
+def encoder_label(name: str) -> str:
+  """The paper's name for a registry encoder (`r2plus1d_r50` -> 'R3D-r50'), else the name."""
+  import jaxlens.models.video  # pylint: disable=g-import-not-at-top,unused-import  # registers
+  from jaxlens.models.video import registry  # pylint: disable=g-import-not-at-top
+  if name not in registry.names():
+    return name
+  paper_name = registry.get(name).paper_name
+  return paper_name if any(paper_name == encoder for encoder, _ in paper.table6()) else name
+
+
+def setting(config: dict) -> str:
+  """What distinguishes runs of one row: encoder, policy and initialisation; feature modality."""
+  item = get(config, 'model.item_tower')
+  if item == 'video':
+    parts = [encoder_label(get(config, 'model.encoder.name', '?')),
+             get(config, 'model.encoder.train_mode', '?')]
+    if get(config, 'model.encoder.init_from') == 'random':
+      parts.append('random init')
+    if get(config, 'model.encoder.mlp_layers'):
+      parts.append(f'+{get(config, "model.encoder.mlp_layers")} DNN layers')
+    return ' '.join(parts)
+  if item in ('features', 'id+features'):
+    return f'{get(config, "model.features.modality", "video")} features'
+  return ''
+
+
+def dataset(config: dict) -> str:
+  """The data a run trained on: a pairs file's name or the built dataset, and warm-N."""
+  pairs = get(config, 'data.pairs_path')
+  name = os.path.basename(pairs) if pairs else get(config, 'data.name', '?')
+  warm = get(config, 'data.min_item_interactions') or 0
+  return f'{name} warm-{warm}' if warm else name
+
+
+def dataset_with_size(config: dict, results: dict | None) -> str:
+  counts = (results or {}).get('data')
+  if not isinstance(counts, dict) or 'users' not in counts:
+    return dataset(config)
+  return f'{dataset(config)} ({counts["users"]:,} users, {counts.get("items", 0):,} items)'

@@ -14,10 +14,10 @@ import os
 import sys
 import tempfile
 
-from absl import logging  # pylint: disable=wrong-import-position
+from absl import logging
 
-from jaxlens import default_config  # pylint: disable=wrong-import-position
-from jaxlens.train import loop  # pylint: disable=wrong-import-position
+from jaxlens import default_config
+from jaxlens.train import loop
 
 ANCHOR_NDCG10 = 0.0393
 
@@ -40,7 +40,7 @@ def main():
   logging.set_verbosity(logging.WARNING)
   rows = []
   for loss in args.losses.split(','):
-    config = default_config.id_config('sasrec', 'cpu')
+    config = default_config.load('sasrec_id:cpu')
     config.data.pairs_path = pairs_path
     config.loss.name = loss
     config.model.hidden = args.hidden

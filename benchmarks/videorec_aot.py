@@ -1,6 +1,6 @@
 r"""Ahead-of-time compile of the paper's SASRec_V train step: XLA FLOPs and per-device memory.
 
-Lowers jaxlens' jitted train step (`Trainer._train_step`, the one `run_train_step` calls) with
+Lowers jaxlens' jitted train step (`Trainer.lower`, the step `run_train_step` calls) with
 abstract inputs (`jax.ShapeDtypeStruct` carrying the batch sharding; the clips are never
 materialised), compiles it for a `data` mesh of simulated CPU devices and prints, per compile,
 `cost_analysis()` FLOPs and `memory_analysis()` sizes per device, then which accelerators the
@@ -44,12 +44,11 @@ def _compile(args, data, remat: bool, unique: int) -> dict:
   built = time.perf_counter()
   layout = common.full_batch_layout(args.users, unique, args.devices, data.num_items)
   batch = common.batch_structs(layout, (args.frames, args.size, args.size, 3), sharding)
-  lowered = trainer._train_step.lower(  # pylint: disable=protected-access
-      trainer.state, batch, common.full_positions(args.users))
+  lowered = trainer.lower(batch, common.full_positions(args.users))
   lowered_at = time.perf_counter()
   compiled = lowered.compile()
   compiled_at = time.perf_counter()
-  return {'remat': remat, 'unique': len(layout['items']),
+  return {'remat': remat, 'unique': len(layout[common.CLIP_MASK]),
           'global_flops': common.flops(lowered.cost_analysis()),
           'device_flops': common.flops(compiled.cost_analysis()),
           'memory': common.memory(compiled), 'build_s': built - start,

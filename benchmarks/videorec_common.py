@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlens import default_config, sharding
 from jaxlens.data import synthetic
-from jaxlens import default_config
-from jaxlens.train import loop
-from jaxlens.train import mesh as mesh_lib
+from jaxlens.data.pipeline import ITEM_IDS, USER_IDS
+from jaxlens.models.item_towers.video import CLIP_MASK, CLIPS, clip_index
+from jaxlens.train import configuration, loop
 
 MAX_SEQ_LEN = 10  # reference 2.4: 10 inputs, so 11 slots per user
 SLOTS = MAX_SEQ_LEN + 1
@@ -28,19 +29,18 @@ SLOTS = MAX_SEQ_LEN + 1
 def videorec_config(encoder: str, *, users: int, frames: int, size: int, hidden: int = 512,
                     dtype: str = 'float32', remat: bool = False, train_mode: str = 'topT',
                     output: str = 'head'):
-  """The paper's SASRec_V setting (`video_config('sasrec', None)`) with the given sizes."""
-  config = default_config.video_config('sasrec', None)
-  config.model.encoder.name = encoder
-  config.model.encoder.output = output
-  config.model.encoder.train_mode = train_mode
-  config.model.encoder.remat = remat
+  """The paper's SASRec_V setting (`configs/sasrec_v.py`) with the given sizes; the encoder is
+  randomly initialised (benchmarks measure cost, not accuracy)."""
+  config = default_config.load('sasrec_v')
+  config.model.encoder.update(name=encoder, output=output, train_mode=train_mode, remat=remat,
+                              init_from='' if train_mode == 'scratch' else 'random')
   config.model.dtype = dtype
   config.model.hidden = hidden
   config.data.max_seq_len = MAX_SEQ_LEN
   config.data.num_frames, config.data.frame_size = frames, size
   config.train.batch_size = users
   config.train.epochs = 1
-  return config
+  return configuration.resolve(config)
 
 
 def synthetic_data(users: int, items: int, seed: int = 0):
@@ -53,9 +53,9 @@ def build(config, data, num_devices: int):
   """`(trainer, mesh, batch_sharding)`: `loop.build_trainer` on a `data` mesh of the first
   `num_devices` devices."""
   config.mesh.data, config.mesh.model = num_devices, 1
-  mesh = mesh_lib.make_mesh(config.mesh, jax.devices()[:num_devices])
+  mesh = sharding.make_mesh(config.mesh, jax.devices()[:num_devices])
   trainer = loop.build_trainer(config, data, mesh)
-  return trainer, mesh, mesh_lib.batch_sharding(mesh, config.mesh.rules)
+  return trainer, mesh, sharding.batch_sharding(mesh, config.mesh.rules)
 
 
 def round_up(n: int, multiple: int) -> int:
@@ -75,7 +75,8 @@ def full_batch_layout(users: int, unique: int, multiple: int,
   unique = round_up(min(unique, users * SLOTS), multiple)
   slot_index = (np.arange(users * SLOTS) % unique).reshape(users, SLOTS).astype(np.int32)
   item_ids = (np.arange(users * SLOTS) % num_items + 1).astype(np.int32).reshape(users, SLOTS)
-  return {'item_ids': item_ids, 'slot_index': slot_index, 'items': np.arange(1, unique + 1)}
+  return {ITEM_IDS: item_ids, clip_index(ITEM_IDS): slot_index,
+          USER_IDS: np.arange(users, dtype=np.int32), CLIP_MASK: np.ones(unique, np.float32)}
 
 
 def full_positions(users: int) -> int:
@@ -86,17 +87,17 @@ def full_positions(users: int) -> int:
 def batch_structs(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding):
   """Abstract batch (`jax.ShapeDtypeStruct` with the batch sharding): nothing is materialised."""
   struct = lambda shape, dtype: jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=sharding)
-  return {'item_ids': struct(layout['item_ids'].shape, jnp.int32),
-          'slot_index': struct(layout['slot_index'].shape, jnp.int32),
-          'clips': struct((len(layout['items']),) + tuple(clip_shape), jnp.uint8)}
+  batch = {name: struct(value.shape, value.dtype) for name, value in layout.items()}
+  batch[CLIPS] = struct((len(layout[CLIP_MASK]),) + tuple(clip_shape), jnp.uint8)
+  return batch
 
 
 def device_batch(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding, seed=0):
   """The batch on the devices; random uint8 clips are drawn there, never on the host."""
-  shape = (len(layout['items']),) + tuple(clip_shape)
+  shape = (len(layout[CLIP_MASK]),) + tuple(clip_shape)
   draw = jax.jit(lambda key: jax.random.bits(key, shape, jnp.uint8), out_shardings=sharding)
-  batch = {k: jax.device_put(layout[k], sharding) for k in ('item_ids', 'slot_index')}
-  batch['clips'] = draw(jax.random.key(seed))
+  batch = {name: jax.device_put(value, sharding) for name, value in layout.items()}
+  batch[CLIPS] = draw(jax.random.key(seed))
   return batch
 
 

@@ -26,13 +26,14 @@ import os
 import jax
 import numpy as np
 
-from benchmarks import videorec_common as common
-from jaxlens.data import synthetic
-from jaxlens.data import clips as clips_lib
-from jaxlens.data import pipeline
 import torch_references.video as torch_reference
+from benchmarks import videorec_common as common
+from jaxlens import sharding
+from jaxlens.data import clips as clips_lib
+from jaxlens.data import pipeline, synthetic
 from jaxlens.data.normalize import IMAGENET_MEAN, IMAGENET_STD
-from jaxlens.train import mesh as mesh_lib
+from jaxlens.data.pipeline import ITEM_IDS
+from jaxlens.models.item_towers.video import clip_index
 
 ENCODER = 'r3d_18'
 TORCH_FROZEN_TENSORS = {'topT': 30, 'FT': 0}  # reference 4.4: r3d18's first trainable tensor
@@ -132,7 +133,7 @@ def _torch_step(args, batch: dict[str, np.ndarray], every_slot_clips: np.ndarray
   std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1)
   slot_ids = torch.from_numpy(batch['item_ids']).long()
   clips = torch.from_numpy(batch['clips'] if every_slot_clips is None else every_slot_clips)
-  slot_index = torch.from_numpy(batch['slot_index']).long()
+  slot_index = torch.from_numpy(batch[clip_index(ITEM_IDS)]).long()
   log_pop = torch.from_numpy(log_pop).float()
 
   def embed(uint8_clips):  # (N, T, H, W, 3) uint8 -> (N, D)
@@ -178,10 +179,12 @@ def main():
   data = common.synthetic_data(args.users, args.items)
   store = clips_lib.ClipStore(synthetic.RandomFrames(args.frames, args.size),
                               data.original_item_ids, in_memory=False)
-  batch = next(iter(pipeline.train_dataset(data, args.users, 1, seed=0, clips=store)))
-  num_positions = int(batch.pop('num_positions'))
-  trainer, _, sharding = common.build(config, data, 1)
-  device_batch = mesh_lib.global_batch(batch, sharding)
+  trainer, _, batch_sharding = common.build(config, data, 1)
+  layout = pipeline.BatchLayout(trainer.task, data.num_items, clips=store)
+  batch = next(iter(pipeline.train_dataset(trainer.task.rows(data), layout, args.users, 1,
+                                           seed=0)))
+  num_positions = int(batch.pop(pipeline.NUM_POSITIONS))
+  device_batch = sharding.global_batch(batch, batch_sharding)
 
   def jax_step():
     jax.block_until_ready(trainer.run_train_step(device_batch, num_positions)['loss'])

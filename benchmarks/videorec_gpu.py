@@ -4,7 +4,7 @@ SlowFast-r50 topT with its Kinetics head, 5x224x224 uint8 clips, D=512, bf16 com
 (`config.model.dtype='bfloat16'`, parameters fp32), a global batch of `--users` x 11 slots on a
 `data` mesh of every visible device; all slots hold real items, encoded from `--unique` distinct
 clips (default: one per slot, the worst case) drawn at random on the devices. The jitted train step
-(`Trainer._train_step`) is lowered and compiled ahead of time; XLA's cost analysis of the lowered
+(`Trainer.lower`) is lowered and compiled ahead of time; XLA's cost analysis of the lowered
 (global) step gives FLOPs per step, including any remat recomputation. Prints step time, distinct
 clips/s and slot-clips/s, and model FLOPs utilisation = FLOPs per step / step time / (peak bf16
 FLOP/s per chip x chips). With `--fit`, an out-of-memory compile or first step halves the batch.
@@ -60,8 +60,7 @@ def _run(args, users: int) -> dict:
                                     data.num_items)
   batch = common.device_batch(layout, (args.frames, args.size, args.size, 3), sharding)
   start = time.perf_counter()
-  lowered = trainer._train_step.lower(  # pylint: disable=protected-access
-      trainer.state, batch, common.full_positions(users))
+  lowered = trainer.lower(batch, common.full_positions(users))
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
   state = trainer.state
@@ -74,7 +73,7 @@ def _run(args, users: int) -> dict:
 
   times = common.timed(step, args.warmup, args.steps)
   memory = [d.memory_stats() or {} for d in jax.local_devices()]
-  return {'users': users, 'unique': len(layout['items']), 'times': times, 'losses': losses,
+  return {'users': users, 'unique': len(layout[common.CLIP_MASK]), 'times': times, 'losses': losses,
           'compile_s': compile_s, 'flops': common.flops(lowered.cost_analysis()),
           'device_flops': common.flops(compiled.cost_analysis()),
           'peak_bytes': max((m.get('peak_bytes_in_use', 0) for m in memory), default=0),

@@ -1,12 +1,33 @@
 """Defaults every config file starts from: the paper's ID-based SR setting (reference 2.4).
 
-Config files in `configs/` call `base()` and override what their model changes, so a key that
+Config files in `configs/` call `base()` and set what their experiment changes, so a key that
 exists in one config exists in all and `--config.x.y=...` overrides are checked against it.
+Values derived from others (`train.batch_size=-1`: the paper's batch for the model) are resolved
+after the command line's overrides, by `jaxlens.train.configuration.resolve`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import ml_collections
+
+REPO_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            'configs')
+
+
+def load(spec: str) -> ml_collections.ConfigDict:
+  """A config file as `--config` loads it: 'configs/sasrec_v.py:toy', or a bare name
+  ('sasrec_v:toy') from this repository's `configs/`."""
+  path, _, arg = spec.partition(':')
+  if not path.endswith('.py'):
+    path = os.path.join(REPO_CONFIGS, f'{path}.py')
+  module_spec = importlib.util.spec_from_file_location(
+      f'jaxlens_config_{os.path.basename(path)[:-3]}', path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg or None)
 
 
 def base() -> ml_collections.ConfigDict:
@@ -19,14 +40,15 @@ def base() -> ml_collections.ConfigDict:
   config.data.pairs_path = ''  # a raw `*_pairs.tsv`/`.csv` file; overrides `name` when set
   config.data.max_seq_len = 10
   config.data.min_seq_len = 5
+  config.data.min_item_interactions = 0  # warm-N: drop items with fewer interactions first
   # Video towers: the clips stored by the items builder, as the encoder sees them.
   config.data.num_frames = 5
   config.data.frame_size = 224
   config.data.clips_in_memory = False  # decode every item once up front (small catalogues)
 
   config.model = ml_collections.ConfigDict()
-  config.model.user_encoder = 'sasrec'  # sasrec | gru4rec | nextitnet
-  config.model.item_tower = 'id'
+  config.model.user_tower = 'sasrec'  # jaxlens.models.user_towers names
+  config.model.item_tower = 'id'  # jaxlens.models.item_towers names
   config.model.hidden = 1024
   config.model.num_blocks = 2  # SASRec blocks; GRU layers; NextItNet (1,2),(4,8) pairs
   config.model.num_heads = 2
@@ -36,8 +58,14 @@ def base() -> ml_collections.ConfigDict:
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
   config.model.encoder.output = 'features'  # features | head (the reference's 400 logits)
   config.model.encoder.train_mode = 'topT'  # frozen | topT | halfT | FT | scratch
-  config.model.encoder.init_from = ''  # a folder written by `python -m jaxlens.convert`
+  # A folder written by `python -m jaxlens.convert`, or 'random' for a deliberately randomly
+  # initialised encoder under a frozen/topT/halfT/FT policy (the paper's "OT" ablation).
+  config.model.encoder.init_from = ''
   config.model.encoder.remat = False  # recompute each block in the backward pass
+  # DNN layers between the encoder and the projection (the paper's Figure 5b-d over frozen
+  # encoders); width 0 = the encoder's output width.
+  config.model.encoder.mlp_layers = 0
+  config.model.encoder.mlp_width = 0
   # BatchNorm in frozen stages: 'batch' normalises with (global) batch statistics and updates the
   # running ones, as the reference's SyncBN in train mode; 'running' keeps the pretrained ones.
   config.model.encoder.frozen_batch_norm = 'batch'
@@ -45,6 +73,9 @@ def base() -> ml_collections.ConfigDict:
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'in_batch'  # in_batch | full_softmax | bce
   config.loss.popularity_power = 1.0  # logQ correction of in_batch
+  # in_batch negatives: 'global' (the whole global batch) or a number of rows per softmax group,
+  # as text (the reference's per-GPU softmax: '120' for SlowFast-r50 topT on 4 GPUs).
+  config.loss.negatives = 'global'
 
   config.optim = ml_collections.ConfigDict()
   config.optim.lr = 1e-4
@@ -52,11 +83,12 @@ def base() -> ml_collections.ConfigDict:
   config.optim.clip_norm = 5.0
   config.optim.schedule = 'constant'  # constant | cosine
   config.optim.warmup_steps = 0
-  config.optim.video_lr = 1e-4  # the video tower (encoder and projection)
-  config.optim.video_weight_decay = 0.0
+  # The item tower's content part (video encoder and its projection; feature projections).
+  config.optim.content_lr = 1e-4
+  config.optim.content_weight_decay = 0.0
 
   config.train = ml_collections.ConfigDict()
-  config.train.batch_size = 512  # global, over all devices and hosts
+  config.train.batch_size = 512  # global, over all devices and hosts; -1: the paper's
   config.train.epochs = 50
   config.train.patience = 0  # evaluations without improvement before stopping; 0 = never stop
   config.train.log_every_steps = 50
@@ -67,14 +99,19 @@ def base() -> ml_collections.ConfigDict:
   config.eval.select_metric = 'NDCG@10'  # picks the best checkpoint, drives early stopping
   config.eval.every_epochs = 1
   config.eval.encode_batch = 64  # clips per step when the video tower embeds every item
+  config.eval.dtype = 'float32'  # item table and scores; a bf16 run is still scored in fp32
+  # Summaries of the final test evaluation (jaxlens.eval.evaluators), beside HR@K / NDCG@K.
+  config.eval.evaluators = ('cold', 'warm', 'popularity', 'history_length')
+  config.eval.popularity_bins = (0, 1, 3, 10, 30, 100, 300, 1000)  # target's train count
+  config.eval.history_bins = (0, 4, 6, 8, 10, 12)  # items before the target
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1  # -1: all devices not used by the other axes
   config.mesh.model = 1  # shards the item table over items
   # Logical axis -> mesh axis, the one place sharding is decided (MaxText-style). Video-encoder
-  # parameters are replicated; ('encoder_params', 'data') shards them FSDP-style over the batch.
+  # kernels are replicated; ('encoder_out', 'data') shards them FSDP-style over the batch axis.
   config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('embed', None),
-                       ('encoder_params', None))
+                       ('encoder_out', None))
   return config
 
 
@@ -88,45 +125,13 @@ def cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return config
 
 
-def id_config(user_encoder: str, arg: str | None, **model_overrides) -> ml_collections.ConfigDict:
-  """An ID-based sequential recommender; `arg` picks a variant (`cpu`)."""
-  config = base()
-  config.model.user_encoder = user_encoder
-  config.model.update(model_overrides)
-  if arg == 'cpu':
-    return cpu_variant(config)
-  if arg:
-    raise ValueError(f'unknown config argument {arg!r}; known: cpu')
-  return config
-
-
-# Global batch of the paper's runs: 4 GPUs x the per-GPU batch of reference table 4.4 (topT).
-PAPER_BATCH = {'slowfast_r50': 480, 'slowfast_r101': 480, 'videomae_b': 180, 'r3d_18': 128,
-               'r2plus1d_r50': 280, 'c2d_r50': 180, 'i3d_r50': 180, 'csn_r101': 180,
-               'slow_r50': 180, 'x3d_xs': 440, 'x3d_s': 440, 'x3d_m': 440, 'x3d_l': 360,
-               'mvit_b_16x4': 120, 'mvit_b_32x3': 120}
-
-
-def video_config(user_encoder: str, arg: str | None,
-                 **model_overrides) -> ml_collections.ConfigDict:
-  """End-to-end VideoRec (reference 2.3, 4.4): the paper's setting, or `toy`.
-
-  Paper: MicroLens-100K, SlowFast-r50 topT with its Kinetics head, 5 frames at 224, D=512,
-  lr 1e-4 for both groups, weight decay 0.1 on the recommender only, in-batch loss with logQ.
-  """
-  config = base()
-  config.model.user_encoder = user_encoder
-  config.model.update(model_overrides)
-  config.model.item_tower = 'video'
-  config.model.hidden = 512
-  config.model.encoder.output = 'head'
-  config.train.batch_size = PAPER_BATCH[config.model.encoder.name]
-  config.eval.batch_size = 512
-  if arg == 'toy':
-    return toy_variant(config)
-  if arg:
-    raise ValueError(f'unknown config argument {arg!r}; known: toy')
-  return config
+def variant(config: ml_collections.ConfigDict, arg: str | None, **variants):
+  """Applies the variant `arg` names (`configs/x.py:cpu`); no argument: the config as is."""
+  if not arg:
+    return config
+  if arg not in variants:
+    raise ValueError(f'unknown config argument {arg!r}; known: {", ".join(variants)}')
+  return variants[arg](config)
 
 
 def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -140,7 +145,7 @@ def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.model.encoder.name = 'tiny_c3d'
   config.model.encoder.output = 'features'
   config.model.encoder.train_mode = 'scratch'
-  config.optim.lr = config.optim.video_lr = 1e-3
+  config.optim.lr = config.optim.content_lr = 1e-3
   config.train.batch_size = 64
   config.train.epochs = 8
   config.train.log_every_steps = 5

@@ -1,5 +1,25 @@
-"""User-facing errors: reported as one line by the command line, never as a traceback."""
+"""How a run ends other than by finishing: each maps to one line and an exit status in `main`."""
 
 
 class JaxlensError(Exception):
-  """Bad input or configuration that the user can fix; the message says what and where."""
+  """Bad input or configuration that the user can fix; the message says what and where.
+
+  Exit status 2.
+  """
+
+
+class Diverged(Exception):
+  """Training produced a non-finite loss or gradient norm; nothing after it was saved.
+
+  Exit status 1.
+  """
+
+
+class Preempted(Exception):
+  """SIGTERM (or a multi-host preemption notice) stopped training after a checkpoint was saved.
+
+  Exit status `PREEMPTED_EXIT_STATUS`: the same command resumes the run.
+  """
+
+
+PREEMPTED_EXIT_STATUS = 75  # EX_TEMPFAIL (sysexits.h): "temporary failure, invited to retry"

@@ -1,10 +1,19 @@
-"""Small synthetic data and configs shared by the training tests."""
+"""Configs shared by the training tests: the repository's config files, shrunk."""
+
+import os
 
 from jaxlens import default_config
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def tiny_config(loss='in_batch', user_encoder='sasrec'):
-  config = default_config.id_config(user_encoder, None)
+
+def load_config(name: str, arg: str | None = None):
+  """`configs/<name>.py` as `--config configs/<name>.py[:arg]` loads it."""
+  return default_config.load(f'{name}:{arg}' if arg else name)
+
+
+def tiny_config(loss='in_batch', user_tower='sasrec'):
+  config = load_config(f'{user_tower}_id')
   config.data.max_seq_len = 6
   config.model.hidden = 16
   config.train.batch_size = 16
@@ -17,13 +26,34 @@ def tiny_config(loss='in_batch', user_encoder='sasrec'):
 
 
 def tiny_video_config(train_mode='scratch'):
-  config = default_config.video_config('sasrec', 'toy')
+  config = load_config('sasrec_v', 'toy')
   config.data.max_seq_len = 6
   config.data.num_frames, config.data.frame_size = 4, 16
   config.model.hidden = 16
   config.model.encoder.train_mode = train_mode
+  config.model.encoder.init_from = '' if train_mode == 'scratch' else 'random'
   config.train.batch_size = 16
   config.train.epochs = 2
   config.eval.batch_size = 16
   config.eval.encode_batch = 16
   return config
+
+
+def first_batch(trainer, data, config, clips=None, clip_multiple=1):
+  """The first training batch a run of `config` sees (host arrays, `num_positions` included)."""
+  from jaxlens.data import pipeline  # pylint: disable=g-import-not-at-top
+  layout = pipeline.BatchLayout(trainer.task, data.num_items,
+                                negatives=trainer.loss.needs_negatives, clips=clips,
+                                clip_multiple=clip_multiple)
+  rows = trainer.task.rows(data)
+  return next(iter(pipeline.train_dataset(rows, layout, config.train.batch_size, 1, seed=0)))
+
+
+def train_one_step(trainer, batch, mesh, rules):
+  """Runs one step on a host batch laid over `mesh`; returns the loss."""
+  from jaxlens import sharding  # pylint: disable=g-import-not-at-top
+  batch = dict(batch)
+  num_positions = int(batch.pop('num_positions'))
+  metrics = trainer.run_train_step(sharding.global_batch(batch, sharding.batch_sharding(
+      mesh, rules)), num_positions)
+  return float(metrics['loss'])

@@ -51,13 +51,14 @@ def test_unknown_config_key(tmp_path):
 
 def test_bad_config_value(tmp_path):
   result = _run(tmp_path, _pairs(tmp_path, 'u\t1 2 3 4 5\n', 'ok_pairs.tsv'),
-                '--config.model.user_encoder=bert4rec')
+                '--config.model.user_tower=bert4rec')
   assert result.returncode == 2
-  assert "error: config.model.user_encoder='bert4rec'" in result.stderr
+  assert "error: unknown user tower 'bert4rec' (config.model.user_tower)" in result.stderr
 
 
 def test_paper_config_without_data_says_how_to_build_it(tmp_path):
-  result = _run(tmp_path, f'--config.data.dir={tmp_path}/tfds', config='configs/sasrec_v.py')
+  result = _run(tmp_path, f'--config.data.dir={tmp_path}/tfds',
+                '--config.model.encoder.init_from=random', config='configs/sasrec_v.py')
   assert result.returncode == 2
   assert 'Traceback' not in result.stderr
   assert 'python -m jaxlens.data.build microlens --config=100k' in result.stderr

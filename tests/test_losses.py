@@ -1,10 +1,14 @@
 """Losses against naive numpy implementations, written from reference section 2.2 as loops."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from jaxlens.data import pipeline, tasks
+from jaxlens.models.user_towers import UserTower
 from jaxlens.train import losses
+
+SEQUENCE = tasks.get('sequence')
 
 
 def _toy_batch(seed=0, batch=4, slots=6, dim=5, vocab=12):
@@ -21,12 +25,21 @@ def _toy_batch(seed=0, batch=4, slots=6, dim=5, vocab=12):
   return ids, states, table, log_pop
 
 
-def _positions(ids):
-  """All valid positions plus filler rows, which must not count."""
-  return losses.Positions.of(jnp.asarray(ids), int((ids[:, :-1] != 0).sum()) + 3)
+def _inputs(ids, states, table, log_pop, negatives=None, group=0, padded_table=None):
+  """Every valid position plus filler rows, which must not count."""
+  positions = losses.Positions.of(jnp.asarray(SEQUENCE.query_mask(ids)),
+                                  int((ids[:, :-1] != 0).sum()) + 3, SEQUENCE.target_offset(6))
+  tower = UserTower()
+  full = table if padded_table is None else padded_table
+  return losses.LossInputs(
+      queries=jnp.asarray(states)[positions.users, positions.steps], positions=positions,
+      slot_ids=jnp.asarray(ids), slot_embs=jnp.asarray(table[ids]),
+      negative_embs=None if negatives is None else jnp.asarray(table[negatives]),
+      log_popularity=jnp.asarray(log_pop), num_items=len(table) - 1, score=tower.score,
+      score_each=tower.score_each, table=lambda: jnp.asarray(full), negatives_group=group)
 
 
-def _naive_in_batch(ids, states, table, log_pop):
+def _naive_in_batch(ids, states, table, log_pop, group=0):
   batch, slots = ids.shape
   columns = ids.reshape(-1)
   total, count = 0.0, 0
@@ -39,7 +52,8 @@ def _naive_in_batch(ids, states, table, log_pop):
       logits = []
       for c, item in enumerate(columns):
         value = float(states[u, t] @ table[item]) - log_pop[item]
-        if item in own and c != label:
+        other_group = group and (c // slots) // group != u // group
+        if (item in own or other_group) and c != label:
           value = -1e4
         logits.append(value)
       logits = np.array(logits, np.float64)
@@ -48,22 +62,29 @@ def _naive_in_batch(ids, states, table, log_pop):
   return total, count
 
 
-def test_in_batch_matches_reference_loops():
+@pytest.mark.parametrize('group', [0, 2, 3])
+def test_in_batch_matches_reference_loops(group):
+  """group 0: negatives from the whole batch; else from each row's group of `group` rows (the
+  reference's per-GPU softmax)."""
   ids, states, table, log_pop = _toy_batch()
-  total, count = losses.in_batch_softmax(jnp.asarray(states), jnp.asarray(table[ids]),
-                                         jnp.asarray(ids), jnp.asarray(log_pop),
-                                         _positions(ids))
-  want_total, want_count = _naive_in_batch(ids, states, table, log_pop)
+  total, count = losses.in_batch_softmax(_inputs(ids, states, table, log_pop, group=group))
+  want_total, want_count = _naive_in_batch(ids, states, table, log_pop, group)
   assert int(count) == want_count
   np.testing.assert_allclose(float(total), want_total, rtol=1e-5)
 
 
+def test_groups_change_the_loss():
+  ids, states, table, log_pop = _toy_batch()
+  whole = losses.in_batch_softmax(_inputs(ids, states, table, log_pop))[0]
+  grouped = losses.in_batch_softmax(_inputs(ids, states, table, log_pop, group=2))[0]
+  assert float(grouped) < float(whole)  # fewer negatives, lower loss
+
+
 def test_full_softmax_matches_numpy():
-  ids, states, table, _ = _toy_batch(seed=1)
+  ids, states, table, log_pop = _toy_batch(seed=1)
   num_items = len(table) - 1
   padded = np.concatenate([table, np.full((4, table.shape[1]), 100.0, np.float32)])  # vocab pad
-  total, count = losses.full_softmax(jnp.asarray(states), jnp.asarray(padded), jnp.asarray(ids),
-                                     num_items, _positions(ids))
+  total, count = losses.full_softmax(_inputs(ids, states, table, log_pop, padded_table=padded))
   want, n = 0.0, 0
   for u in range(ids.shape[0]):
     for t in range(ids.shape[1] - 1):
@@ -76,17 +97,17 @@ def test_full_softmax_matches_numpy():
   np.testing.assert_allclose(float(total), want, rtol=1e-5)
 
 
-def test_bce_negatives_avoid_own_items():
-  ids, states, table, _ = _toy_batch(seed=2)
-  negatives = losses.sample_negatives(jax.random.key(0), jnp.asarray(ids), num_items=11)
+def test_bce_against_sampled_negatives_that_avoid_own_items():
+  ids, states, table, log_pop = _toy_batch(seed=2)
+  mask = SEQUENCE.query_mask(ids)
+  negatives = pipeline.sample_negatives(np.random.default_rng(0), ids, mask, num_items=11)
   assert negatives.shape == (4, 5)
   for u in range(ids.shape[0]):
-    assert not set(np.asarray(negatives[u]).tolist()) & set(ids[u].tolist())
-  total, count = losses.bce(jnp.asarray(states), jnp.asarray(table[ids]),
-                            jnp.asarray(table[np.asarray(negatives)]), _positions(ids))
-  mask = ids[:, :-1] != 0
+    assert not set(negatives[u][mask[u]].tolist()) & set(ids[u].tolist())
+    assert (negatives[u][~mask[u]] == 0).all()
+  total, count = losses.bce(_inputs(ids, states, table, log_pop, negatives=negatives))
   pos = np.einsum('bld,bld->bl', states, table[ids[:, 1:]])
-  neg = np.einsum('bld,bld->bl', states, table[np.asarray(negatives)])
+  neg = np.einsum('bld,bld->bl', states, table[negatives])
   want = (np.log1p(np.exp(-pos)) + np.log1p(np.exp(neg)))[mask].sum()
   assert int(count) == mask.sum()
   np.testing.assert_allclose(float(total), want, rtol=1e-5)

@@ -49,3 +49,27 @@ def test_bad_files_name_file_and_line(tmp_path, name, text, message):
 def test_missing_file(tmp_path):
   with pytest.raises(JaxlensError, match='no such pairs file'):
     pairs.read_pairs(tmp_path / 'absent_pairs.tsv')
+
+
+@pytest.mark.parametrize('name, content, message', [
+    ('h_pairs.tsv', b'u1\t1 2 3\nu2\t4 5\nu1\t6\n',
+     "h_pairs.tsv:3: user 'u1' again \\(first at line 1\\)"),
+    ('i_pairs.tsv', b'u1\t1 -2 3\n', "i_pairs.tsv:1: item '-2' is not an id from 0"),
+    ('j_pairs.tsv', b'u1\t1 99999999999999999999 3\n',
+     "j_pairs.tsv:1: item '99999999999999999999' is not an id from 0"),
+    ('k_pairs.tsv', 'u1\t1 2\nsé\t3\n'.encode('latin-1'), 'k_pairs.tsv:2: not UTF-8 text'),
+    ('l_pairs.tsv', b'\x1f\x8b\x08\x00' + bytes(range(128, 256)), 'l_pairs.tsv:1: not UTF-8'),  # gzip
+    ('m_pairs.csv', b'user,item,timestamp\na,1,99999999999999999999\n',
+     "m_pairs.csv:2: timestamp '99999999999999999999' is not a 64-bit integer"),
+])
+def test_bad_ids_users_and_encodings_name_file_and_line(tmp_path, name, content, message):
+  path = tmp_path / name
+  path.write_bytes(content)
+  with pytest.raises(JaxlensError, match=message):
+    pairs.read_pairs(path)
+
+
+def test_a_folder_is_not_a_pairs_file(tmp_path):
+  (tmp_path / 'x_pairs.tsv').mkdir()
+  with pytest.raises(JaxlensError, match='x_pairs.tsv: a folder, not a pairs file'):
+    pairs.read_pairs(tmp_path / 'x_pairs.tsv')

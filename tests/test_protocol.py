@@ -48,3 +48,20 @@ def test_left_padding_and_popularity():
 def test_nobody_long_enough():
   with pytest.raises(JaxlensError, match='min_seq_len=5'):
     apply_protocol(_histories([1, 2, 3]), min_seq_len=5)
+
+
+def test_warm_n_drops_rare_items_first_then_filters_users():
+  """Item counts over the raw file: 1 x7, 2 x5, 3 x2, 9 x1. Warm-3 drops 3 and 9 (fewer than 3
+  interactions) from every history first; then users shorter than min_seq_len go."""
+  histories = _histories([1, 2, 1, 3, 1, 2],    # 3 goes -> [1, 2, 1, 1, 2]: kept
+                         [1, 9, 2, 1, 3],       # 9 and 3 go -> [1, 2, 1]: dropped (< 5)
+                         [2, 1, 1, 2, 1])       # kept whole
+  data = apply_protocol(histories, max_seq_len=10, min_seq_len=5, min_item_interactions=3)
+  assert data.users == ('u0', 'u2')
+  np.testing.assert_array_equal(data.original_item_ids, [0, 1, 2])
+  np.testing.assert_array_equal(data.sequences[:, -5:], [[1, 2, 1, 1, 2], [2, 1, 1, 2, 1]])
+  assert data.num_interactions == 10
+  everything = apply_protocol(histories, max_seq_len=10, min_seq_len=5, min_item_interactions=0)
+  assert everything.num_users == 3 and everything.num_items == 4
+  with pytest.raises(JaxlensError, match='min_item_interactions=-1'):
+    apply_protocol(histories, min_item_interactions=-1)

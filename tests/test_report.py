@@ -166,8 +166,6 @@ def test_row_names_follow_the_paper():
   assert name('youtube', 'id') == (naming.VIDREC, 'YouTube_ID')
   assert name('dssm', 'id+features') == (naming.VIDREC, 'DSSM_ID+V')
   assert name('lightgcn', 'id') == (naming.IDREC_CF, 'LightGCN')
-  assert naming.model_row({'model': {'user_encoder': 'gru4rec', 'item_tower': 'id'}}) == (
-      naming.IDREC_SR, 'GRU4Rec')  # today's key
   assert naming.encoder_label('r2plus1d_r50') == 'R3D-r50'
 
 

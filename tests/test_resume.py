@@ -7,16 +7,16 @@ import signal
 import numpy as np
 import pytest
 
-from jaxlens.data import synthetic
 from jaxlens.data import interactions as interactions_lib
-from jaxlens.data import pairs
+from jaxlens.data import pairs, synthetic
 from jaxlens.data.clips import ClipStore
+from jaxlens.errors import Preempted
 from jaxlens.train import loop
 from jaxlens.train.step import Trainer
 from tests import helpers
 
 
-def _write_pairs(path, data):
+def write_pairs(path, data):
   with open(path, 'w') as f:
     for user, row in zip(data.users, data.sequences):
       f.write(f'{user}\t{" ".join(str(i) for i in row[row != 0])}\n')
@@ -28,32 +28,43 @@ def _config(pairs_path, tower='id'):
   return config
 
 
+def _fake_clips(monkeypatch):
+  monkeypatch.setattr(interactions_lib, 'clip_store', lambda data_config, data: ClipStore(
+      synthetic.RandomFrames(data_config.num_frames, data_config.frame_size),
+      data.original_item_ids, in_memory=True))
+
+
+def preempt_after(monkeypatch, steps: int):
+  """SIGTERM arrives after the `steps`-th train step of this process."""
+  original = Trainer.run_train_step
+  calls = {'n': 0}
+
+  def preempted(self, batch, num_positions):
+    metrics = original(self, batch, num_positions)
+    calls['n'] += 1
+    if calls['n'] == steps:
+      os.kill(os.getpid(), signal.SIGTERM)
+    return metrics
+
+  monkeypatch.setattr(Trainer, 'run_train_step', preempted)
+  return lambda: monkeypatch.setattr(Trainer, 'run_train_step', original)
+
+
 @pytest.mark.parametrize('tower', ['id', 'video'])
 def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
-  monkeypatch.setattr(interactions_lib, 'clip_store', lambda data_config, data: ClipStore(
-      synthetic.RandomFrames(data_config.num_frames, data_config.frame_size), data.original_item_ids,
-      in_memory=True))
+  _fake_clips(monkeypatch)
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  _write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   assert len(pairs.read_pairs(pairs_path)) == 40
 
   straight = loop.train_and_evaluate(_config(pairs_path, tower), str(tmp_path / 'straight'))
 
-  original = Trainer.run_train_step
-  calls = {'n': 0}
-
-  def preempted_after_four_steps(self, batch, num_positions):
-    metrics = original(self, batch, num_positions)
-    calls['n'] += 1
-    if calls['n'] == 4:  # mid-way through epoch 2 (3 steps per epoch)
-      os.kill(os.getpid(), signal.SIGTERM)
-    return metrics
-
   workdir = str(tmp_path / 'preempted')
-  monkeypatch.setattr(Trainer, 'run_train_step', preempted_after_four_steps)
-  assert loop.train_and_evaluate(_config(pairs_path, tower), workdir) == {}
+  restore = preempt_after(monkeypatch, 4)  # mid-way through epoch 2 (3 steps per epoch)
+  with pytest.raises(Preempted, match='at step 4'):
+    loop.train_and_evaluate(_config(pairs_path, tower), workdir)
   assert not os.path.exists(os.path.join(workdir, 'results.json'))
-  monkeypatch.setattr(Trainer, 'run_train_step', original)
+  restore()
   resumed = loop.train_and_evaluate(_config(pairs_path, tower), workdir)
 
   assert [h['epoch'] for h in resumed['history']] == [1, 2]
@@ -66,21 +77,34 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   with open(os.path.join(workdir, 'results.json')) as f:
     written = json.load(f)
   assert set(written) == {'valid', 'test', 'test_cold', 'best_epoch', 'epoch_seconds',
-                          'train_sequences_per_second', 'eval_seconds', 'history'}
+                          'train_sequences_per_second', 'eval_seconds', 'history', 'breakdowns',
+                          'data'}
   assert set(written['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
+  assert written['data'] == {'users': 40, 'items': 30, 'interactions': int(np.count_nonzero(
+      synthetic.sequential_interactions(users=40).sequences))}
 
 
 def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  _write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = _config(pairs_path)
   config.train.epochs = 1
   workdir = tmp_path / 'run'
   loop.train_and_evaluate(config, str(workdir))
-  latest = workdir / 'checkpoints' / 'latest'
-  assert sorted(os.listdir(latest)) == ['3']
-  (latest / '6.orbax-checkpoint-tmp-1234').mkdir()  # what a crash mid-save leaves behind
+  checkpoints = workdir / 'checkpoints'
+  assert sorted(p for p in os.listdir(checkpoints) if p.isdigit()) == ['3']
+  (checkpoints / '6.orbax-checkpoint-tmp-1234').mkdir()  # what a crash mid-save leaves behind
   config.train.epochs = 2
   results = loop.train_and_evaluate(config, str(workdir))
   assert [h['epoch'] for h in results['history']] == [1, 2]  # resumed from step 3, not 6
+
+
+def test_sigterm_handler_is_only_installed_while_training(tmp_path):
+  pairs_path = str(tmp_path / 'toy_pairs.tsv')
+  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  config = _config(pairs_path)
+  config.train.epochs = 1
+  before = signal.getsignal(signal.SIGTERM)
+  loop.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert signal.getsignal(signal.SIGTERM) is before

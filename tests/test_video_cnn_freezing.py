@@ -12,6 +12,7 @@ import pytest
 from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
+import torch_references.video as torch_reference
 from jaxlens.models.video import registry
 from jaxlens.models.video.freezing import dotted, trainable_predicate
 
@@ -64,8 +65,6 @@ def test_r3d18_counts_match_reference_table():
 
 @pytest.mark.parametrize('name', sorted(TABLE) + ['r3d_18'])
 def test_trained_stages_equal_the_references_first_n_frozen_tensors(name):
-  pytest.importorskip('torch')
-  import torch_references.video as torch_reference  # pylint: disable=g-import-not-at-top
   sizes = [p.numel() for p in torch_reference.build(name).parameters()]
   cut = TABLE[name][1] if name in TABLE else {'topT': 30}
   for policy, n in cut.items():

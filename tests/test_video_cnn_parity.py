@@ -10,7 +10,7 @@ weights and every constant tensor drawn (`randomize`); float32 relative error
 import numpy as np
 import pytest
 
-torch = pytest.importorskip('torch')
+import torch  # pylint: disable=g-bad-import-order
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax

@@ -7,20 +7,16 @@ initialisation leaves constant, so each one shows in the output. Eval mode, floa
 output: relative error ||jax - torch|| / ||torch|| <= 1e-4.
 """
 
-import pytest
-
-torch = pytest.importorskip('torch')
-
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
+import pytest
+import torch
 from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import
+import torch_references.video as torch_reference
 from jaxlens.convert.pretrained import load_torch
 from jaxlens.models.video import registry
-import torch_references.video as torch_reference
 from tests.video_helpers import jax_forward, random_clips, relative_error, torch_forward
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 TOLERANCE = 1e-4
 PAPER_ENCODERS = ('r3d_18', 'c2d_r50', 'i3d_r50', 'slow_r50', 'r2plus1d_r50', 'csn_r101',

@@ -85,15 +85,23 @@ def save_encoder(module: nnx.Module, directory: str | os.PathLike, info: Mapping
     json.dump(dict(info), f, indent=2)
 
 
-def restore_encoder(module: nnx.Module, directory: str | os.PathLike) -> dict[str, Any]:
-  """Fills the module's Params/BatchStats from a converted folder; returns its JSON note."""
+def read_info(directory: str | os.PathLike) -> dict[str, Any]:
+  """The JSON note of a converted folder (encoder, output_mode, clip geometry, source)."""
   directory = os.path.abspath(os.fspath(directory))
-  state_dir = os.path.join(directory, STATE_DIR)
   info_file = os.path.join(directory, INFO_FILE)
-  if not (os.path.isdir(state_dir) and os.path.isfile(info_file)):
+  if not (os.path.isdir(os.path.join(directory, STATE_DIR)) and os.path.isfile(info_file)):
     raise JaxlensError(f'{directory}: not a converted encoder (expected {STATE_DIR}/ and '
                        f'{INFO_FILE}; write one with python -m jaxlens.convert)')
-  with open(info_file) as f:
-    info = json.load(f)
-  assign(module, _flatten(ocp.StandardCheckpointer().restore(state_dir)), source=directory)
+  try:
+    with open(info_file, encoding='utf-8') as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    raise JaxlensError(f'{info_file}: unreadable ({e})') from None
+
+
+def restore_encoder(module: nnx.Module, directory: str | os.PathLike) -> dict[str, Any]:
+  """Fills the module's Params/BatchStats from a converted folder; returns its JSON note."""
+  info = read_info(directory)
+  state_dir = os.path.join(os.path.abspath(os.fspath(directory)), STATE_DIR)
+  assign(module, _flatten(ocp.StandardCheckpointer().restore(state_dir)), source=str(directory))
   return info

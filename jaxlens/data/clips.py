@@ -33,16 +33,25 @@ class ClipStore:
     return out
 
 
-def unique_items(slot_rows: np.ndarray, multiple: int) -> tuple[np.ndarray, np.ndarray]:
-  """Distinct non-padding items of a global batch and each slot's index among them.
+def distinct_items(fields: dict[str, np.ndarray], multiple: int
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+  """The distinct non-padding items of a global batch's id fields, each id's index among them,
+  and a mask of the real entries.
 
   The list is padded to a multiple of `multiple` (few distinct shapes compile) by repeating real
-  items, so padding entries feed BatchNorm statistics with real clips, not blank ones.
+  items, so no blank clip is ever encoded; the mask (1 distinct, 0 filler) keeps the repeats out
+  of BatchNorm statistics. Padding ids point at entry 0, a real item; their embeddings are
+  masked by the tower.
   """
-  items, inverse = np.unique(slot_rows, return_inverse=True)
-  inverse = inverse.reshape(slot_rows.shape)
-  if items[0] == 0:  # padding slots point at entry 0, a real item; their embeddings are masked
+  flat = np.concatenate([ids.reshape(-1) for ids in fields.values()])
+  items, inverse = np.unique(flat, return_inverse=True)
+  if items[0] == 0:
     items, inverse = items[1:], np.maximum(inverse - 1, 0)
   size = max(multiple, -(-len(items) // multiple) * multiple)
   padded = np.resize(items, size) if len(items) else np.ones(size, items.dtype)
-  return padded, inverse.astype(np.int32)
+  mask = (np.arange(size) < len(items)).astype(np.float32)
+  index, start = {}, 0
+  for name, ids in fields.items():
+    index[name] = inverse[start:start + ids.size].reshape(ids.shape).astype(np.int32)
+    start += ids.size
+  return padded, index, mask

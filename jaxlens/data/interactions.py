@@ -14,7 +14,8 @@ def load(data_config) -> Interactions:
   else:
     from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
     histories = tfds_source.load_interactions(data_config.name, data_config.dir or None)
-  return apply_protocol(histories, data_config.max_seq_len, data_config.min_seq_len)
+  return apply_protocol(histories, data_config.max_seq_len, data_config.min_seq_len,
+                        data_config.min_item_interactions)
 
 
 def clip_store(data_config, data: Interactions) -> ClipStore:

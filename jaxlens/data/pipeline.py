@@ -1,8 +1,8 @@
-"""Grain pipelines: shuffled training batches and ordered evaluation batches.
+"""Grain pipelines: shuffled training batches, ordered evaluation batches, every item's clips.
 
-Every process computes the same global order of users and takes its contiguous slice of each
+Every process computes the same global order of rows and takes its contiguous slice of each
 global batch, so `jax.make_array_from_process_local_data` assembles the global batch on a
-multi-host mesh. Shapes are static: an epoch is padded with empty users (all-padding rows carry
+multi-host mesh. Shapes are static: an epoch is padded with empty rows (all-padding rows carry
 no loss and mask out of the in-batch negatives), so nothing is dropped and nothing recompiles.
 """
 
@@ -13,9 +13,13 @@ import dataclasses
 import grain
 import numpy as np
 
+from jaxlens.data.clips import distinct_items
 from jaxlens.data.protocol import Interactions
+from jaxlens.data.tasks import Task, TrainRows
 from jaxlens.errors import JaxlensError
-from jaxlens.data.clips import unique_items
+
+ITEM_IDS, NEGATIVE_IDS, USER_IDS = 'item_ids', 'negative_ids', 'user_ids'
+NUM_POSITIONS = 'num_positions'  # the global batch's real queries (host-side, not a device array)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,61 +44,78 @@ def padded_length(n: int, multiple: int) -> int:
   return -(-n // multiple) * multiple
 
 
-class _GatherTrainRows:
-  """Global user indices -> this process's rows; indices past the last user are empty rows.
+def sample_negatives(rng: np.random.Generator, item_ids: np.ndarray, query_mask: np.ndarray,
+                     num_items: int, draws: int = 8) -> np.ndarray:
+  """One item per query `(B, T)`, uniform over items not in the row (the first of `draws` that
+  is not; MoRec's BCE); 0 where there is no query."""
+  batch, steps = query_mask.shape
+  candidates = rng.integers(1, num_items + 1, size=(batch, steps, draws))
+  clash = (candidates[..., None] == item_ids[:, None, None, :]).any(axis=-1)
+  first_free = np.argmax(~clash, axis=-1)
+  chosen = np.take_along_axis(candidates, first_free[..., None], axis=-1)[..., 0]
+  return np.where(query_mask, chosen, 0).astype(np.int32)
 
-  With a clip store (video tower), also the batch's distinct items' clips (this process's part
-  of the list) and each slot's index in that global list.
-  """
 
-  def __init__(self, slots: np.ndarray, process: ProcessSlice, clips=None,
-               unique_multiple: int = 1):
-    self._slots = np.concatenate([slots, np.zeros((1, slots.shape[1]), slots.dtype)])
-    self._process = process
-    self._clips = clips
-    self._unique_multiple = unique_multiple
+@dataclasses.dataclass(frozen=True)
+class BatchLayout:
+  """What a training batch carries besides the rows' ids."""
 
-  def __call__(self, user_indices: np.ndarray) -> dict[str, np.ndarray]:
-    rows = self._slots[np.minimum(user_indices, len(self._slots) - 1)]
-    batch = {'item_ids': self._process.take(rows),
-             'num_positions': np.int64(np.count_nonzero(rows[:, :-1]))}
-    if self._clips is not None:
-      items, slot_index = unique_items(rows, self._unique_multiple * self._process.count)
-      batch['clips'] = self._clips[self._process.take(items)]
-      batch['slot_index'] = self._process.take(slot_index)
+  task: Task
+  num_items: int
+  negatives: bool = False  # a sampled negative per query (losses that need them)
+  clips: object = None  # a `ClipStore`: the distinct items' clips (video towers)
+  clip_multiple: int = 1  # the distinct-clip list is padded to a multiple of this
+
+
+class _TrainBatch:
+  """Global row indices -> this process's part of the batch; indices past the end are empty
+  rows."""
+
+  def __init__(self, rows: TrainRows, layout: BatchLayout, process: ProcessSlice):
+    pad = lambda a: np.concatenate([a, np.zeros((1,) + a.shape[1:], a.dtype)])
+    self._items, self._users = pad(rows.item_ids), pad(rows.user_ids)
+    self._layout, self._process = layout, process
+
+  def __call__(self, indices: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    indices = np.minimum(indices, len(self._items) - 1)
+    layout, take = self._layout, self._process.take
+    ids = {ITEM_IDS: self._items[indices]}
+    queries = layout.task.query_mask(ids[ITEM_IDS])
+    if layout.negatives:
+      ids[NEGATIVE_IDS] = sample_negatives(rng, ids[ITEM_IDS], queries, layout.num_items)
+    batch = {name: take(value) for name, value in ids.items()}
+    batch[USER_IDS] = take(self._users[indices])
+    batch[NUM_POSITIONS] = np.int64(np.count_nonzero(queries))
+    if layout.clips is not None:
+      items, index, mask = distinct_items(ids, layout.clip_multiple * self._process.count)
+      batch['clips'] = layout.clips[take(items)]
+      batch['clip_mask'] = take(mask)
+      batch.update({f'{name}/clip': take(value) for name, value in index.items()})
     return batch
 
 
-def steps_per_epoch(num_users: int, global_batch: int) -> int:
-  return padded_length(num_users, global_batch) // global_batch
+def steps_per_epoch(num_rows: int, global_batch: int) -> int:
+  return padded_length(num_rows, global_batch) // global_batch
 
 
-def train_dataset(data: Interactions, global_batch: int, num_epochs: int, seed: int,
-                  process: ProcessSlice = ProcessSlice(), clips=None,
-                  unique_multiple: int = 1) -> grain.IterDataset:
-  """Reshuffled each epoch from `seed`; each batch holds this process's rows.
-
-  `{'item_ids': (local_batch, L + 1) int32, 'num_positions': the global batch's valid positions}`
-  (every process sees the same count, so all compile the same shapes).
-  """
+def train_dataset(rows: TrainRows, layout: BatchLayout, global_batch: int, num_epochs: int,
+                  seed: int, process: ProcessSlice = ProcessSlice()) -> grain.IterDataset:
+  """Reshuffled each epoch from `seed`; each batch holds this process's rows, and
+  `num_positions`, the same count on every process (so all compile the same shapes)."""
   process.local_size(global_batch)
-  users = padded_length(data.num_users, global_batch)
-  ds = grain.MapDataset.range(users).seed(seed).shuffle().repeat(num_epochs)
-  ds = ds.batch(global_batch).map(
-      _GatherTrainRows(data.train_slots, process, clips, unique_multiple))
-  return ds.to_iter_dataset()
+  total = padded_length(len(rows.user_ids), global_batch)
+  ds = grain.MapDataset.range(total).seed(seed).shuffle().repeat(num_epochs)
+  return ds.batch(global_batch).random_map(_TrainBatch(rows, layout, process)).to_iter_dataset()
 
 
-class _GatherEvalRows:
+class _EvalBatch:
 
   def __init__(self, data: Interactions, split: str, process: ProcessSlice):
     inputs, targets, history = data.eval_split(split)
-    self._arrays = {
-        'inputs': inputs, 'targets': targets, 'history': history,
-        'weights': np.ones(len(targets), np.float32),
-        'cold': (data.train_item_counts()[targets] == 0).astype(np.float32),
-    }
-    self._arrays = {k: np.concatenate([v, np.zeros_like(v[:1])]) for k, v in self._arrays.items()}
+    arrays = {'inputs': inputs, 'targets': targets, 'history': history,
+              USER_IDS: np.arange(data.num_users, dtype=np.int32),
+              'weights': np.ones(len(targets), np.float32)}
+    self._arrays = {k: np.concatenate([v, np.zeros_like(v[:1])]) for k, v in arrays.items()}
     self._process = process
 
   def __call__(self, user_indices: np.ndarray) -> dict[str, np.ndarray]:
@@ -104,9 +125,27 @@ class _GatherEvalRows:
 
 def eval_dataset(data: Interactions, split: str, global_batch: int,
                  process: ProcessSlice = ProcessSlice()) -> grain.MapDataset:
-  """Users in order; `weights` is 0 on the padding rows of the last batch; `cold` marks
-  targets never seen in training (the cold-start users)."""
+  """Users in order; `weights` is 0 on the padding rows of the last batch."""
   process.local_size(global_batch)
   users = padded_length(data.num_users, global_batch)
   return grain.MapDataset.range(users).batch(global_batch).map(
-      _GatherEvalRows(data, split, process))
+      _EvalBatch(data, split, process))
+
+
+class _ItemClips:
+
+  def __init__(self, clips, num_items: int, process: ProcessSlice):
+    self._clips, self._num_items, self._process = clips, num_items, process
+
+  def __call__(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+    ids = np.where(ids > self._num_items, 0, ids)  # the last chunk's filler: blank clips
+    return {'clips': self._clips[self._process.take(ids)]}
+
+
+def item_clips_dataset(clips, num_items: int, chunk: int,
+                       process: ProcessSlice = ProcessSlice()) -> grain.MapDataset:
+  """Items 1..num_items in chunks of `chunk` clips, for evaluation's item table."""
+  process.local_size(chunk)
+  total = padded_length(num_items, chunk)
+  return grain.MapDataset.range(1, total + 1).batch(chunk).map(
+      _ItemClips(clips, num_items, process))

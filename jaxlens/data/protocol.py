@@ -4,6 +4,10 @@ Per user, the last `max_seq_len + 3` items are kept (users with fewer than `min_
 dropped), items are renumbered 1..N in increasing original-id order (0 is padding), and the split
 is leave-one-out by position: train `s[:-2]`, valid target `s[-2]`, test target `s[-1]`.
 
+Warm-N (the paper's Table 8, `min_item_interactions`): first, items with fewer than N
+interactions in the raw file are removed from every history; then users are filtered and
+truncated as above, on what is left.
+
 Everything downstream is a column slice of one left-padded `(users, max_seq_len + 3)` array, so the
 train slots, evaluation inputs and the histories to mask cannot disagree.
 """
@@ -35,6 +39,10 @@ class Interactions:
   @property
   def num_items(self) -> int:
     return len(self.original_item_ids) - 1
+
+  @property
+  def num_interactions(self) -> int:
+    return int(np.count_nonzero(self.sequences))
 
   @property
   def train_slots(self) -> np.ndarray:
@@ -71,9 +79,26 @@ class Interactions:
     return log_pop.astype(np.float32)
 
 
+def _warm_items(histories: Sequence[UserHistory], min_interactions: int) -> list[UserHistory]:
+  """Histories without the items that have fewer than `min_interactions` interactions."""
+  ids, counts = np.unique(np.concatenate([h.items for h in histories]), return_counts=True)
+  rare = ids[counts < min_interactions]
+  warm = []
+  for h in histories:
+    keep = ~np.isin(h.items, rare)
+    warm.append(UserHistory(h.user, h.items[keep],
+                            None if h.timestamps is None else h.timestamps[keep]))
+  return warm
+
+
 def apply_protocol(histories: Sequence[UserHistory], max_seq_len: int = 10,
-                   min_seq_len: int = 5) -> Interactions:
-  """Filters, truncates, renumbers and pads, exactly as the reference's `read_behaviors`."""
+                   min_seq_len: int = 5, min_item_interactions: int = 0) -> Interactions:
+  """Filters, truncates, renumbers and pads, exactly as the reference's `read_behaviors`
+  (after the warm-N item filter when `min_item_interactions` > 0)."""
+  if min_item_interactions < 0:
+    raise JaxlensError(f'data.min_item_interactions={min_item_interactions} must be 0 or more')
+  if min_item_interactions > 1:
+    histories = _warm_items(histories, min_item_interactions)
   if min_seq_len < 3:
     raise JaxlensError(f'data.min_seq_len={min_seq_len}: leave-one-out needs at least 3 items')
   if max_seq_len < 1:

@@ -1,25 +1,31 @@
-"""Full-ranking metrics: the target's rank among all candidate items, then HR@K and NDCG@K.
-
-The rank counts candidates scoring strictly higher than the target, so ties resolve in the
-target's favour deterministically (the reference's argsort broke them arbitrarily).
-"""
+"""HR@K, NDCG@K and MRR@K from target ranks (one target per user, so NDCG@K = 1/log2(rank+1))."""
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from typing import Sequence
+
+import numpy as np
 
 
-def rank_of_targets(candidate_scores: jax.Array, target_scores: jax.Array) -> jax.Array:
-  """1-based ranks `(B,)`; non-candidates in `candidate_scores` (B, V) hold -inf."""
-  return 1 + jnp.sum(candidate_scores > target_scores[:, None], axis=1)
-
-
-def hit_and_ndcg(ranks: jax.Array, ks) -> dict[str, jax.Array]:
-  """Per-user HR@K and NDCG@K (one target per user, so NDCG@K = 1/log2(rank+1))."""
+def per_user(ranks: np.ndarray, ks: Sequence[int], mrr: bool = False) -> dict[str, np.ndarray]:
+  """Each user's HR@K, NDCG@K (and MRR@K) as float64 arrays `(U,)`."""
+  ranks = np.asarray(ranks, np.float64)
   out = {}
   for k in ks:
     hit = ranks <= k
-    out[f'HR@{k}'] = hit.astype(jnp.float32)
-    out[f'NDCG@{k}'] = jnp.where(hit, 1.0 / jnp.log2(ranks + 1.0), 0.0)
+    out[f'HR@{k}'] = hit.astype(np.float64)
+    out[f'NDCG@{k}'] = np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0)
+    if mrr:
+      out[f'MRR@{k}'] = np.where(hit, 1.0 / ranks, 0.0)
   return out
+
+
+def means(ranks: np.ndarray, ks: Sequence[int], mrr: bool = False) -> dict[str, float]:
+  """Means over users; empty groups give 0 (their size is reported beside them)."""
+  return {name: float(values.mean()) if len(values) else 0.0
+          for name, values in per_user(ranks, ks, mrr).items()}
+
+
+def names(ks: Sequence[int]) -> list[str]:
+  """The metrics `means` reports, e.g. for checking `eval.select_metric`."""
+  return [f'{m}@{k}' for k in ks for m in ('HR', 'NDCG')]

@@ -33,7 +33,7 @@ def get(config: dict, dotted: str, default: Any = None) -> Any:
 
 
 def user_tower(config: dict) -> str | None:
-  return get(config, 'model.user_tower') or get(config, 'model.user_encoder')  # today's name
+  return get(config, 'model.user_tower')
 
 
 def model_row(config: dict) -> tuple[str, str] | None:

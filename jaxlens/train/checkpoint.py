@@ -1,18 +1,43 @@
-"""Orbax checkpoints: the latest (every epoch and on preemption) and the best by validation.
+"""Orbax checkpoints under `WORKDIR/checkpoints`: one manager, one atomic save per epoch.
 
-The latest holds everything needed to resume exactly: train state, the Grain iterator's state
-and the loop's bookkeeping. The best holds the train state only. Orbax writes into a temporary
-folder and renames it when complete, so a crash never leaves a half-written checkpoint as the
-latest.
+Each save holds the train state, the Grain iterator's state and the run's bookkeeping
+(`RunState`, which records which step is the best so far) together, with the validation metric
+that selects the best. "This epoch's state, and whether it is the best" is therefore one commit:
+Orbax writes a step into a temporary folder and renames it when complete, so a kill at any moment
+leaves either the previous commit or the new one. The preservation policy keeps the two latest
+steps (the previous one is the fallback if the latest is damaged) and the best by metric.
+
+A damaged checkpoint (a truncated or missing file) is moved aside to `<step>.damaged`, never
+deleted, and the run resumes from the newest intact one with a warning; when none is intact the
+error names the damaged folders.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any
 
 import grain
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
+
+from jaxlens.errors import JaxlensError
+
+
+@dataclasses.dataclass
+class RunState:
+  """The loop's bookkeeping, saved with every checkpoint."""
+
+  epoch: int = 0  # epochs finished
+  history: list = dataclasses.field(default_factory=list)  # one entry per validation
+  best: dict | None = None  # {'epoch', 'step', 'valid'} of the best validation so far
+  stale: int = 0  # validations since the best (early stopping)
+  saved_step: int = 0  # the step of the newest checkpoint (0: none yet)
+  elapsed: float = 0.0  # seconds since the run started, over all its sessions
+  train_seconds: float = 0.0
+  eval_seconds: float = 0.0
 
 
 def _abstract(tree):
@@ -20,51 +45,114 @@ def _abstract(tree):
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
 
 
-def _manager(directory: str) -> ocp.CheckpointManager:
-  return ocp.CheckpointManager(
-      directory, options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True))
+def _shapes(tree) -> dict[str, tuple]:
+  """'path/to/leaf' -> shape, for state trees and Orbax's metadata trees alike."""
+  name = lambda k: str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k))))
+  return {'/'.join(name(k) for k in path): tuple(leaf.shape)
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def selection_key(metrics: dict) -> tuple[float, int]:
+  """Higher metric first, then the earlier step: a later tie never replaces the best."""
+  return metrics['select'], -metrics['step']
+
+
+def is_better(value: float, best: dict | None) -> bool:
+  return best is None or value > best['value']
 
 
 class Checkpoints:
 
   def __init__(self, workdir: str):
-    self._latest = _manager(os.path.join(os.path.abspath(workdir), 'checkpoints', 'latest'))
-    self._best = _manager(os.path.join(os.path.abspath(workdir), 'checkpoints', 'best'))
+    self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+        ocp.checkpoint_managers.LatestN(n=2),
+        ocp.checkpoint_managers.BestN(get_metric_fn=selection_key, n=1,
+                                      keep_checkpoints_without_metrics=False)])
+    self._manager = ocp.CheckpointManager(
+        self.directory, options=ocp.CheckpointManagerOptions(preservation_policy=policy,
+                                                             create=True))
 
-  def has_latest(self) -> bool:
-    return self._latest.latest_step() is not None
+  def has_any(self) -> bool:
+    return self._manager.latest_step() is not None
 
-  def save_latest(self, step: int, state, iterator, meta: dict) -> None:
-    self._latest.save(step, args=ocp.args.Composite(
+  def save(self, step: int, state, iterator, run: RunState, select: float | None) -> None:
+    """Commits state, iterator and bookkeeping at `step`; `select` is the validation metric
+    when this step was evaluated."""
+    metrics = None if select is None else {'select': select, 'step': step}
+    self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         data=grain.checkpoint.CheckpointSave(iterator),
-        meta=ocp.args.JsonSave(meta)), force=True)
+        run=ocp.args.JsonSave(dataclasses.asdict(run))), metrics=metrics, force=True)
 
-  def restore_latest(self, state, iterator):
-    """(state, meta) restored onto `state`'s shardings, `iterator` moved in place; or None."""
-    step = self._latest.latest_step()
-    if step is None:
-      return None
-    restored = self._latest.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(_abstract(state)),
-        data=grain.checkpoint.CheckpointRestore(iterator),
-        meta=ocp.args.JsonRestore()))
-    return restored.state, restored.meta
+  def _restore(self, step: int, state, iterator=None):
+    args = {'state': ocp.args.StandardRestore(_abstract(state)),
+            'run': ocp.args.JsonRestore()}
+    if iterator is not None:
+      args['data'] = grain.checkpoint.CheckpointRestore(iterator)
+    restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+    return restored.state, RunState(**restored.run)
 
-  def save_best(self, step: int, state) -> None:
-    self._best.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)), force=True)
+  def _move_aside(self, step: int) -> str:
+    source = os.path.join(self.directory, str(step))
+    target = f'{source}.damaged'
+    suffix = 1
+    while os.path.exists(target):
+      target, suffix = f'{source}.damaged{suffix}', suffix + 1
+    os.rename(source, target)
+    return target
 
-  def restore_best(self, state):
-    step = self._best.latest_step()
-    if step is None:
-      return state
-    return self._best.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(_abstract(state)))).state
+  def _check_shapes(self, step: int, state) -> None:
+    """After a failed restore: a checkpoint of another model is a config error, not damage, and
+    nothing is moved. Parameters both hold with different shapes tell the two apart."""
+    try:
+      saved = _shapes(ocp.StandardCheckpointer().metadata(
+          os.path.join(self.directory, str(step), 'state')).item_metadata)
+    except Exception:  # pylint: disable=broad-except  # unreadable metadata: damage
+      return
+    wanted = _shapes(state)
+    differing = [f'{path} {saved[path]} -> {wanted[path]}'
+                 for path in sorted(saved.keys() & wanted.keys()) if saved[path] != wanted[path]]
+    if differing:
+      raise JaxlensError(f'{self.directory}/{step} holds a model of other shapes than the '
+                         f'config builds ({", ".join(differing[:4])}'
+                         f'{" and more" if len(differing) > 4 else ""}); use another workdir')
+
+  def restore_latest(self, state, iterator) -> tuple[Any, RunState] | None:
+    """(state, run state) of the newest intact step, `iterator` moved there; None if there is
+    no checkpoint."""
+    damaged = []
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        restored = self._restore(step, state, iterator)
+      except Exception as e:  # pylint: disable=broad-except  # any unreadable file
+        self._check_shapes(step, state)
+        damaged.append((step, str(e).strip().splitlines()[0] if str(e).strip() else repr(e)))
+        continue
+      for bad_step, reason in damaged:
+        moved = self._move_aside(bad_step)
+        logging.warning('checkpoint step %d is damaged (%s); moved to %s and resumed from '
+                        'step %d', bad_step, reason, moved, step)
+      if damaged:
+        self._manager.reload()
+      return restored
+    if damaged:
+      raise JaxlensError(f'no intact checkpoint in {self.directory}: ' + '; '.join(
+          f'{self.directory}/{step}: {reason}' for step, reason in damaged))
+    return None
+
+  def restore_best(self, state, run: RunState):
+    """The train state of the best step `run` records (the latest when nothing was validated)."""
+    step = run.best['step'] if run.best else self._manager.latest_step()
+    try:
+      return self._restore(step, state)[0]
+    except Exception as e:  # pylint: disable=broad-except
+      raise JaxlensError(f'the best checkpoint {self.directory}/{step} cannot be read: '
+                         f'{str(e).strip().splitlines()[0]}') from None
 
   def wait(self) -> None:
-    self._latest.wait_until_finished()
-    self._best.wait_until_finished()
+    self._manager.wait_until_finished()
 
   def reached_preemption(self, step: int) -> bool:
     """True on every host once a multi-host preemption notice arrived (JAX's sync point)."""
-    return self._latest.reached_preemption(step)
+    return self._manager.reached_preemption(step)

@@ -1,58 +1,74 @@
-"""Next-item losses over the valid positions of left-padded sequences.
+"""Training losses by config name (`config.loss.name`), over the real queries of a batch.
 
-Position (u, t) (input slot t of user u) predicts slot t+1; it counts when slot t holds a real
-item. Losses see only the batch's valid positions, gathered into a static number of rows
-(`positions`, flat indices into B*L, with `weights` 0 on filler rows): with MicroLens' short
-sequences most slots are padding, and skipping them halves the softmax work without changing the
-loss. Each loss returns (sum over positions, number of positions), so means are exact over a
-global batch.
+A query (row u, step t) predicts the item in slot t + offset of its row (`jaxlens.data.tasks`).
+Losses see only the batch's real queries, gathered into a static number of rows (`Positions`,
+with `weights` 0 on filler rows): with MicroLens' short sequences most slots are padding, and
+skipping them halves the softmax work without changing the loss. Each loss returns (sum over
+queries, number of queries), so means are exact over a global batch. Scores come from the user
+tower (`score`, `score_each`), so pair-scoring towers train with the same losses.
 
 - `in_batch`: reference section 2.2. Softmax over every slot embedding of the batch; logQ
-  popularity correction on every column; the user's own items and padding are masked except the
-  label. Under `jax.jit` on a sharded batch the negatives come from the whole global batch (the
-  reference used each GPU's batch only).
-- `full_softmax`: cross-entropy over all items (RecBole's SASRec).
-- `bce`: one random negative per position (MoRec), not among the user's own items.
+  popularity correction on every column; the row's own items and padding are masked except the
+  label. `loss.negatives`: 'global' takes the negatives from the whole global batch (under
+  `jax.jit` on a sharded batch); a number of rows G restricts each row's columns to its group of
+  G rows, as the reference's per-GPU softmax over 120 users did; the loss does not depend on the
+  mesh either way.
+- `full_softmax`: cross-entropy over all items (RecBole's SASRec); needs every item's vector each
+  step (towers with a table).
+- `bce`: one sampled negative per query (MoRec), not among the row's items; the pipeline samples
+  it, so content towers embed it with the batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 
+from jaxlens.registry import Registry
+
 _MASKED = -1e4  # the reference's mask value; in fp32 its exp underflows to 0 exactly
-
-
-def position_mask(slot_ids: jax.Array) -> jax.Array:
-  """`(B, L)`: input slot t is real (its target, slot t+1, then is too)."""
-  return slot_ids[:, :-1] != 0
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Positions:
-  """The valid positions of a batch, padded to a static count."""
+  """The real queries of a batch, padded to a static count."""
 
-  users: jax.Array  # (P,) row of each position
-  steps: jax.Array  # (P,) input slot t
-  weights: jax.Array  # (P,) 1 for real positions, 0 for filler
+  users: jax.Array  # (P,) row of each query
+  steps: jax.Array  # (P,) its step t
+  slots: jax.Array  # (P,) the slot of its target
+  weights: jax.Array  # (P,) 1 for real queries, 0 for filler
 
   @classmethod
-  def of(cls, slot_ids: jax.Array, count: int) -> 'Positions':
-    """The first `count` valid positions in row-major order (count >= the batch's total)."""
-    mask = position_mask(slot_ids)
-    flat = jnp.nonzero(mask.reshape(-1), size=count, fill_value=0)[0]
-    weights = jnp.arange(count) < jnp.sum(mask)
-    users, steps = jnp.divmod(flat, mask.shape[1])
-    return cls(users, steps, weights.astype(jnp.float32))
-
-  def targets(self, slot_ids: jax.Array) -> jax.Array:
-    return slot_ids[self.users, self.steps + 1]
+  def of(cls, query_mask: jax.Array, count: int, offset: int) -> 'Positions':
+    """The first `count` real queries in row-major order (count >= the batch's total)."""
+    flat = jnp.nonzero(query_mask.reshape(-1), size=count, fill_value=0)[0]
+    weights = jnp.arange(count) < jnp.sum(query_mask)
+    users, steps = jnp.divmod(flat, query_mask.shape[1])
+    return cls(users, steps, steps + offset, weights.astype(jnp.float32))
 
   def total(self, losses: jax.Array):
     return jnp.sum(losses * self.weights), jnp.sum(self.weights)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossInputs:
+  """What a loss may read; built inside the traced train step."""
+
+  queries: Any  # (P, ...) the user tower's queries at `positions`
+  positions: Positions
+  slot_ids: jax.Array  # (B, S)
+  slot_embs: jax.Array  # (B, S, D)
+  negative_embs: jax.Array | None  # (B, T, D) for losses that need negatives
+  log_popularity: jax.Array  # (vocab,)
+  num_items: int
+  score: Callable[[Any, jax.Array], jax.Array]  # (queries, (N, D)) -> (P, N)
+  score_each: Callable[[Any, jax.Array], jax.Array]  # (queries, (P, K, D)) -> (P, K)
+  table: Callable[[], jax.Array]  # every item's vector (vocab, D), for losses that need it
+  negatives_group: int = 0  # in_batch: rows per softmax group; 0 = the whole global batch
 
 
 def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -60,46 +76,54 @@ def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
       logits, labels[:, None], axis=-1)[:, 0]
 
 
-def in_batch_softmax(states: jax.Array, slot_embs: jax.Array, slot_ids: jax.Array,
-                     log_pop: jax.Array, positions: Positions):
-  """states `(B, L, D)`, slot_embs `(B, L+1, D)`, slot_ids `(B, L+1)`, log_pop `(vocab,)`."""
-  batch, slots = slot_ids.shape
-  columns = slot_ids.reshape(-1)  # (C,) with C = B * (L + 1)
-  queries = states[positions.users, positions.steps]  # (P, D)
-  logits = jnp.einsum('pd,cd->pc', queries, slot_embs.reshape(batch * slots, -1),
-                      preferred_element_type=jnp.float32)
-  logits = logits - log_pop[columns]
-  own = (slot_ids[:, :, None] == columns[None, None, :]).any(axis=1) | (columns == 0)  # (B, C)
-  labels = positions.users * slots + positions.steps + 1
+def in_batch_softmax(x: LossInputs):
+  batch, slots = x.slot_ids.shape
+  p = x.positions
+  columns = x.slot_ids.reshape(-1)  # (C,) with C = B * S
+  logits = x.score(x.queries, x.slot_embs.reshape(batch * slots, -1)) - x.log_popularity[columns]
+  own = (x.slot_ids[:, :, None] == columns[None, None, :]).any(axis=1) | (columns == 0)  # (B, C)
+  masked = own[p.users]
+  if x.negatives_group:
+    column_rows = jnp.arange(batch * slots) // slots
+    masked |= (p.users // x.negatives_group)[:, None] != (column_rows // x.negatives_group)[None]
+  labels = p.users * slots + p.slots
   is_label = labels[:, None] == jnp.arange(batch * slots)[None, :]
-  logits = jnp.where(own[positions.users] & ~is_label, _MASKED, logits)
-  return positions.total(_cross_entropy(logits, labels))
+  logits = jnp.where(masked & ~is_label, _MASKED, logits)
+  return p.total(_cross_entropy(logits, labels))
 
 
-def full_softmax(states: jax.Array, table: jax.Array, slot_ids: jax.Array, num_items: int,
-                 positions: Positions):
-  """Cross-entropy over items 1..num_items; table `(vocab, D)` (padding rows excluded)."""
-  queries = states[positions.users, positions.steps]
-  logits = jnp.einsum('pd,vd->pv', queries, table, preferred_element_type=jnp.float32)
+def full_softmax(x: LossInputs):
+  """Cross-entropy over items 1..num_items (padding and vocabulary padding excluded)."""
+  table = x.table()
+  logits = x.score(x.queries, table)
   vocab = jnp.arange(table.shape[0])
-  logits = jnp.where((vocab == 0) | (vocab > num_items), -jnp.inf, logits)
-  return positions.total(_cross_entropy(logits, positions.targets(slot_ids)))
+  logits = jnp.where((vocab == 0) | (vocab > x.num_items), -jnp.inf, logits)
+  p = x.positions
+  return p.total(_cross_entropy(logits, x.slot_ids[p.users, p.slots]))
 
 
-def sample_negatives(rng: jax.Array, slot_ids: jax.Array, num_items: int,
-                     candidates: int = 8) -> jax.Array:
-  """One item per position `(B, L)`, uniform over items not in the user's slots (first of K)."""
-  batch, slots = slot_ids.shape
-  draws = jax.random.randint(rng, (batch, slots - 1, candidates), 1, num_items + 1)
-  clash = (draws[..., None] == slot_ids[:, None, None, :]).any(axis=-1)
-  first_free = jnp.argmax(~clash, axis=-1)
-  return jnp.take_along_axis(draws, first_free[..., None], axis=-1)[..., 0]
+def bce(x: LossInputs):
+  """Binary cross-entropy of the target against the query's sampled negative."""
+  p = x.positions
+  candidates = jnp.stack([x.slot_embs[p.users, p.slots], x.negative_embs[p.users, p.steps]],
+                         axis=1)  # (P, 2, D)
+  scores = x.score_each(x.queries, candidates)
+  losses = -jax.nn.log_sigmoid(scores[:, 0]) - jax.nn.log_sigmoid(-scores[:, 1])
+  return p.total(losses)
 
 
-def bce(states: jax.Array, slot_embs: jax.Array, negative_embs: jax.Array, positions: Positions):
-  """Binary cross-entropy of the next item against one negative per position."""
-  queries = states[positions.users, positions.steps]
-  positive = jnp.sum(queries * slot_embs[positions.users, positions.steps + 1], axis=-1)
-  negative = jnp.sum(queries * negative_embs[positions.users, positions.steps], axis=-1)
-  losses = -jax.nn.log_sigmoid(positive) - jax.nn.log_sigmoid(-negative)
-  return positions.total(losses)
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+  name: str
+  fn: Callable[[LossInputs], tuple[jax.Array, jax.Array]]
+  needs_table: bool = False  # every item's vector each step
+  needs_negatives: bool = False  # a sampled negative per query, embedded with the batch
+  why_table: str = ''
+
+
+REGISTRY: Registry[LossSpec] = Registry('loss', 'config.loss.name')
+REGISTRY.register(LossSpec('in_batch', in_batch_softmax))
+REGISTRY.register(LossSpec(
+    'full_softmax', full_softmax, needs_table=True,
+    why_table='it scores every item each step, so every item would be embedded each step'))
+REGISTRY.register(LossSpec('bce', bce, needs_negatives=True))

@@ -1,14 +1,15 @@
-"""The jitted train and evaluation steps over a split NNX model.
+"""The jitted train step over a split NNX model.
 
 The model is split once into its graph and states (trainable parameters, frozen parameters, and
-the rest: RNG counters, BatchNorm statistics). The steps are pure `jax.jit` functions over those
-states with explicit shardings; gradients are taken with respect to trainable parameters only.
+the rest: RNG counters, BatchNorm statistics). The step is a pure `jax.jit` function over those
+states with explicit shardings; gradients are taken with respect to trainable parameters only,
+so frozen ones get neither gradients nor optimizer state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,11 +17,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxlens.errors import JaxlensError
-from jaxlens.eval import ranking
+from jaxlens.data.pipeline import ITEM_IDS, NEGATIVE_IDS, USER_IDS
+from jaxlens.data.tasks import Task
+from jaxlens.models.recommender import Recommender
 from jaxlens.train import losses
-
-LOSSES = ('in_batch', 'full_softmax', 'bce')
 
 
 @jax.tree_util.register_dataclass
@@ -32,79 +32,56 @@ class TrainState:
   opt_state: Any
   step: jax.Array
 
-
-def eval_view(model: nnx.Module) -> nnx.Module:
-  return nnx.view(model, deterministic=True, use_running_average=True, raise_if_not_found=False)
+  def model_states(self) -> tuple[nnx.State, nnx.State, nnx.State]:
+    """What `nnx.merge(graphdef, *states)` needs, for evaluation."""
+    return self.params, self.frozen, self.rest
 
 
 class Trainer:
-  """Owns the model's graph, the optimizer and the compiled steps."""
+  """Owns the model's graph, the optimizer and the compiled train step."""
 
-  def __init__(self, model: nnx.Module, tx: optax.GradientTransformation, *, loss: str,
-               log_popularity: np.ndarray, num_items: int, ks, seed: int,
-               trainable: Callable[[tuple, Any], bool] = lambda path, value: True):
-    if loss not in LOSSES:
-      raise JaxlensError(f'config.loss.name={loss!r}; choose one of {", ".join(LOSSES)}')
-    self.loss, self.num_items, self.ks, self.tx = loss, num_items, tuple(ks), tx
+  def __init__(self, model: Recommender, tx: optax.GradientTransformation, *,
+               loss: losses.LossSpec, task: Task, log_popularity: np.ndarray, num_items: int,
+               negatives_group: int = 0):
+    self.loss, self.task, self.num_items, self.tx = loss, task, num_items, tx
+    self.negatives_group = negatives_group
     self._log_pop = jnp.asarray(log_popularity)
-    self._negative_key = jax.random.key(seed + 1)
+    trainable = lambda path, value: model.is_trainable(tuple(path))
     self.graphdef, params, frozen, rest = nnx.split(
         model, nnx.All(nnx.Param, trainable), nnx.Param, ...)
     self.state = TrainState(params, frozen, rest, tx.init(params), jnp.zeros((), jnp.int32))
     self._train_step = None
-    self._eval_step = None
 
-  def model(self, state: TrainState) -> nnx.Module:
-    return nnx.merge(self.graphdef, state.params, state.frozen, state.rest, copy=True)
+  def model(self, state: TrainState) -> Recommender:
+    return nnx.merge(self.graphdef, *state.model_states(), copy=True)
 
-  def _loss(self, params, frozen, rest, step, batch, num_positions: int):
+  def _loss(self, params, frozen, rest, batch, num_positions: int):
     # copy=True: fresh variables owned by this trace, so dropout may advance its RNG count.
     model = nnx.merge(self.graphdef, params, frozen, rest, copy=True)
-    slot_ids = batch['item_ids']
-    slot_embs = model.item_tower.slot_embeddings(batch)
-    states = model.user_states(slot_embs[:, :-1], slot_ids[:, :-1])
-    positions = losses.Positions.of(slot_ids, num_positions)
-    if self.loss == 'in_batch':
-      total, count = losses.in_batch_softmax(states, slot_embs, slot_ids, self._log_pop, positions)
-    elif self.loss == 'full_softmax':
-      total, count = losses.full_softmax(states, model.item_tower.table(), slot_ids,
-                                         self.num_items, positions)
-    else:
-      negatives = losses.sample_negatives(jax.random.fold_in(self._negative_key, step),
-                                          slot_ids, self.num_items)
-      total, count = losses.bce(states, slot_embs, model.item_tower(negatives), positions)
+    fields = (ITEM_IDS, NEGATIVE_IDS) if self.loss.needs_negatives else (ITEM_IDS,)
+    embs = model.embed(batch, fields)
+    slot_ids = batch[ITEM_IDS]
+    queries = model.queries(embs[ITEM_IDS], slot_ids, batch[USER_IDS])
+    positions = losses.Positions.of(self.task.query_mask(slot_ids), num_positions,
+                                    self.task.target_offset(slot_ids.shape[1]))
+    total, count = self.loss.fn(losses.LossInputs(
+        queries=jax.tree.map(lambda q: q[positions.users, positions.steps], queries),
+        positions=positions, slot_ids=slot_ids, slot_embs=embs[ITEM_IDS],
+        negative_embs=embs.get(NEGATIVE_IDS), log_popularity=self._log_pop,
+        num_items=self.num_items, score=model.score, score_each=model.score_each,
+        table=model.item_tower.table, negatives_group=self.negatives_group))
     new_rest = nnx.state(model, nnx.Not(nnx.Param))
     return total / jnp.maximum(count, 1), (new_rest, count)
 
   def train_step(self, state: TrainState, batch: dict[str, jax.Array], num_positions: int):
-    """One optimizer step; `num_positions` (static) bounds the batch's valid positions."""
+    """One optimizer step; `num_positions` (static) bounds the batch's real queries."""
     grad_fn = jax.value_and_grad(self._loss, has_aux=True)
-    (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.rest, state.step,
-                                           batch, num_positions)
+    (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.rest, batch,
+                                           num_positions)
     updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {'loss': loss, 'positions': count, 'grad_norm': optax.tree.norm(grads)}
     return TrainState(params, state.frozen, rest, opt_state, state.step + 1), metrics
-
-  def item_table(self, state: TrainState) -> jax.Array:
-    """Every item's embedding in eval mode, `(vocab, D)`, for towers that hold a table."""
-    return eval_view(self.model(state)).item_tower.table()
-
-  def embed_clips(self, state: TrainState, clips: jax.Array) -> jax.Array:
-    """Eval-mode embeddings of a chunk of items' clips (video towers)."""
-    return eval_view(self.model(state)).item_tower.embed_clips(clips)
-
-  def eval_step(self, state: TrainState, table: jax.Array, batch: dict[str, jax.Array]):
-    model = eval_view(self.model(state))
-    inputs = batch['inputs']
-    user_vectors = model.user_states(table[inputs], inputs)[:, -1]
-    per_user = ranking.user_metrics(user_vectors, table, batch['history'], batch['targets'],
-                                    self.num_items, self.ks)
-    cold = batch['weights'] * batch['cold']
-    sums = {name: jnp.sum(value * batch['weights']) for name, value in per_user.items()}
-    sums.update({f'cold/{name}': jnp.sum(value * cold) for name, value in per_user.items()})
-    sums['cold/users'] = jnp.sum(cold)
-    return sums
 
   def compile(self, batch_sharding) -> None:
     """jit with explicit shardings: the state keeps its layout, batches are split over data."""
@@ -112,22 +89,25 @@ class Trainer:
     self._train_step = jax.jit(self.train_step, in_shardings=(state_sharding, batch_sharding),
                                out_shardings=(state_sharding, None), donate_argnums=0,
                                static_argnums=2)
-    self._item_table = jax.jit(self.item_table, in_shardings=(state_sharding,))
-    self._embed_clips = jax.jit(self.embed_clips, in_shardings=(state_sharding, batch_sharding))
-    self._eval_step = jax.jit(self.eval_step, in_shardings=(state_sharding, None, batch_sharding))
+
+  def position_bound(self, rows: int, num_positions: int) -> int:
+    """The static query count of a step: rounded up to a multiple of the rows, so few shapes
+    compile."""
+    return max(rows, -(-num_positions // rows) * rows)
 
   def run_train_step(self, batch, num_positions: int):
-    """One step; positions are rounded up to a multiple of the batch so few shapes compile."""
-    rows = batch['item_ids'].shape[0]
-    bound = max(rows, -(-num_positions // rows) * rows)
+    """One step on a global batch; returns its metrics as device arrays (no host sync)."""
+    bound = self.position_bound(batch[ITEM_IDS].shape[0], num_positions)
     self.state, metrics = self._train_step(self.state, batch, bound)
     return metrics
 
-  def run_item_table(self):
-    return self._item_table(self.state)
+  def lower(self, batch: dict[str, jax.ShapeDtypeStruct], num_positions: int):
+    """The train step lowered for a batch of these shapes, without data (AOT reports)."""
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), self.state)
+    bound = self.position_bound(batch[ITEM_IDS].shape[0], num_positions)
+    return self._train_step.lower(abstract, batch, bound)
 
-  def run_embed_clips(self, clips):
-    return self._embed_clips(self.state, clips)
-
-  def run_eval_step(self, table, batch):
-    return self._eval_step(self.state, table, batch)
+  def compiled_variants(self) -> int:
+    """How many shapes the train step has compiled for (retrace checks)."""
+    return self._train_step._cache_size()  # pylint: disable=protected-access

@@ -7,7 +7,8 @@ float32; `dtype` is the compute dtype.
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+from typing import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,20 @@ Triple = tuple[int, int, int]
 
 # pytorchvideo initialises linears with N(0, 0.01).
 _LINEAR_INIT = nnx.initializers.normal(0.01)
+
+# The logical axis of every encoder kernel's output dimension. `config.mesh.rules` maps it to a
+# mesh axis (('encoder_out', 'data') is FSDP) or to None (replicated, the default); vectors
+# (biases, norms, positions) stay replicated. See `jaxlens.sharding`.
+ENCODER_OUT = 'encoder_out'
+
+
+def kernel_axes(ndim: int) -> tuple[str | None, ...]:
+  return (None,) * (ndim - 1) + (ENCODER_OUT,)
+
+
+def encoder_kernel_init(init, ndim: int):
+  """`init` annotated with `kernel_axes`; placed on the mesh later, so encoders build anywhere."""
+  return nnx.with_partitioning(init, kernel_axes(ndim), eager_sharding=False)
 
 
 def kaiming_normal_fan_out(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -75,7 +90,8 @@ class Conv3d(nnx.Module):
     self.dtype = dtype
     self.kernel = nnx.Param(
         kaiming_normal_fan_out(rngs.params(),
-                               self.kernel_size + (in_features // groups, out_features)))
+                               self.kernel_size + (in_features // groups, out_features)),
+        out_sharding=kernel_axes(5), eager_sharding=False)
     self.bias = nnx.Param(jnp.zeros((out_features,))) if use_bias else None
 
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -104,6 +120,9 @@ class BatchNorm(nnx.Module):
   is SyncBatchNorm for free. Like PyTorch, the running variance is updated with the unbiased batch
   variance (n / (n - 1) times the one used to normalise). Statistics are computed in float32 even
   when `dtype` is bfloat16.
+
+  `sample_mask` (set for one call by `statistics_over`) leaves samples out of the batch
+  statistics: the filler clips that pad a batch's distinct items to a bucket size.
   """
 
   def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1,
@@ -116,6 +135,7 @@ class BatchNorm(nnx.Module):
     self.momentum = momentum
     self.dtype = dtype
     self.use_running_average = False
+    self.sample_mask = nnx.data(None)  # an array while `statistics_over` is active
 
   def set_view(self, use_running_average: bool | None = None):
     """Lets `nnx.view(model, use_running_average=...)` switch train/eval statistics."""
@@ -128,16 +148,34 @@ class BatchNorm(nnx.Module):
     else:
       axes = tuple(range(x.ndim - 1))
       x32 = x.astype(jnp.float32)
-      mean = jnp.mean(x32, axes)
-      var = jnp.mean(jnp.square(x32 - mean), axes)
-      count = x.size // x.shape[-1]
-      unbiased = var * (count / max(count - 1, 1))
+      if self.sample_mask is None:
+        weights, count = jnp.ones((), jnp.float32), x.size // x.shape[-1]
+      else:
+        weights = self.sample_mask.astype(jnp.float32).reshape((-1,) + (1,) * (x.ndim - 1))
+        count = jnp.sum(weights) * (x.size // (x.shape[0] * x.shape[-1]))
+      mean = jnp.sum(x32 * weights, axes) / count
+      var = jnp.sum(jnp.square(x32 - mean) * weights, axes) / count
+      unbiased = var * (count / jnp.maximum(count - 1, 1))
       m = self.momentum
       self.mean[...] = (1 - m) * self.mean[...] + m * jax.lax.stop_gradient(mean)
       self.var[...] = (1 - m) * self.var[...] + m * jax.lax.stop_gradient(unbiased)
     scale = self.scale[...] * jax.lax.rsqrt(var + self.eps)
     shift = self.bias[...] - mean * scale
     return (x.astype(jnp.float32) * scale + shift).astype(self.dtype)
+
+
+@contextlib.contextmanager
+def statistics_over(module: nnx.Module, sample_mask: jax.Array | None) -> Iterator[None]:
+  """Within the block, every BatchNorm of `module` computes batch statistics over the samples
+  where `sample_mask` is true only (None: all samples)."""
+  norms = [m for _, m in nnx.iter_modules(module) if isinstance(m, BatchNorm)]
+  for norm in norms:
+    norm.sample_mask = sample_mask
+  try:
+    yield
+  finally:
+    for norm in norms:
+      norm.sample_mask = None
 
 
 class ConvNormAct(nnx.Module):
@@ -189,8 +227,8 @@ class KineticsClassifier(nnx.Module):
   def __init__(self, in_features: int, num_classes: int = 400, dropout_rate: float = 0.5,
                softmax: bool = False, *, dtype=jnp.float32, rngs: nnx.Rngs):
     self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
-    self.proj = nnx.Linear(in_features, num_classes, dtype=dtype, kernel_init=_LINEAR_INIT,
-                           rngs=rngs)
+    self.proj = nnx.Linear(in_features, num_classes, dtype=dtype,
+                           kernel_init=encoder_kernel_init(_LINEAR_INIT, 2), rngs=rngs)
     self.softmax = softmax
 
   def __call__(self, pooled: jax.Array) -> jax.Array:

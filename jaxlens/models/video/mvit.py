@@ -20,6 +20,7 @@ from flax import nnx
 from jaxlens.models.video.torch_mapping import torch_layer_param
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry
+from jaxlens.models.video.layers import encoder_kernel_init
 from jaxlens.models.video.transformer import (Mlp, drop_path, layer_norm, linear, linear_init,
                                               run_blocks)
 
@@ -92,7 +93,8 @@ class AttentionPool(nnx.Module):
     self.out_grid = tuple(_conv_out(n, 3, s, 1) for n, s in zip(grid, stride))
     self.conv = nnx.Conv(HEAD_DIM, HEAD_DIM, kernel_size=(3, 3, 3), strides=stride,
                          padding=((1, 1),) * 3, feature_group_count=HEAD_DIM, use_bias=False,
-                         dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+                         dtype=dtype, param_dtype=jnp.float32, rngs=rngs,
+                         kernel_init=encoder_kernel_init(nnx.nn.linear.default_kernel_init, 5))
     self.norm = layer_norm(HEAD_DIM, epsilon=POOL_EPS, dtype=dtype, rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:  # (B, N, heads, head_dim)
@@ -179,7 +181,7 @@ class MViT(nnx.Module):
     self.patch_embed = nnx.Conv(
         3, EMBED_DIM, kernel_size=PATCH_KERNEL, strides=PATCH_STRIDE,
         padding=tuple((p, p) for p in PATCH_PADDING), dtype=dtype, param_dtype=jnp.float32,
-        rngs=rngs)
+        rngs=rngs, kernel_init=encoder_kernel_init(nnx.nn.linear.default_kernel_init, 5))
     position = lambda *shape: nnx.Param(linear_init(rngs.params(), shape, jnp.float32))
     self.cls_token = position(1, EMBED_DIM)
     self.pos_embed_class = position(1, EMBED_DIM)

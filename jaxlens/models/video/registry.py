@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from flax import nnx
 
-from jaxlens.errors import JaxlensError
+from jaxlens.registry import Registry
 
 # `from_torch(state_dict, output, *, source='checkpoint', **shape_options)`: torch state dict
 # (name -> array) -> flat NNX state ('dotted.path' -> array) of the module
@@ -55,22 +55,5 @@ class EncoderSpec:
     return {'head': self.head_dim, 'features': self.feature_dim}[output]
 
 
-_REGISTRY: dict[str, EncoderSpec] = {}
-
-
-def register(spec: EncoderSpec) -> EncoderSpec:
-  if spec.name in _REGISTRY:
-    raise ValueError(f'video encoder {spec.name!r} registered twice')
-  _REGISTRY[spec.name] = spec
-  return spec
-
-
-def get(name: str) -> EncoderSpec:
-  if name not in _REGISTRY:
-    raise JaxlensError(
-        f'unknown video encoder {name!r}; known: {", ".join(sorted(_REGISTRY))}')
-  return _REGISTRY[name]
-
-
-def names() -> list[str]:
-  return sorted(_REGISTRY)
+_ENCODERS: Registry[EncoderSpec] = Registry('video encoder', 'config.model.encoder.name')
+register, get, names = _ENCODERS.register, _ENCODERS.get, _ENCODERS.names

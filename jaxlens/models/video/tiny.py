@@ -15,6 +15,7 @@ from flax import nnx
 
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry
+from jaxlens.models.video.layers import BatchNorm, encoder_kernel_init
 
 _LAYERS = ((32, (1, 4, 4)), (64, (2, 2, 2)))  # (channels, tubelet = kernel = stride)
 
@@ -37,9 +38,10 @@ class TubeletConvBNReLU(nnx.Module):
   def __init__(self, channels_in: int, channels_out: int, size, *, rngs: nnx.Rngs,
                dtype=jnp.float32):
     self.size = size
-    self.conv = nnx.Linear(channels_in * size[0] * size[1] * size[2], channels_out,
-                           use_bias=False, dtype=dtype, rngs=rngs)
-    self.norm = nnx.BatchNorm(channels_out, momentum=0.9, epsilon=1e-5, dtype=dtype, rngs=rngs)
+    self.conv = nnx.Linear(
+        channels_in * size[0] * size[1] * size[2], channels_out, use_bias=False, dtype=dtype,
+        kernel_init=encoder_kernel_init(nnx.nn.linear.default_kernel_init, 2), rngs=rngs)
+    self.norm = BatchNorm(channels_out, dtype=dtype)
 
   def __call__(self, x: jax.Array) -> jax.Array:
     return jax.nn.relu(self.norm(self.conv(tubelets(x, self.size))))

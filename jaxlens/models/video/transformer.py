@@ -12,14 +12,16 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.models.video.layers import encoder_kernel_init
+
 # pytorchvideo's ViT init (`init_net_weights(style='vit')`) and HF VideoMAE both draw linear
 # weights with std 0.02; this only matters for training from scratch.
 linear_init = nnx.initializers.truncated_normal(stddev=0.02)
 
 
 def linear(in_dim: int, out_dim: int, *, dtype, rngs: nnx.Rngs, use_bias: bool = True):
-  return nnx.Linear(in_dim, out_dim, use_bias=use_bias, kernel_init=linear_init, dtype=dtype,
-                    param_dtype=jnp.float32, rngs=rngs)
+  return nnx.Linear(in_dim, out_dim, use_bias=use_bias, dtype=dtype, param_dtype=jnp.float32,
+                    kernel_init=encoder_kernel_init(linear_init, 2), rngs=rngs)
 
 
 def layer_norm(dim: int, *, epsilon: float, dtype, rngs: nnx.Rngs) -> nnx.LayerNorm:

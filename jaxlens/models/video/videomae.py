@@ -23,6 +23,7 @@ from flax import nnx
 from jaxlens.models.video.torch_mapping import torch_layer_param
 from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry
+from jaxlens.models.video.layers import encoder_kernel_init
 from jaxlens.models.video.transformer import Mlp, layer_norm, linear, run_blocks
 
 WIDTH = 768
@@ -89,7 +90,9 @@ class VideoMAE(nnx.Module):
     self.dtype = dtype
     self.patch_embed = nnx.Conv(3, WIDTH, kernel_size=(TUBELET, PATCH, PATCH),
                                 strides=(TUBELET, PATCH, PATCH), padding='VALID', dtype=dtype,
-                                param_dtype=jnp.float32, rngs=rngs)
+                                param_dtype=jnp.float32, rngs=rngs,
+                                kernel_init=encoder_kernel_init(
+                                    nnx.nn.linear.default_kernel_init, 5))
     self.blocks = nnx.List([Block(dtype=dtype, rngs=rngs) for _ in range(DEPTH)])
 
   def __call__(self, clips: jax.Array) -> jax.Array:

@@ -1,7 +1,8 @@
 """The device mesh and the logical-axis rules that place parameters and batches on it.
 
-"pjit" today is `jax.jit` with shardings: parameters carry logical axis names
-(`nnx.with_partitioning`), `config.mesh.rules` maps them to mesh axes, and batches are laid over
+"pjit" today is `jax.jit` with shardings: parameters carry logical axis names (their
+`out_sharding` metadata, e.g. ('items', 'embed') on the ID table, (..., 'encoder_out') on video
+encoder kernels), `config.mesh.rules` maps those names to mesh axes, and batches are laid over
 the `batch` axis. Multi-host: each process loads its slice of a global batch and
 `make_array_from_process_local_data` assembles the global array.
 """
@@ -12,6 +13,7 @@ import math
 
 import jax
 import numpy as np
+from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jaxlens.errors import JaxlensError
@@ -24,8 +26,11 @@ def make_mesh(mesh_config, devices=None) -> jax.sharding.Mesh:
   device_list = devices if devices is not None else jax.devices()
   sizes = [mesh_config[axis] for axis in AXES]
   count = len(device_list)
+  if sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
+    raise JaxlensError(f'config.mesh {dict(zip(AXES, sizes))}: each axis is a positive size, '
+                       'at most one is -1 (the devices the others leave)')
   fixed = math.prod(s for s in sizes if s != -1)
-  if sizes.count(-1) > 1 or count % fixed:
+  if count % fixed:
     raise JaxlensError(f'config.mesh {dict(zip(AXES, sizes))} does not fit {count} devices')
   sizes = [count // fixed if s == -1 else s for s in sizes]
   if math.prod(sizes) != count:
@@ -45,32 +50,37 @@ def axis_size(mesh: jax.sharding.Mesh, rules, logical: str) -> int:
   return mesh.shape[axis] if axis else 1
 
 
-def largest_dim_spec(shape: tuple[int, ...], axis: str | None, size: int) -> P:
-  """FSDP layout: the largest dimension divisible by the axis size is split over it."""
-  if axis:
-    for dim in sorted(range(len(shape)), key=lambda d: -shape[d]):
-      if shape[dim] % size == 0:
-        return P(*[axis if d == dim else None for d in range(len(shape))])
-  return P()
+def _spec(path, var, mesh, rules) -> P:
+  """The mesh layout of one variable from its logical names; an uneven split is an error."""
+  names = var.get_metadata().get('out_sharding') or ()
+  axes = [mesh_axis(rules, name) if name else None for name in names]
+  shape = var.get_value().shape
+  for dim, axis in enumerate(axes):
+    if axis and shape[dim] % mesh.shape[axis]:
+      raise JaxlensError(
+          f'parameter {"/".join(map(str, path))} {tuple(shape)}: dimension {dim} '
+          f'({names[dim]!r} -> mesh axis {axis!r}) is not divisible by the {mesh.shape[axis]} '
+          'devices of that axis; change config.mesh.rules or the mesh')
+  return P(*axes)
 
 
-def shard_parameters(module, mesh: jax.sharding.Mesh, rules, logical: str) -> None:
-  """Lays out every parameter of `module` by the rule for `logical` (e.g. 'encoder_params').
+def place(module: nnx.Module, mesh: jax.sharding.Mesh, rules) -> None:
+  """Lays every variable of `module` out by its logical axis names (none: replicated).
 
-  Mapped to the batch axis this is FSDP: each device holds a slice and XLA gathers a layer's
-  weights where the jitted step needs them; mapped to None the parameters stay replicated.
+  Parameters built without eager sharding (video encoders, weights loaded from a checkpoint)
+  get their layout here; ones created sharded already keep it.
   """
-  from flax import nnx  # pylint: disable=g-import-not-at-top
-  axis = mesh_axis(rules, logical)
-  size = axis_size(mesh, rules, logical)
-  for _, var in nnx.to_flat_state(nnx.state(module, nnx.Param)):
-    value = var.get_value()
-    spec = largest_dim_spec(value.shape, axis, size)
-    var.set_value(jax.device_put(value, NamedSharding(mesh, spec)))
+  for path, var in nnx.to_flat_state(nnx.state(module)):
+    sharding = NamedSharding(mesh, _spec(path, var, mesh, rules))
+    var.set_value(jax.device_put(var.get_value(), sharding))
 
 
 def batch_sharding(mesh: jax.sharding.Mesh, rules) -> NamedSharding:
   return NamedSharding(mesh, P(mesh_axis(rules, 'batch')))
+
+
+def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
 
 
 def global_batch(local: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
+
 
 class GRULayer(nnx.Module):
   """PyTorch's `nn.GRU(bias=False)` gate order (reset, update, new), scanned over time."""
@@ -40,11 +42,10 @@ def _torch_default_uniform(key, shape, dtype=jnp.float32):
   return jax.random.uniform(key, shape, dtype, -bound, bound)
 
 
-class GRU4Rec(nnx.Module):
+class GRU4Rec(UserTower):
 
-  def __init__(self, hidden: int, max_seq_len: int, *, num_blocks: int = 1, dropout: float = 0.1,
-               rngs: nnx.Rngs, dtype=jnp.float32, **unused):
-    del max_seq_len, unused  # recurrent: no positions, no heads
+  def __init__(self, hidden: int, *, num_blocks: int = 1, dropout: float = 0.1, rngs: nnx.Rngs,
+               dtype=jnp.float32):
     self.input_dropout = nnx.Dropout(dropout, rngs=rngs)
     self.layers = nnx.List([
         GRULayer(hidden, rngs=rngs, dtype=dtype,
@@ -52,9 +53,20 @@ class GRU4Rec(nnx.Module):
                               else _torch_default_uniform))
         for i in range(num_blocks)])
 
-  def __call__(self, item_embs: jax.Array, mask: jax.Array) -> jax.Array:
-    del mask  # see the module docstring
+  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None) -> jax.Array:
+    del mask, user_ids  # see the module docstring
     x = self.input_dropout(item_embs)
     for layer in self.layers:
       x = layer(x)
     return x
+
+
+def _build(config, num_users: int, *, rngs: nnx.Rngs, dtype) -> GRU4Rec:
+  del num_users
+  model = config.model
+  return GRU4Rec(model.hidden, num_blocks=model.num_blocks, dropout=model.dropout, rngs=rngs,
+                 dtype=dtype)
+
+
+REGISTRY.register(UserTowerSpec('gru4rec', _build, task='sequence', paper_batch_size=512,
+                                description='a bias-free GRU over the history (Hidasi et al.)'))

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.models.item_towers.base import REGISTRY, ItemTower, ItemTowerSpec
+
 
 def _table_init(num_items: int):
   """Xavier-normal rows for items 1..N; zero padding row and zero vocabulary padding.
@@ -26,7 +28,7 @@ def _table_init(num_items: int):
   return init
 
 
-class IdItemTower(nnx.Module):
+class IdTower(ItemTower):
 
   def __init__(self, num_items: int, hidden: int, *, vocab_multiple: int = 1, rngs: nnx.Rngs,
                dtype=jnp.float32):
@@ -44,9 +46,17 @@ class IdItemTower(nnx.Module):
   def vocab_size(self) -> int:
     return self.embedding.num_embeddings
 
-  def slot_embeddings(self, batch: dict[str, jax.Array]) -> jax.Array:
-    return self(batch['item_ids'])
+  def embed(self, batch, fields):
+    return {field: self(batch[field]) for field in fields}
 
   def table(self) -> jax.Array:
-    """All rows `(vocab, D)` for full ranking; callers mask row 0 and rows past `num_items`."""
     return self.embedding.embedding[...].astype(self.embedding.dtype).at[0].set(0)
+
+
+def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype) -> IdTower:
+  return IdTower(num_items, config.model.hidden, vocab_multiple=vocab_multiple, rngs=rngs,
+                 dtype=dtype)
+
+
+REGISTRY.register(ItemTowerSpec('id', _build, has_table=True,
+                                description='a learned vector per item (IDRec)'))

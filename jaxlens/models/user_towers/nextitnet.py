@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
+
 
 class CausalConv(nnx.Module):
 
@@ -34,17 +36,26 @@ class ResidualBlock(nnx.Module):
     return x + self.second(self.first(x))
 
 
-class NextItNet(nnx.Module):
+class NextItNet(UserTower):
 
-  def __init__(self, hidden: int, max_seq_len: int, *, num_blocks: int = 2, rngs: nnx.Rngs,
-               dtype=jnp.float32, **unused):
-    del max_seq_len, unused  # convolutional: no positions, heads or dropout
+  def __init__(self, hidden: int, *, num_blocks: int = 2, rngs: nnx.Rngs, dtype=jnp.float32):
     self.blocks = nnx.List([ResidualBlock(hidden, dilation, rngs=rngs, dtype=dtype)
                             for dilation in (1, 4) * num_blocks])
 
-  def __call__(self, item_embs: jax.Array, mask: jax.Array) -> jax.Array:
+  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None) -> jax.Array:
+    del user_ids  # a user is their history
     keep = mask[..., None].astype(item_embs.dtype)
     x = item_embs * keep
     for block in self.blocks:
       x = block(x) * keep
     return x
+
+
+def _build(config, num_users: int, *, rngs: nnx.Rngs, dtype) -> NextItNet:
+  del num_users
+  return NextItNet(config.model.hidden, num_blocks=config.model.num_blocks, rngs=rngs,
+                   dtype=dtype)
+
+
+REGISTRY.register(UserTowerSpec('nextitnet', _build, task='sequence', paper_batch_size=512,
+                                description='dilated causal convolutions (Yuan et al.)'))

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
+
 _XAVIER = nnx.initializers.xavier_normal()
 _MASKED = -1e9  # finite: fully masked padding rows then stay NaN-free
 
@@ -52,7 +54,7 @@ class FeedForward(nnx.Module):
     return self.norm(x + self.dropout(self.contract(jax.nn.relu(self.expand(x)))))
 
 
-class SASRec(nnx.Module):
+class SASRec(UserTower):
   """Maps left-padded item embeddings `(B, L, D)` to one user state per position."""
 
   def __init__(self, hidden: int, max_seq_len: int, *, num_blocks: int = 2, num_heads: int = 2,
@@ -65,7 +67,8 @@ class SASRec(nnx.Module):
     self.feed_forward = nnx.List([FeedForward(hidden, dropout, rngs=rngs, dtype=dtype)
                                   for _ in range(num_blocks)])
 
-  def __call__(self, item_embs: jax.Array, mask: jax.Array) -> jax.Array:
+  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None) -> jax.Array:
+    del user_ids  # a user is their history
     length = item_embs.shape[1]
     x = self.input_dropout(self.input_norm(item_embs + self.positions(jnp.arange(length))))
     causal = jnp.tril(jnp.ones((length, length), bool))
@@ -73,3 +76,14 @@ class SASRec(nnx.Module):
     for attention, feed_forward in zip(self.attention, self.feed_forward):
       x = feed_forward(attention(x, bias))
     return x
+
+
+def _build(config, num_users: int, *, rngs: nnx.Rngs, dtype) -> SASRec:
+  del num_users
+  model = config.model
+  return SASRec(model.hidden, config.data.max_seq_len, num_blocks=model.num_blocks,
+                num_heads=model.num_heads, dropout=model.dropout, rngs=rngs, dtype=dtype)
+
+
+REGISTRY.register(UserTowerSpec('sasrec', _build, task='sequence', paper_batch_size=512,
+                                description='self-attention over the history (Kang & McAuley)'))

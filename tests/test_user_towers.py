@@ -1,22 +1,32 @@
-"""User encoders: causality, padding invariance, and the GRU against PyTorch's `nn.GRU`."""
+"""Sequence user towers: causality, padding invariance, and the GRU against `torch.nn.GRU`."""
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import torch
 from flax import nnx
 
-from jaxlens.models.recommenders import USER_ENCODERS, GRU4Rec
+from jaxlens.models import user_towers
+from jaxlens.models.user_towers.gru4rec import GRU4Rec
+from tests import helpers
 
 HIDDEN, LENGTH = 16, 6
+SEQUENCE_TOWERS = [name for name in user_towers.REGISTRY.names()
+                   if user_towers.REGISTRY.get(name).task == 'sequence']
 
 
 def _encoder(name):
-  model = USER_ENCODERS[name](HIDDEN, LENGTH, num_blocks=2, num_heads=2, dropout=0.1,
-                              rngs=nnx.Rngs(0))
+  config = helpers.tiny_config(user_tower=name)
+  config.data.max_seq_len, config.model.num_blocks = LENGTH, 2
+  model = user_towers.REGISTRY.get(name).build(config, 0, rngs=nnx.Rngs(0), dtype=jnp.float32)
   return nnx.view(model, deterministic=True, raise_if_not_found=False)
 
 
-@pytest.mark.parametrize('name', sorted(USER_ENCODERS))
+def test_the_paper_sequence_towers_are_registered():
+  assert {'sasrec', 'gru4rec', 'nextitnet'} <= set(SEQUENCE_TOWERS)
+
+
+@pytest.mark.parametrize('name', SEQUENCE_TOWERS)
 def test_changing_a_later_item_leaves_earlier_outputs(name):
   model = _encoder(name)
   rng = np.random.default_rng(0)
@@ -56,8 +66,7 @@ def test_sasrec_padding_keys_are_masked():
 
 
 def test_gru_matches_torch():
-  torch = pytest.importorskip('torch')
-  model = nnx.view(GRU4Rec(HIDDEN, LENGTH, num_blocks=2, dropout=0.0, rngs=nnx.Rngs(0)),
+  model = nnx.view(GRU4Rec(HIDDEN, num_blocks=2, dropout=0.0, rngs=nnx.Rngs(0)),
                    deterministic=True)
   reference = torch.nn.GRU(HIDDEN, HIDDEN, num_layers=2, bias=False, batch_first=True)
   for i, layer in enumerate(model.layers):  # torch (3D, D) in gate order r, z, n; flax (D, 3D)

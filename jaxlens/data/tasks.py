@@ -1,0 +1,82 @@
+"""Training sample layouts: what one row of a training batch is, for each kind of user tower.
+
+- `sequence` (SASRec, GRU4Rec, NextItNet): one row per user per epoch, the train slots `s[:-2]`
+  left-padded to L+1. Input slot t predicts slot t+1, and every real input trains.
+- `pair` (DSSM, LightGCN, MMGCN, GRCN): one row per training interaction, the item alone
+  (reference 6.1, PAIR).
+- `history` (NFM, DeepFM): one row per training interaction: the user's other training items
+  (in order, the last L, left-padded), then the item; not causal, as the reference (6.1, SEQ).
+
+A row is `item_ids (S,)` and its user; it has T query steps, and step t's target is slot
+t + S - T. Every layout comes from the same protocol arrays, so users, items, splits and
+popularity are the sequential models' exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from jaxlens.data.protocol import Interactions
+from jaxlens.errors import JaxlensError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRows:
+  item_ids: np.ndarray  # int32 (N, S), left-padded with 0
+  user_ids: np.ndarray  # int32 (N,), rows of `Interactions.sequences`
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  name: str
+  rows: Callable[[Interactions], TrainRows]
+  causal: bool  # one query per input slot (step t sees slots <= t), else one query per row
+
+  def query_mask(self, item_ids):
+    """`(B, T)`: the real queries of a batch (numpy or jax arrays)."""
+    return item_ids[:, :-1] != 0 if self.causal else item_ids[:, -1:] != 0
+
+  def target_offset(self, slots: int) -> int:
+    """Step t's target is slot t + offset."""
+    return 1 if self.causal else slots - 1
+
+
+def _sequence_rows(data: Interactions) -> TrainRows:
+  return TrainRows(data.train_slots, np.arange(data.num_users, dtype=np.int32))
+
+
+def _interactions(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
+  """(user, slot) of every training interaction, user-major in time order."""
+  users, slots = np.nonzero(data.train_slots)
+  return users.astype(np.int32), slots
+
+
+def _pair_rows(data: Interactions) -> TrainRows:
+  users, slots = _interactions(data)
+  return TrainRows(data.train_slots[users, slots][:, None], users)
+
+
+def _history_rows(data: Interactions) -> TrainRows:
+  """Deleting one slot of a left-padded row leaves the others in order, still left-padded."""
+  users, slots = _interactions(data)
+  train = data.train_slots
+  width = train.shape[1]
+  others = np.empty((len(users), width - 1), np.int32)
+  for slot in range(width):  # all users' interactions at this slot at once
+    at = slots == slot
+    others[at] = np.delete(train[users[at]], slot, axis=1)
+  return TrainRows(np.concatenate([others, train[users, slots][:, None]], axis=1), users)
+
+
+TASKS = {task.name: task for task in (Task('sequence', _sequence_rows, causal=True),
+                                      Task('pair', _pair_rows, causal=False),
+                                      Task('history', _history_rows, causal=False))}
+
+
+def get(name: str) -> Task:
+  if name not in TASKS:
+    raise JaxlensError(f'unknown training task {name!r}; known: {", ".join(TASKS)}')
+  return TASKS[name]

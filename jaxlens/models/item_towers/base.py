@@ -1,0 +1,64 @@
+"""What an item tower is, and the registry that picks one by name (`config.model.item_tower`).
+
+An item tower turns item ids into `D`-dimensional vectors. Padding (id 0) always gives exact
+zeros. Every tower is an `ItemTower`; its `ItemTowerSpec` tells the rest of jaxlens what the
+tower can do, so that invalid combinations are refused before a run starts
+(`jaxlens.models.combinations`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+from flax import nnx
+
+from jaxlens.registry import Registry
+
+
+class ItemTower(nnx.Module):
+  """The interface of item towers.
+
+  - `embed(batch, fields)`: `{field: (*batch[field].shape, D)}` for id fields of a training or
+    evaluation batch ('item_ids', and 'negative_ids' for losses that sample negatives). Towers
+    with per-item inputs find them in the batch too (`ItemTowerSpec.batch_inputs`).
+  - `table()`: `(vocab_size, D)`, every item at once (only towers with `has_table`).
+  - `encode(inputs)`: `(N, D)` from per-item inputs of N items, for towers without a table,
+    whose evaluation streams every item's inputs through it in chunks.
+  - `is_trainable(path)`: the freezing policy over parameter paths relative to the tower.
+  Parameters the optimizer treats as content (own learning rate, no weight decay) live under
+  the attribute `content`.
+  """
+
+  num_items: int
+  vocab_size: int  # rows of `table()`: padding 0, items 1..num_items, vocabulary padding
+
+  def embed(self, batch: dict[str, jax.Array], fields: tuple[str, ...]) -> dict[str, jax.Array]:
+    raise NotImplementedError
+
+  def table(self) -> jax.Array:
+    raise NotImplementedError
+
+  def encode(self, inputs: jax.Array) -> jax.Array:
+    raise NotImplementedError
+
+  def is_trainable(self, path: tuple) -> bool:
+    del path
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemTowerSpec:
+  name: str
+  # build(config, num_items, *, vocab_multiple, rngs, dtype) -> ItemTower
+  build: Callable[..., ItemTower]
+  # `table()` is cheap enough for every training step (full-softmax losses, graph propagation
+  # need every item's vector each step); False for towers that encode content per batch.
+  has_table: bool
+  # Per-item inputs the training pipeline puts into batches and evaluation streams ('clips').
+  batch_inputs: str | None = None
+  description: str = ''
+
+
+REGISTRY: Registry[ItemTowerSpec] = Registry('item tower', 'config.model.item_tower')

@@ -1,0 +1,117 @@
+"""The video item tower: a video encoder and `GELU(Linear(F, D))` (reference section 4.2).
+
+Each distinct item of a batch is encoded once and its embedding gathered back to every slot that
+holds it; padding slots are masked to zero, never encoded (the reference encoded every slot,
+padding included). The distinct-clip list is padded to a bucket size with repeats of real clips
+(few shapes compile); those fillers are left out of BatchNorm's batch statistics, so the
+statistics are those of the distinct clips alone. Clips arrive as uint8 and are normalised on
+the device.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxlens.data.normalize import normalize
+from jaxlens.errors import JaxlensError
+from jaxlens.models.item_towers.base import REGISTRY, ItemTower, ItemTowerSpec
+from jaxlens.models.video import freezing
+from jaxlens.models.video import registry as encoders
+from jaxlens.models.video.layers import statistics_over
+
+CLIPS = 'clips'  # batch key of the distinct items' uint8 clips `(U, T, H, W, 3)`
+CLIP_MASK = 'clip_mask'  # `(U,)`: 1 for a distinct item, 0 for a filler repeat
+
+
+def clip_index(field: str) -> str:
+  """Batch key of each id's position in the distinct-clip list, for id field `field`."""
+  return f'{field}/clip'
+
+
+class ClipEmbedder(nnx.Module):
+  """uint8 clips `(N, T, H, W, 3)` -> item embeddings `(N, D)`.
+
+  `mlp_layers` ReLU layers of width `mlp_width` (default: the encoder's output width) sit
+  between the encoder and the projection: the paper's DNN layers over a frozen encoder
+  (Figure 5b-d). They train with the projection.
+  """
+
+  def __init__(self, spec: encoders.EncoderSpec, *, output: str, hidden: int, rngs: nnx.Rngs,
+               dtype=jnp.float32, remat: bool = False, shape_options=None, mlp_layers: int = 0,
+               mlp_width: int = 0):
+    self.encoder = spec.build(output=output, rngs=rngs, dtype=dtype, remat=remat,
+                              **(shape_options or {}))
+    width = spec.out_dim(output)
+    widths = [width] + [mlp_width or width] * mlp_layers
+    self.mlp = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs,
+                                    kernel_init=nnx.initializers.xavier_normal())
+                         for a, b in zip(widths[:-1], widths[1:])])
+    self.projection = nnx.Linear(widths[-1], hidden, dtype=dtype, rngs=rngs,
+                                 kernel_init=nnx.initializers.xavier_normal())
+    self.dtype = dtype
+
+  def __call__(self, clips: jax.Array, sample_mask: jax.Array | None = None) -> jax.Array:
+    x = normalize(clips, dtype=self.dtype)
+    with statistics_over(self.encoder, sample_mask):
+      features = self.encoder(x)
+    for layer in self.mlp:
+      features = jax.nn.relu(layer(features))
+    return jax.nn.gelu(self.projection(features), approximate=False)
+
+
+class VideoTower(ItemTower):
+
+  def __init__(self, spec: encoders.EncoderSpec, num_items: int, *, output: str, hidden: int,
+               rngs: nnx.Rngs, dtype=jnp.float32, remat: bool = False, shape_options=None,
+               mlp_layers: int = 0, mlp_width: int = 0,
+               trainable: Callable[[tuple], bool] = lambda path: True):
+    self.num_items = num_items
+    self.vocab_size = num_items + 1
+    self.content = ClipEmbedder(spec, output=output, hidden=hidden, rngs=rngs, dtype=dtype,
+                                remat=remat, shape_options=shape_options, mlp_layers=mlp_layers,
+                                mlp_width=mlp_width)
+    self._encoder_trainable = trainable
+
+  def is_trainable(self, path: tuple) -> bool:
+    """The freezing policy, on parameter paths relative to the tower."""
+    return tuple(path[:2]) != ('content', 'encoder') or self._encoder_trainable(tuple(path[2:]))
+
+  def embed(self, batch, fields):
+    distinct = self.content(batch[CLIPS], batch[CLIP_MASK])
+    return {field: distinct[batch[clip_index(field)]] *
+                   (batch[field] != 0)[..., None].astype(distinct.dtype) for field in fields}
+
+  def encode(self, clips: jax.Array) -> jax.Array:
+    return self.content(clips)
+
+
+def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype) -> VideoTower:
+  del vocab_multiple  # no table to shard
+  encoder = config.model.encoder
+  spec = encoders.get(encoder.name)
+  if encoder.output not in ('head', 'features'):
+    raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
+  is_trainable = freezing.trainable_predicate(spec, encoder.train_mode)
+  tower = VideoTower(spec, num_items, output=encoder.output, hidden=config.model.hidden,
+                     rngs=rngs, dtype=dtype, remat=encoder.remat,
+                     shape_options=spec.shape_kwargs(config.data.num_frames,
+                                                     config.data.frame_size),
+                     mlp_layers=encoder.mlp_layers, mlp_width=encoder.mlp_width,
+                     trainable=is_trainable)
+  if encoder.frozen_batch_norm == 'running':
+    frozen_norm = lambda path, node: (hasattr(node, 'use_running_average')
+                                      and not is_trainable(tuple(path)))
+    tower.content.encoder = nnx.view(tower.content.encoder, only=frozen_norm,
+                                     use_running_average=True, raise_if_not_found=False)
+  elif encoder.frozen_batch_norm != 'batch':
+    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
+                       'choose batch or running')
+  return tower
+
+
+REGISTRY.register(ItemTowerSpec('video', _build, has_table=False, batch_inputs=CLIPS,
+                                description='a video encoder over raw frames (VideoRec)'))

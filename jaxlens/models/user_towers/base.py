@@ -1,0 +1,55 @@
+"""What a user tower is, and the registry that picks one by name (`config.model.user_tower`).
+
+A user tower turns what is known about a user at a point in time (the embeddings of the items
+before it, the user's id) into a query, and scores queries against candidate items. Every tower
+is a `UserTower`; its `UserTowerSpec` says which training sample layout it learns from
+(`jaxlens.data.tasks`) and what the paper ran it with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxlens.registry import Registry
+
+
+class UserTower(nnx.Module):
+  """The interface of user towers.
+
+  - `__call__(history, mask, user_ids)`: history `(B, L, D)` item embeddings (left-padded; L may
+    be 0 for towers that read no history), mask `(B, L)` true on real items, user_ids `(B,)` ->
+    queries `(B, T, ...)`, one per query step of the task (T = L for sequence towers, whose step
+    t sees the items up to t; T = 1 otherwise). A query is a vector `(D,)` for dot-product towers
+    or any per-step pytree a pair-scoring tower's `score` reads.
+  - `score(queries (P, ...), candidates (N, D)) -> (P, N)` and `score_each(queries (P, ...),
+    candidates (P, K, D)) -> (P, K)`: dot products by default. Pair-scoring towers (NFM, DeepFM)
+    override both; full ranking calls `score` with every item as a candidate, so they factorise
+    what is linear in the candidate rather than run a network on every (user, item) pair.
+  """
+
+  def __call__(self, history: jax.Array, mask: jax.Array, user_ids: jax.Array) -> jax.Array:
+    raise NotImplementedError
+
+  def score(self, queries: jax.Array, candidates: jax.Array) -> jax.Array:
+    return jnp.einsum('pd,nd->pn', queries, candidates, preferred_element_type=jnp.float32)
+
+  def score_each(self, queries: jax.Array, candidates: jax.Array) -> jax.Array:
+    return jnp.einsum('pd,pkd->pk', queries, candidates, preferred_element_type=jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserTowerSpec:
+  name: str
+  # build(config, num_users, *, rngs, dtype) -> UserTower
+  build: Callable[..., UserTower]
+  task: str  # the training sample layout, a `jaxlens.data.tasks` name
+  paper_batch_size: int  # the reference's global batch, what `train.batch_size=-1` means
+  description: str = ''
+
+
+REGISTRY: Registry[UserTowerSpec] = Registry('user tower', 'config.model.user_tower')

@@ -1,0 +1,224 @@
+"""One place where a run's config is resolved and checked, before any data is read.
+
+- `resolve(config)`: values derived from others, after the command line's overrides
+  (`train.batch_size=-1` is the paper's batch for the model: reference table 4.4 for a video
+  tower, by encoder and freezing policy; the user tower's reference batch otherwise).
+- `check(config, devices)`: every key and combination, each failure one `JaxlensError` line: the
+  registered parts and what they declare they support, batch sizes against the mesh, the
+  metric that selects the best epoch, pretrained weights against the encoder.
+- `check_workdir`, `check_resume`, `save`: the workdir is usable, and a resumed run's
+  `config.json` agrees with the new config in everything that changes the model, the data or
+  the optimisation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterator
+
+import jax
+import ml_collections
+
+from jaxlens import sharding
+from jaxlens.convert import pretrained
+from jaxlens.errors import JaxlensError
+from jaxlens.eval import evaluators, metrics
+from jaxlens.models import factory, item_towers, user_towers
+from jaxlens.models.video import freezing, paper_batches
+from jaxlens.models.video import registry as encoders
+from jaxlens.train import losses
+
+CONFIG_FILE = 'config.json'
+RANDOM_INIT = 'random'
+# Keys a resumed run may change: schedule length, patience, logging, evaluation batching and
+# summaries, where files and devices are. Anything else changes the model, data or optimisation.
+RESUMABLE_CHANGES = ('train.epochs', 'train.patience', 'train.log_every_steps',
+                     'eval.batch_size', 'eval.encode_batch', 'eval.every_epochs',
+                     'eval.evaluators', 'eval.popularity_bins', 'eval.history_bins',
+                     'model.encoder.init_from', 'data.dir', 'mesh.')
+
+
+def _paper_batch(config) -> int:
+  if config.model.item_tower == 'video':
+    encoder, policy = config.model.encoder.name, config.model.encoder.train_mode
+    freezing.trainable_predicate(encoders.get(encoder), policy)  # an undefined policy raises
+    batch = paper_batches.global_batch(encoder, policy)
+    if batch is None:
+      raise JaxlensError(f'train.batch_size=-1: the paper ran no {encoder} {policy}; '
+                         'set train.batch_size')
+    return batch
+  return user_towers.REGISTRY.get(config.model.user_tower).paper_batch_size
+
+
+def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A copy of `config` with its derived values filled in."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  if config.train.batch_size == -1:
+    config.train.batch_size = _paper_batch(config)
+  return config
+
+
+def _positive(config, *keys: str) -> None:
+  for key in keys:
+    value = config
+    for part in key.split('.'):
+      value = value[part]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+      raise JaxlensError(f'config.{key}={value!r} must be a positive integer')
+
+
+def _check_batches(config, mesh: jax.sharding.Mesh) -> None:
+  data_devices = sharding.axis_size(mesh, config.mesh.rules, 'batch')
+  batches = [('train.batch_size', config.train.batch_size), ('eval.batch_size',
+                                                            config.eval.batch_size)]
+  if item_towers.REGISTRY.get(config.model.item_tower).batch_inputs:
+    batches.append(('eval.encode_batch', config.eval.encode_batch))
+  for key, value in batches:
+    for count, what in ((data_devices, 'data-parallel devices'),
+                        (jax.process_count(), 'JAX processes')):
+      if value % count:
+        raise JaxlensError(f'config.{key}={value} is not a multiple of the {count} {what}')
+
+
+def negatives_group(config) -> int:
+  """Rows per in-batch softmax group; 0 for 'global' (the whole global batch)."""
+  negatives = str(config.loss.negatives)
+  if negatives == 'global':
+    return 0
+  if not negatives.isdigit() or int(negatives) <= 0:
+    raise JaxlensError(f"config.loss.negatives={config.loss.negatives!r}: 'global' or a "
+                       'positive number of rows per softmax group, e.g. 120')
+  return int(negatives)
+
+
+def _check_parts(config) -> None:
+  user_towers.REGISTRY.get(config.model.user_tower)  # every user tower trains with every loss
+  item = item_towers.REGISTRY.get(config.model.item_tower)
+  loss = losses.REGISTRY.get(config.loss.name)
+  if loss.needs_table and not item.has_table:
+    usable = [name for name in losses.REGISTRY.names()
+              if not losses.REGISTRY.get(name).needs_table]
+    raise JaxlensError(f'config.loss.name={loss.name!r} does not work with the '
+                       f'{item.name!r} item tower: {loss.why_table}; use {" or ".join(usable)}')
+  if negatives_group(config) and loss.name != 'in_batch':
+    raise JaxlensError('config.loss.negatives applies to the in_batch loss only')
+  factory.dtype_of(config.model.dtype)
+  factory.dtype_of(config.eval.dtype, 'config.eval.dtype')
+  if config.optim.schedule not in ('constant', 'cosine'):
+    raise JaxlensError(f'config.optim.schedule={config.optim.schedule!r}; choose constant or '
+                       'cosine')
+
+
+def _check_encoder(config) -> None:
+  encoder = config.model.encoder
+  if config.model.item_tower != 'video':
+    if encoder.init_from:
+      raise JaxlensError(f'config.model.encoder.init_from={encoder.init_from!r} is set, but '
+                         f'the {config.model.item_tower!r} item tower has no video encoder')
+    return
+  spec = encoders.get(encoder.name)
+  freezing.trainable_predicate(spec, encoder.train_mode)  # an undefined policy raises
+  if encoder.train_mode == 'scratch':
+    if encoder.init_from:
+      raise JaxlensError(f"config.model.encoder.train_mode='scratch' trains from random "
+                         f'weights, but init_from={encoder.init_from!r} is set; use FT to '
+                         'fine-tune loaded weights')
+    return
+  if not encoder.init_from:
+    raise JaxlensError(
+        f'config.model.encoder.train_mode={encoder.train_mode!r} needs pretrained weights: set '
+        'model.encoder.init_from to a folder from python -m jaxlens.convert, or '
+        f"init_from='{RANDOM_INIT}' to train a randomly initialised encoder on purpose "
+        "(the paper's OT ablation)")
+  if encoder.init_from == RANDOM_INIT:
+    return
+  info = pretrained.read_info(encoder.init_from)
+  wanted = {'encoder': encoder.name, 'output_mode': encoder.output,
+            **spec.shape_kwargs(config.data.num_frames, config.data.frame_size)}
+  differing = [f'{key} {info.get(key)!r} (config: {value!r})' for key, value in wanted.items()
+               if info.get(key) != value]
+  if differing:
+    raise JaxlensError(f'{encoder.init_from} holds other weights than the config asks for: '
+                       + ', '.join(differing))
+
+
+def check(config, devices=None) -> None:
+  """Raises `JaxlensError` for the first problem; reads no data and builds no model."""
+  _positive(config, 'train.epochs', 'train.batch_size', 'train.log_every_steps',
+            'eval.batch_size', 'eval.every_epochs', 'eval.encode_batch')
+  for key in ('mlp_layers', 'mlp_width'):
+    if config.model.encoder[key] < 0:
+      raise JaxlensError(f'config.model.encoder.{key}={config.model.encoder[key]} must be 0 or '
+                         'more')
+  if not isinstance(config.train.patience, int) or config.train.patience < 0:
+    raise JaxlensError(f'config.train.patience={config.train.patience!r}: 0 (never stop early) '
+                       'or a positive number of evaluations')
+  ks = tuple(config.eval.ks)
+  if not ks or any(not isinstance(k, int) or k <= 0 for k in ks):
+    raise JaxlensError(f'config.eval.ks={config.eval.ks!r} must be positive integers')
+  if config.eval.select_metric not in metrics.names(ks):
+    raise JaxlensError(f'config.eval.select_metric={config.eval.select_metric!r} is not among '
+                       f'the metrics eval.ks={ks} gives: {", ".join(metrics.names(ks))}')
+  for name in config.eval.evaluators:
+    evaluators.REGISTRY.get(name)
+  _check_parts(config)
+  _check_encoder(config)
+  _check_batches(config, sharding.make_mesh(config.mesh, devices))
+
+
+def check_workdir(workdir: str) -> None:
+  """The workdir is a folder that can be written, or can be created; nothing is created here."""
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise JaxlensError(f'workdir {workdir} is a file, not a folder')
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+    raise JaxlensError(f'workdir {workdir}: {existing} is not writable')
+
+
+def _flat(tree: Any, prefix: str = '') -> Iterator[tuple[str, Any]]:
+  if isinstance(tree, dict):
+    for key, value in tree.items():
+      yield from _flat(value, f'{prefix}{key}.')
+  else:
+    yield prefix[:-1], tree
+
+
+def _as_json(config) -> dict:
+  return json.loads(config.to_json())
+
+
+def check_resume(config, workdir: str) -> None:
+  """A workdir with a `config.json` resumes only under a config that trains the same run."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    return
+  try:
+    with open(path, encoding='utf-8') as f:
+      saved = dict(_flat(json.load(f)))
+  except (OSError, ValueError) as e:
+    raise JaxlensError(f'{path}: unreadable ({e}); move it away to start over') from None
+  new = dict(_flat(_as_json(config)))
+  differing = sorted(key for key in saved.keys() | new.keys()
+                     if saved.get(key) != new.get(key) and not key.startswith(RESUMABLE_CHANGES))
+  if differing:
+    raise JaxlensError(
+        f'{workdir} holds a run of another config; it differs in ' + ', '.join(
+            f'{key} ({saved.get(key)!r} -> {new.get(key)!r})' for key in differing) +
+        '. Use another workdir, or the run\'s own config')
+
+
+def save(config, workdir: str) -> None:
+  """Writes the resolved config to `WORKDIR/config.json` (atomically)."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  with open(path + '.tmp', 'w', encoding='utf-8') as f:
+    json.dump(_as_json(config), f, indent=1, sort_keys=True)
+  os.replace(path + '.tmp', path)
+
+
+def summary(config) -> str:
+  """The resolved config, one `key = value` per line, for the start of a run."""
+  return '\n'.join(f'  {key} = {value!r}' for key, value in _flat(_as_json(config)))

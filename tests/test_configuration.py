@@ -1,0 +1,153 @@
+"""Config resolution and checks: every bad key or combination is one line, before any data."""
+
+import json
+import os
+
+import pytest
+
+from jaxlens.errors import JaxlensError
+from jaxlens.train import configuration
+from tests import helpers
+
+
+def _set(config, key, value):
+  *parents, leaf = key.split('.')
+  node = config
+  for part in parents:
+    node = node[part]
+  node[leaf] = value
+  return config
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('train.batch_size', 0, r'config.train.batch_size=0 must be a positive integer'),
+    ('train.batch_size', -3, r'config.train.batch_size=-3 must be a positive integer'),
+    ('train.epochs', 0, r'config.train.epochs=0 must be a positive integer'),
+    ('eval.batch_size', 0, r'config.eval.batch_size=0 must be a positive integer'),
+    ('eval.every_epochs', 0, r'config.eval.every_epochs=0 must be a positive integer'),
+    ('eval.select_metric', 'ndcg@10', r"select_metric='ndcg@10' is not among the metrics"),
+    ('eval.ks', (5,), r"select_metric='NDCG@10' is not among the metrics eval.ks=\(5,\) gives: "
+                      r'HR@5, NDCG@5'),
+    ('eval.evaluators', ('cold', 'fairness'), r"unknown evaluator 'fairness'"),
+    ('loss.name', 'hinge', r"unknown loss 'hinge' \(config.loss.name\); known: bce, "),
+    ('loss.negatives', 'local', r"config.loss.negatives='local': 'global' or a positive"),
+    ('loss.negatives', '0', r"config.loss.negatives='0': 'global' or a positive"),
+    ('model.user_tower', 'bert4rec', r"unknown user tower 'bert4rec'"),
+    ('model.item_tower', 'audio', r"unknown item tower 'audio'"),
+    ('model.dtype', 'float16', r"config.model.dtype='float16'; choose one of float32, bfloat16"),
+    ('train.batch_size', 12, r'config.train.batch_size=12 is not a multiple of the 8 '
+                             r'data-parallel devices'),
+    ('eval.batch_size', 20, r'config.eval.batch_size=20 is not a multiple of the 8'),
+    ('mesh.data', 3, r"config.mesh \{'data': 3, 'model': 1\} does not fit 8 devices"),
+    ('mesh.data', 2, r"config.mesh \{'data': 2, 'model': 1\} uses 2 of 8 devices"),
+    ('model.encoder.init_from', '/weights/x', r"init_from='/weights/x' is set, but the 'id' item "
+                                              r'tower has no video encoder'),
+])
+def test_id_config_errors(key, value, message):
+  config = helpers.tiny_config()
+  _set(config, key, value)
+  with pytest.raises(JaxlensError, match=message):
+    configuration.check(configuration.resolve(config))
+
+
+def _video(**encoder):
+  config = helpers.load_config('sasrec_v')
+  config.model.encoder.update(encoder)
+  return config
+
+
+def _converted(tmp_path, **info):
+  folder = tmp_path / 'weights'
+  (folder / 'state').mkdir(parents=True)
+  (folder / 'encoder.json').write_text(json.dumps(info))
+  return str(folder)
+
+
+@pytest.mark.parametrize('config, message', [
+    (_set(_video(init_from='random'), 'loss.name', 'full_softmax'),
+     r"loss.name='full_softmax' does not work with the 'video' item tower: it scores every item "
+     r'each step, so every item would be embedded each step; use bce or in_batch'),
+    (_video(name='x3d_s', train_mode='halfT', init_from='random'),
+     r"encoder 'x3d_s' has no 'halfT' policy"),
+    (_video(train_mode='topT'), r"train_mode='topT' needs pretrained weights: set "
+                                r"model.encoder.init_from .* or init_from='random'"),
+    (_video(train_mode='scratch', init_from='weights/slowfast_r50'),
+     r"train_mode='scratch' trains from random weights, but init_from='weights/slowfast_r50'"),
+    (_video(init_from='/nowhere/weights'), r'/nowhere/weights: not a converted encoder'),
+])
+def test_video_config_errors(config, message):
+  with pytest.raises(JaxlensError, match=message):
+    configuration.check(configuration.resolve(config))
+
+
+@pytest.mark.parametrize('negatives, group', [('global', 0), ('120', 120)])
+def test_negatives_groups(negatives, group):
+  config = _set(_video(init_from='random'), 'loss.negatives', negatives)
+  configuration.check(configuration.resolve(config))
+  assert configuration.negatives_group(config) == group
+  with pytest.raises(JaxlensError, match='applies to the in_batch loss only'):
+    configuration.check(_set(configuration.resolve(config), 'loss.name', 'bce') if group else
+                        _set(_set(configuration.resolve(config), 'loss.name', 'bce'),
+                             'loss.negatives', '7'))
+
+
+def test_converted_weights_must_be_the_configured_encoder(tmp_path):
+  folder = _converted(tmp_path, encoder='x3d_s', output_mode='head')
+  configuration.check(configuration.resolve(_video(name='x3d_s', init_from=folder)))
+  with pytest.raises(JaxlensError, match=r"holds other weights than the config asks for: "
+                                         r"encoder 'x3d_s' \(config: 'x3d_m'\)"):
+    configuration.check(configuration.resolve(_video(name='x3d_m', init_from=folder)))
+  with pytest.raises(JaxlensError, match=r"output_mode 'head' \(config: 'features'\)"):
+    configuration.check(configuration.resolve(_video(name='x3d_s', output='features',
+                                                     init_from=folder)))
+  mvit = _converted(tmp_path / 'mvit', encoder='mvit_b_16x4', output_mode='head', num_frames=8,
+                    crop_size=224)
+  with pytest.raises(JaxlensError, match=r'num_frames 8 \(config: 5\)'):
+    configuration.check(configuration.resolve(_video(name='mvit_b_16x4', init_from=mvit)))
+
+
+@pytest.mark.parametrize('encoder, policy, batch', [
+    ('slowfast_r50', 'topT', 480), ('slowfast_r50', 'halfT', 240), ('slowfast_r50', 'FT', 80),
+    ('videomae_b', 'FT', 40), ('videomae_b', 'halfT', 72), ('x3d_xs', 'frozen', 440),
+    ('mvit_b_32x3', 'scratch', 40), ('r3d_18', 'scratch', 80)])
+def test_paper_batch_follows_encoder_and_policy_after_overrides(encoder, policy, batch):
+  """`batch_size=-1` is resolved after overrides (reference table 4.4, 4 GPUs)."""
+  config = _video(name=encoder, train_mode=policy)
+  assert config.train.batch_size == -1
+  assert configuration.resolve(config).train.batch_size == batch
+
+
+def test_paper_batch_for_id_models_and_unknown_pairs():
+  config = _set(helpers.tiny_config(), 'train.batch_size', -1)
+  assert configuration.resolve(config).train.batch_size == 512
+  with pytest.raises(JaxlensError, match='the paper ran no tiny_c3d scratch'):
+    configuration.resolve(_set(helpers.tiny_video_config(), 'train.batch_size', -1))
+
+
+def test_resume_refuses_a_config_that_changes_the_run(tmp_path):
+  config = configuration.resolve(helpers.tiny_config())
+  configuration.save(config, str(tmp_path))
+  longer = _set(_set(configuration.resolve(helpers.tiny_config()), 'train.epochs', 9),
+                'eval.batch_size', 64)
+  configuration.check_resume(longer, str(tmp_path))  # schedule length and eval batch may change
+  other = _set(_set(configuration.resolve(helpers.tiny_config()), 'train.batch_size', 64),
+               'optim.lr', 0.5)
+  with pytest.raises(JaxlensError, match=r'holds a run of another config; it differs in '
+                                         r'optim.lr \(0.01 -> 0.5\), train.batch_size '
+                                         r'\(16 -> 64\)'):
+    configuration.check_resume(other, str(tmp_path))
+
+
+def test_workdir_must_be_a_writable_folder(tmp_path, monkeypatch):
+  (tmp_path / 'file').write_text('')
+  with pytest.raises(JaxlensError, match='workdir .*file is a file, not a folder'):
+    configuration.check_workdir(str(tmp_path / 'file'))
+  locked = tmp_path / 'locked'
+  locked.mkdir()
+  # Root may write anywhere, so the permission answer is simulated for this one folder.
+  access = os.access
+  monkeypatch.setattr(os, 'access', lambda path, mode: path != str(locked) and access(path, mode))
+  with pytest.raises(JaxlensError, match='locked is not writable'):
+    configuration.check_workdir(str(locked / 'run'))
+  configuration.check_workdir(str(tmp_path / 'new' / 'run'))
+  assert not (tmp_path / 'new').exists()

@@ -1,0 +1,96 @@
+"""Every registered (user tower, item tower, loss) combination trains a step and evaluates, or is
+refused with one line before a run starts; the steps do not retrace as batches change."""
+
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+from jaxlens import sharding
+from jaxlens.data import clips as clips_lib
+from jaxlens.data import pipeline, synthetic
+from jaxlens.errors import JaxlensError
+from jaxlens.models import item_towers, user_towers
+from jaxlens.train import configuration, loop, losses
+from tests import helpers
+
+COMBINATIONS = list(itertools.product(user_towers.REGISTRY.names(), item_towers.REGISTRY.names(),
+                                      losses.REGISTRY.names()))
+
+
+def _config(user_tower, item_tower, loss):
+  config = helpers.tiny_video_config() if item_tower == 'video' else helpers.tiny_config()
+  config.model.update(user_tower=user_tower, item_tower=item_tower)
+  config.loss.name = loss
+  config.mesh.data = 1
+  return config
+
+
+def _refusal(config) -> str | None:
+  try:
+    configuration.check(configuration.resolve(config), jax.devices()[:1])
+  except JaxlensError as e:
+    return str(e)
+  return None
+
+
+def test_the_parts_declare_which_combinations_are_invalid():
+  refused = {combo: _refusal(_config(*combo)) for combo in COMBINATIONS}
+  invalid = {combo for combo, message in refused.items() if message}
+  assert invalid == {(user, 'video', 'full_softmax') for user in user_towers.REGISTRY.names()}
+  for combo in invalid:
+    assert '\n' not in refused[combo] and 'use bce or in_batch' in refused[combo]
+
+
+@pytest.mark.parametrize('user_tower, item_tower, loss', [
+    combo for combo in COMBINATIONS if not (combo[1] == 'video' and combo[2] == 'full_softmax')])
+def test_valid_combination_trains_and_evaluates(user_tower, item_tower, loss):
+  config = configuration.resolve(_config(user_tower, item_tower, loss))
+  data = synthetic.sequential_interactions()
+  mesh = sharding.make_mesh(config.mesh, jax.devices()[:1])
+  trainer = loop.build_trainer(config, data, mesh)
+  clips = None
+  if item_tower == 'video':
+    clips = clips_lib.ClipStore(synthetic.RandomFrames(config.data.num_frames,
+                                                       config.data.frame_size),
+                                data.original_item_ids, in_memory=True)
+  loss_value = helpers.train_one_step(trainer, helpers.first_batch(trainer, data, config, clips),
+                                      mesh, config.mesh.rules)
+  assert np.isfinite(loss_value)
+  evaluation = loop.build_evaluation(config, data, trainer, mesh, clips, show_progress=False)
+  ranks = evaluation.ranks(trainer.state.model_states(), 'valid')
+  assert ranks.shape == (data.num_users,) and (ranks >= 1).all()
+  assert (ranks <= data.num_items).any()  # not all misses
+
+
+def test_steps_do_not_retrace_as_distinct_clip_counts_change():
+  """The train step compiles once per (distinct-clip bucket, query bound) shape and never
+  retraces otherwise; buckets are fewer than distinct-clip counts; evaluation compiles each
+  function once."""
+  config = configuration.resolve(helpers.tiny_video_config())
+  config.mesh.data = 1
+  data = synthetic.sequential_interactions(users=160, items=400)
+  mesh = sharding.make_mesh(config.mesh, jax.devices()[:1])
+  trainer = loop.build_trainer(config, data, mesh)
+  store = clips_lib.ClipStore(synthetic.RandomFrames(config.data.num_frames,
+                                                     config.data.frame_size),
+                              data.original_item_ids, in_memory=True)
+  rows = trainer.task.rows(data)
+  layout = pipeline.BatchLayout(trainer.task, data.num_items, clips=store,
+                                clip_multiple=loop.unique_bucket(config, mesh))
+  steps = pipeline.steps_per_epoch(len(rows.user_ids), config.train.batch_size)
+  iterator = iter(pipeline.train_dataset(rows, layout, config.train.batch_size, 2, seed=0))
+  distinct, shapes = set(), set()
+  evaluation = loop.build_evaluation(config, data, trainer, mesh, store, show_progress=False)
+  for step in range(2 * steps):
+    batch = next(iterator)
+    distinct.add(int(batch['clip_mask'].sum()))
+    shapes.add((len(batch['clips']), trainer.position_bound(config.train.batch_size,
+                                                            int(batch['num_positions']))))
+    helpers.train_one_step(trainer, batch, mesh, config.mesh.rules)
+    if (step + 1) % steps == 0:
+      evaluation.ranks(trainer.state.model_states(), 'valid')
+  assert trainer.compiled_variants() == len(shapes)
+  assert len({bucket for bucket, _ in shapes}) < len(distinct)
+  assert evaluation.compiled_variants() == {'table': 0, 'encode': 1, 'ranks': 1}

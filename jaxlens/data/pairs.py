@@ -1,11 +1,14 @@
 """Readers for the official MicroLens interaction files.
 
 One parser serves every path into jaxlens: the TFDS builder stores what it returns, and training
-from a raw file calls it directly.
+from a raw file calls it directly. The Beam build (`jaxlens.data.build.beam_interactions`) parses
+with the same line functions and orders events by the same rule.
 
 - `*_pairs.tsv`: `user<TAB>item item ...`, items in time order, LF or CRLF, no header; one line
   per user (a user on a second line is an error, not a silent merge).
-- `*_pairs.csv`: header `user,item,timestamp` (epoch milliseconds); rows in any order.
+- `*_pairs.csv`: header `user,item,timestamp` (epoch milliseconds); rows in any order. A user's
+  events are ordered by timestamp; events with equal timestamps keep their file order.
+- Users are in the order of their first line in the file.
 
 Files are UTF-8. Ids are integers from 0 to 2**63 - 1; anything else is an error naming the file
 and line.
@@ -16,11 +19,13 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from jaxlens.errors import JaxlensError
+
+CSV_HEADER = ('user', 'item', 'timestamp')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,73 +37,121 @@ class UserHistory:
   timestamps: np.ndarray | None = None  # int64 epoch ms; None when the source has none
 
 
+class LineError(ValueError):
+  """A malformed line; whoever knows the file and line number names them."""
+
+
 _INT64_MAX = 2**63 - 1
 
 
-def _parse_int(token: str, path: str, line_no: int, what: str, signed: bool = False) -> int:
+def _parse_int(token: str, what: str, signed: bool = False) -> int:
   try:
     value = int(token)
   except ValueError:
-    raise JaxlensError(f'{path}:{line_no}: {what} {token!r} is not an integer id') from None
+    raise LineError(f'{what} {token!r} is not an integer id') from None
   if not (-_INT64_MAX - 1 if signed else 0) <= value <= _INT64_MAX:
     kind = 'a 64-bit integer' if signed else 'an id from 0 to 2**63-1'
-    raise JaxlensError(f'{path}:{line_no}: {what} {token!r} is not {kind}')
+    raise LineError(f'{what} {token!r} is not {kind}')
   return value
+
+
+def decode_line(raw: bytes) -> str:
+  """A UTF-8 line without its line break."""
+  try:
+    return raw.decode('utf-8').rstrip('\r\n')
+  except UnicodeDecodeError as e:
+    raise LineError(f'not UTF-8 text (byte 0x{raw[e.start]:02x}); is this a pairs file?'
+                    ) from None
+
+
+def tsv_line(line: str) -> tuple[str, np.ndarray] | None:
+  """(user, items) of a `*_pairs.tsv` line; None for a blank line."""
+  if not line.strip():
+    return None
+  user, sep, items = line.partition('\t')
+  if not sep or not user.strip() or not items.strip():
+    raise LineError(f'expected "user<TAB>item item ...", got {line[:80]!r}')
+  return user.strip(), np.asarray([_parse_int(t, 'item') for t in items.split()], np.int64)
+
+
+def repeated_user(user: str, first_line: int) -> str:
+  return (f'user {user!r} again (first at line {first_line}); a pairs.tsv holds one line per '
+          'user')
+
+
+def is_csv_header(line: str) -> bool:
+  return tuple(c.strip() for c in line.split(',')) == CSV_HEADER
+
+
+def missing_header(path: str) -> JaxlensError:
+  return JaxlensError(f'{path}:1: expected the header "{",".join(CSV_HEADER)}"')
+
+
+def csv_row(line: str) -> tuple[str, int, int] | None:
+  """(user, item, timestamp) of a `*_pairs.csv` row; None for a blank line."""
+  if not line.strip():
+    return None
+  fields = line.split(',')
+  if len(fields) != 3:
+    raise LineError(f'expected "user,item,timestamp", got {line[:80]!r}')
+  return (fields[0].strip(), _parse_int(fields[1].strip(), 'item'),
+          _parse_int(fields[2].strip(), 'timestamp', signed=True))
+
+
+def in_time_order(user: str, events: Sequence[tuple[int, int, int]]) -> UserHistory:
+  """A csv user's history from (timestamp, file position, item) events, in any order."""
+  stamps, _, items = zip(*sorted(events))  # ties in time: the earlier line first
+  return UserHistory(user, np.asarray(items, np.int64), np.asarray(stamps, np.int64))
+
+
+def has_timestamps(path: str) -> bool:
+  """A `.csv` gives epoch milliseconds; a `.tsv` only the order."""
+  return os.path.splitext(path)[1].lower() == '.csv'
 
 
 def parse_tsv(lines: Iterable[str], path: str = '<tsv>') -> Iterator[UserHistory]:
   """Yields one history per non-blank line of a `*_pairs.tsv` file."""
   first_line: dict[str, int] = {}
-  for line_no, raw in enumerate(lines, start=1):
-    line = raw.rstrip('\r\n')
-    if not line.strip():
-      continue
-    user, sep, items = line.partition('\t')
-    if not sep or not user.strip() or not items.strip():
-      raise JaxlensError(
-          f'{path}:{line_no}: expected "user<TAB>item item ...", got {line[:80]!r}')
-    user = user.strip()
-    if user in first_line:
-      raise JaxlensError(f'{path}:{line_no}: user {user!r} again (first at line '
-                         f'{first_line[user]}); a pairs.tsv holds one line per user')
+  for line_no, line in enumerate(lines, start=1):
+    try:
+      parsed = tsv_line(line)
+      if parsed is None:
+        continue
+      user, items = parsed
+      if user in first_line:
+        raise LineError(repeated_user(user, first_line[user]))
+    except LineError as e:
+      raise JaxlensError(f'{path}:{line_no}: {e}') from None
     first_line[user] = line_no
-    ids = [_parse_int(tok, path, line_no, 'item') for tok in items.split()]
-    yield UserHistory(user, np.asarray(ids, dtype=np.int64))
+    yield UserHistory(user, items)
 
 
 def parse_csv(lines: Iterable[str], path: str = '<csv>') -> Iterator[UserHistory]:
   """Groups `user,item,timestamp` rows by user (first-appearance order), sorted by time."""
   rows = iter(enumerate(lines, start=1))
   header = next(rows, None)
-  if header is None or [c.strip() for c in header[1].rstrip('\r\n').split(',')] != [
-      'user', 'item', 'timestamp']:
-    raise JaxlensError(f'{path}:1: expected the header "user,item,timestamp"')
-  grouped: dict[str, list[tuple[int, int]]] = collections.OrderedDict()
-  for line_no, raw in rows:
-    line = raw.rstrip('\r\n')
-    if not line.strip():
-      continue
-    fields = line.split(',')
-    if len(fields) != 3:
-      raise JaxlensError(f'{path}:{line_no}: expected "user,item,timestamp", got {line[:80]!r}')
-    user = fields[0].strip()
-    item = _parse_int(fields[1].strip(), path, line_no, 'item')
-    stamp = _parse_int(fields[2].strip(), path, line_no, 'timestamp', signed=True)
-    grouped.setdefault(user, []).append((stamp, item))
+  if header is None or not is_csv_header(header[1]):
+    raise missing_header(path)
+  grouped: dict[str, list[tuple[int, int, int]]] = collections.OrderedDict()
+  for line_no, line in rows:
+    try:
+      row = csv_row(line)
+    except LineError as e:
+      raise JaxlensError(f'{path}:{line_no}: {e}') from None
+    if row is not None:
+      user, item, stamp = row
+      grouped.setdefault(user, []).append((stamp, line_no, item))
   for user, events in grouped.items():
-    events.sort(key=lambda e: e[0])  # stable: ties keep file order
-    stamps, items = zip(*events)
-    yield UserHistory(user, np.asarray(items, np.int64), np.asarray(stamps, np.int64))
+    yield in_time_order(user, events)
 
 
 def _text_lines(f, path: str) -> Iterator[str]:
-  """UTF-8 lines of a binary file; the error names the first line that is not."""
+  """Decoded lines of a binary file; the error names the first line that is not UTF-8."""
   for line_no, raw in enumerate(f, start=1):
     try:
-      yield raw.decode('utf-8')
-    except UnicodeDecodeError as e:
-      raise JaxlensError(f'{path}:{line_no}: not UTF-8 text (byte 0x{raw[e.start]:02x}); is '
-                         'this a pairs file?') from None
+      yield decode_line(raw)
+    except LineError as e:
+      raise JaxlensError(f'{path}:{line_no}: {e}') from None
 
 
 def read_pairs(path: str | os.PathLike) -> list[UserHistory]:

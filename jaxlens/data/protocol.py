@@ -67,16 +67,55 @@ class Interactions:
     return counts
 
   def log_popularity(self, power: float = 1.0) -> np.ndarray:
-    """log of the train-count popularity used for the logQ correction.
+    return log_popularity(self.train_item_counts(), power)
 
-    Padding and items never trained on get 0 (the reference's log 1 and -inf): they never enter
-    an in-batch logit matrix unmasked, and a finite value keeps masked arithmetic NaN-free.
-    """
-    counts = self.train_item_counts().astype(np.float64) ** power
-    log_pop = np.zeros_like(counts)
-    seen = counts > 0
-    log_pop[seen] = np.log(counts[seen] / counts[seen].sum())
-    return log_pop.astype(np.float32)
+
+def log_popularity(train_item_counts: np.ndarray, power: float = 1.0) -> np.ndarray:
+  """log of the train-count popularity used for the logQ correction.
+
+  Padding and items never trained on get 0 (the reference's log 1 and -inf): they never enter
+  an in-batch logit matrix unmasked, and a finite value keeps masked arithmetic NaN-free.
+  """
+  counts = np.asarray(train_item_counts, np.float64) ** power
+  log_pop = np.zeros_like(counts)
+  seen = counts > 0
+  log_pop[seen] = np.log(counts[seen] / counts[seen].sum())
+  return log_pop.astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolSummary:
+  """A protocol output without its rows: what every training process holds whole, while it
+  reads the rows of its own users only. Built datasets store it as JSON metadata."""
+
+  max_seq_len: int
+  min_seq_len: int
+  num_users: int
+  num_interactions: int
+  original_item_ids: np.ndarray  # int64 (num_items + 1,): new id -> dataset id; [0] = 0
+  train_item_counts: np.ndarray  # int64 (num_items + 1,): as `Interactions.train_item_counts`
+
+  @property
+  def num_items(self) -> int:
+    return len(self.original_item_ids) - 1
+
+  @classmethod
+  def of(cls, data: Interactions, min_seq_len: int) -> ProtocolSummary:
+    return cls(data.max_seq_len, min_seq_len, data.num_users, data.num_interactions,
+               data.original_item_ids, data.train_item_counts().astype(np.int64))
+
+  def to_json(self) -> dict:
+    return {'max_seq_len': self.max_seq_len, 'min_seq_len': self.min_seq_len,
+            'num_users': self.num_users, 'num_items': self.num_items,
+            'num_interactions': self.num_interactions,
+            'original_item_ids': self.original_item_ids.tolist(),
+            'train_item_counts': self.train_item_counts.tolist()}
+
+  @classmethod
+  def from_json(cls, value: dict) -> ProtocolSummary:
+    return cls(value['max_seq_len'], value['min_seq_len'], value['num_users'],
+               value['num_interactions'], np.asarray(value['original_item_ids'], np.int64),
+               np.asarray(value['train_item_counts'], np.int64))
 
 
 def _warm_items(histories: Sequence[UserHistory], min_interactions: int) -> list[UserHistory]:
@@ -91,6 +130,63 @@ def _warm_items(histories: Sequence[UserHistory], min_interactions: int) -> list
   return warm
 
 
+def check_parameters(max_seq_len: int, min_seq_len: int) -> None:
+  if min_seq_len < 3:
+    raise JaxlensError(f'data.min_seq_len={min_seq_len}: leave-one-out needs at least 3 items')
+  if max_seq_len < 1:
+    raise JaxlensError(f'data.max_seq_len={max_seq_len} must be positive')
+
+
+def kept_part(history: UserHistory, max_seq_len: int, min_seq_len: int) -> UserHistory | None:
+  """What the protocol keeps of one user: None below `min_seq_len` items, else the last
+  `max_seq_len + 3` (with their timestamps)."""
+  if len(history.items) < min_seq_len:
+    return None
+  keep = max_seq_len + 3
+  stamps = history.timestamps
+  return UserHistory(history.user, history.items[-keep:],
+                     None if stamps is None else stamps[-keep:])
+
+
+def no_user_kept(min_seq_len: int) -> JaxlensError:
+  return JaxlensError(f'no user has at least data.min_seq_len={min_seq_len} interactions')
+
+
+def renumber(items: np.ndarray, vocabulary: np.ndarray) -> np.ndarray:
+  """Original ids -> 1..N, N = len(vocabulary), the sorted original ids of the kept items."""
+  return (np.searchsorted(vocabulary, items) + 1).astype(np.int32)
+
+
+def train_part(sequence: np.ndarray) -> np.ndarray:
+  """The items of a kept, renumbered sequence that training sees: all but the last two."""
+  return sequence[:-2]
+
+
+def padded(kept: Sequence[UserHistory], max_seq_len: int) -> Interactions:
+  """Renumbers and left-pads kept histories (`kept_part`) into one array."""
+  original_ids = np.unique(np.concatenate([h.items for h in kept]))
+  sequences = np.zeros((len(kept), max_seq_len + 3), np.int32)
+  for row, history in enumerate(kept):
+    sequences[row, sequences.shape[1] - len(history.items):] = renumber(history.items,
+                                                                        original_ids)
+  return Interactions(
+      sequences=sequences,
+      original_item_ids=np.concatenate([[0], original_ids]).astype(np.int64),
+      users=tuple(h.user for h in kept),
+      max_seq_len=max_seq_len,
+  )
+
+
+def kept_histories(histories: Sequence[UserHistory], max_seq_len: int = 10,
+                   min_seq_len: int = 5) -> list[UserHistory]:
+  check_parameters(max_seq_len, min_seq_len)
+  kept = [part for h in histories
+          if (part := kept_part(h, max_seq_len, min_seq_len)) is not None]
+  if not kept:
+    raise no_user_kept(min_seq_len)
+  return kept
+
+
 def apply_protocol(histories: Sequence[UserHistory], max_seq_len: int = 10,
                    min_seq_len: int = 5, min_item_interactions: int = 0) -> Interactions:
   """Filters, truncates, renumbers and pads, exactly as the reference's `read_behaviors`
@@ -99,21 +195,4 @@ def apply_protocol(histories: Sequence[UserHistory], max_seq_len: int = 10,
     raise JaxlensError(f'data.min_item_interactions={min_item_interactions} must be 0 or more')
   if min_item_interactions > 1:
     histories = _warm_items(histories, min_item_interactions)
-  if min_seq_len < 3:
-    raise JaxlensError(f'data.min_seq_len={min_seq_len}: leave-one-out needs at least 3 items')
-  if max_seq_len < 1:
-    raise JaxlensError(f'data.max_seq_len={max_seq_len} must be positive')
-  keep = max_seq_len + 3
-  kept = [(h.user, h.items[-keep:]) for h in histories if len(h.items) >= min_seq_len]
-  if not kept:
-    raise JaxlensError(f'no user has at least data.min_seq_len={min_seq_len} interactions')
-  original_ids = np.unique(np.concatenate([items for _, items in kept]))
-  sequences = np.zeros((len(kept), keep), np.int32)
-  for row, (_, items) in enumerate(kept):
-    sequences[row, keep - len(items):] = np.searchsorted(original_ids, items) + 1
-  return Interactions(
-      sequences=sequences,
-      original_item_ids=np.concatenate([[0], original_ids]).astype(np.int64),
-      users=tuple(user for user, _ in kept),
-      max_seq_len=max_seq_len,
-  )
+  return padded(kept_histories(histories, max_seq_len, min_seq_len), max_seq_len)

@@ -21,6 +21,7 @@ class Release:
   base_url: str | None  # None: the files must be given in a manual_dir
   pairs_files: tuple[str, ...] = ()  # first present wins; default `<prefix>_pairs.tsv`, `.csv`
   has_item_files: bool = True  # likes and views, categories
+  has_frames: bool = True  # jaxlens builds a `microlens_frames` dataset of its videos
 
   @property
   def pairs_candidates(self) -> tuple[str, ...]:
@@ -44,6 +45,8 @@ class Release:
 
   def layout(self) -> str:
     """The manual_dir layout, for error messages and docs."""
+    if not self.has_frames:
+      return ' or '.join(self.pairs_candidates)
     optional = [self.titles] + ([self.likes, self.categories] if self.has_item_files else [])
     return (f'{" or ".join(self.pairs_candidates)} (required); {", ".join(optional)} (optional); '
             f'{self.covers_dir}/<item>.jpg and {self.videos_dir}/<item>.mp4 (optional)')
@@ -57,4 +60,8 @@ RELEASES = {
                    has_item_files=False),
     '100k': Release('100k', 'MicroLens-100k', 'MicroLens-100k_title_en.csv', _SITE.format('100k')),
     '1m': Release('1m', 'MicroLens-1M', 'MicroLens-1M_title_en.csv', None),
+    # The whole dataset (34,492,051 users, 1,006,528,709 interactions) is given on request by
+    # its authors; jaxlens builds its interactions only.
+    'full': Release('full', 'MicroLens', 'MicroLens_title_en.csv', None, has_item_files=False,
+                    has_frames=False),
 }

@@ -1,7 +1,8 @@
 """The builder config shared by the `microlens` and `microlens_frames` TFDS builders.
 
 Both builders take the same config names (`toy`, `50k`, `100k`, `1m`; the frames builder adds
-`-crop` variants), so one name builds everything a subset needs.
+`-crop` variants), so one name builds everything a subset needs. `full`, the whole dataset, has
+interactions only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class MicrolensConfig(tfds.core.BuilderConfig):
   release: releases.Release = releases.RELEASES['toy']
   frame_options: frames.FrameOptions = frames.FrameOptions()
   toy_spec: toy.ToySpec | None = None  # set for the synthetic subset only
+  beam: bool = False  # interactions built by Apache Beam whatever the file size (1m, full)
+  max_seq_len: int = 10  # the protocol of the `protocol` split (reference 1.2)
+  min_seq_len: int = 5
 
   def fingerprint(self) -> str:
     """Names the extraction work dir, so a changed option never reuses old shard files."""
@@ -35,16 +39,18 @@ class MicrolensConfig(tfds.core.BuilderConfig):
 def _config(release: str, resize: frames.ResizeMode = frames.ResizeMode.SQUASH,
             **kwargs) -> MicrolensConfig:
   suffix = '' if resize == frames.ResizeMode.SQUASH else f'-{resize.value}'
+  what = (f'frames resized by {resize.value}' if releases.RELEASES[release].has_frames
+          else 'interactions only')
   return MicrolensConfig(
       name=release + suffix, release=releases.RELEASES[release],
       frame_options=frames.FrameOptions(resize=resize),
-      description=f'MicroLens {release}, frames resized by {resize.value}', **kwargs)
+      description=f'MicroLens {release}, {what}', **kwargs)
 
 
-INTERACTION_CONFIGS = [_config('toy', toy_spec=toy.ToySpec()), _config('50k'), _config('100k'),
-                       _config('1m')]
-FRAME_CONFIGS = INTERACTION_CONFIGS + [
-    _config(r, frames.ResizeMode.CROP) for r in ('50k', '100k', '1m')]
+_SUBSETS = [_config('toy', toy_spec=toy.ToySpec()), _config('50k'), _config('100k'),
+            _config('1m', beam=True)]
+INTERACTION_CONFIGS = _SUBSETS + [_config('full', beam=True)]
+FRAME_CONFIGS = _SUBSETS + [_config(r, frames.ResizeMode.CROP) for r in ('50k', '100k', '1m')]
 
 MANUAL_INSTRUCTIONS = 'Put the files of a MicroLens subset in manual_dir:\n' + '\n'.join(
     f'- {r.name}: {r.layout()}' for r in releases.RELEASES.values() if r.name != 'toy')

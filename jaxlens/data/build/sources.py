@@ -13,6 +13,8 @@ import hashlib
 import os
 from typing import Any, Protocol, Sequence
 
+from etils import epath
+
 from jaxlens.data.build import toy
 from jaxlens.data.releases import Release
 from jaxlens.errors import JaxlensError
@@ -29,15 +31,20 @@ class SubsetFiles:
 
 
 def _present(folder: str, name: str) -> str | None:
-  path = os.path.join(folder, name)
-  return path if os.path.isfile(path) else None
+  """The file's path when it exists; the folder may be remote (`gs://`, for a Beam build)."""
+  path = epath.Path(folder) / name
+  return os.fspath(path) if path.is_file() else None
+
+
+def find_pairs(release: Release, folder: str) -> str | None:
+  return next(filter(None, (_present(folder, n) for n in release.pairs_candidates)), None)
 
 
 def manual_files(release: Release, manual_dir: str) -> SubsetFiles:
   """Finds the files in a manual_dir; the error says which files to put where."""
-  pairs = next(filter(None, (_present(manual_dir, n) for n in release.pairs_candidates)), None)
+  pairs = find_pairs(release, manual_dir)
   if pairs is None:
-    state = 'is not a folder' if not os.path.isdir(manual_dir) else 'holds no pairs file'
+    state = 'is not a folder' if not epath.Path(manual_dir).is_dir() else 'holds no pairs file'
     raise JaxlensError(
         f'manual_dir {manual_dir} {state}: put the MicroLens {release.name} files there: '
         f'{release.layout()}' + (f'; they are published at {release.base_url}'

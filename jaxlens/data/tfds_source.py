@@ -4,6 +4,10 @@ A subset name such as `microlens/toy` or `microlens/100k-crop` stands for two da
 interactions `microlens/<release>` and the items `microlens_frames/<config>`. Reading goes through
 `tfds.builder_from_directory(...).as_data_source` (array_record), so it needs neither TensorFlow
 nor the builder code.
+
+The interactions have two splits: `train`, every user with the original ids
+(`load_interactions`), and `protocol`, the users the protocol keeps with renumbered items, read
+by user index (`ProtocolRows`) or whole (`load_protocol`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import tensorflow_datasets as tfds
 
 from jaxlens.data import releases
 from jaxlens.data.pairs import UserHistory
+from jaxlens.data.protocol import Interactions, ProtocolSummary
 from jaxlens.errors import JaxlensError
 
 INTERACTIONS, FRAMES = 'microlens', 'microlens_frames'
+RAW_SPLIT, PROTOCOL_SPLIT = 'train', 'protocol'  # of the interactions
 
 
 def dataset_names(name: str) -> tuple[str, str]:
@@ -62,60 +68,34 @@ def build_command(name: str, data_dir: str | None) -> str:
       if release.base_url else '')
 
 
-def _read_only_builder(dataset: str, data_dir: str | None):
+def _built_path(dataset: str, data_dir: str | None) -> str:
   path = built_dir(dataset, data_dir)
   if path is None:
     raise JaxlensError(f'{dataset} is not built in {data_dir_path(data_dir)}: build it with '
                        f'{build_command(dataset, data_dir)}')
-  return tfds.builder_from_directory(path)
+  return path
 
 
 def load_interactions(name: str, data_dir: str | None = None) -> list[UserHistory]:
   """Users in dataset (file) order, original ids; timestamps None where the source had none."""
-  builder = _read_only_builder(dataset_names(name)[0], data_dir)
-  source = builder.as_data_source('train')
+  builder = tfds.builder_from_directory(_built_path(dataset_names(name)[0], data_dir))
+  source = builder.as_data_source(RAW_SPLIT)
   has_timestamps = builder.info.metadata['timestamps'] == 'epoch_ms'
   return [UserHistory(r['user_id'].decode(), r['item_ids'],
                       r['timestamps'] if has_timestamps else None)
           for r in source.__getitems__(range(len(source)))]
 
 
-def decode_jpeg(data: bytes, what: str) -> np.ndarray:
-  """Decodes JPEG (or PNG) bytes to uint8 RGB (H, W, 3); `what` names the source in errors."""
-  bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-  if bgr is None:
-    raise JaxlensError(f'{what}: not a decodable image ({len(data)} bytes)')
-  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+class _SplitSource:
+  """A split of a built dataset; picklable for Grain's worker processes, which open it again."""
 
-
-class ItemFrames:
-  """Clips by original item id, decoded with OpenCV to uint8 RGB `(T, H, W, 3)`.
-
-  Also a Grain random-access source over items in increasing id order (`len`, `[index]`);
-  picklable for Grain worker processes. `num_frames` keeps the central frames of the stored
-  clip; `size=(H, W)` resizes on read (cheaper than a second build for small toy runs). Items
-  whose video was missing or unreadable give black frames, as the reference's padding clips.
-  """
-
-  def __init__(self, name: str, data_dir: str | None = None, num_frames: int | None = None,
-               size: tuple[int, int] | None = None):
-    dataset = dataset_names(name)[1]
-    _read_only_builder(dataset, data_dir)  # raises with the build command when not built
-    self._path = built_dir(dataset, data_dir)
+  def __init__(self, path: str, split: str):
+    self._path, self._split = path, split
     self._open()
-    metadata = self._builder.info.metadata
-    self.item_ids = np.asarray(metadata['item_ids'], np.int64)
-    self._index = {int(item): i for i, item in enumerate(self.item_ids)}
-    stored = metadata['num_frames']
-    if num_frames is not None and not 1 <= num_frames <= stored:
-      raise JaxlensError(f'num_frames={num_frames}: the dataset stores {stored} frames per item')
-    self.num_frames = num_frames or stored
-    self.size = tuple(size) if size else (metadata['height'], metadata['width'])
-    self._first_frame = (stored - self.num_frames) // 2
 
   def _open(self):
     self._builder = tfds.builder_from_directory(self._path)
-    self._source = self._builder.as_data_source('train')
+    self._source = self._builder.as_data_source(self._split)
 
   def __getstate__(self):
     state = dict(self.__dict__)
@@ -127,7 +107,88 @@ class ItemFrames:
     self._open()
 
   def __len__(self) -> int:
-    return len(self.item_ids)
+    return len(self._source)
+
+
+class ProtocolRows(_SplitSource):
+  """The protocol's rows of a built `microlens/<subset>`, read by user index.
+
+  `rows(indices)` equals `apply_protocol(load_interactions(name), max_seq_len,
+  min_seq_len).sequences[indices]` for the protocol the dataset was built with, which `summary`
+  gives with the vocabulary, train popularity and counts: a training process holds the summary
+  and reads the rows of its own users only. A Grain random-access source (`[index]`: one row).
+  """
+
+  def __init__(self, name: str, data_dir: str | None = None):
+    dataset = dataset_names(name)[0]
+    path = _built_path(dataset, data_dir)
+    if PROTOCOL_SPLIT not in tfds.builder_from_directory(path).info.splits:
+      raise JaxlensError(f'{path} has no protocol split (built by an older jaxlens): build it '
+                         f'again with {build_command(dataset, data_dir)}')
+    super().__init__(path, PROTOCOL_SPLIT)
+    self.summary = ProtocolSummary.from_json(self._builder.info.metadata['protocol'])
+
+  def read(self, user_indices: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    """Left-padded int32 rows `(n, max_seq_len + 3)` and the user ids."""
+    width = self.summary.max_seq_len + 3
+    rows = np.zeros((len(user_indices), width), np.int32)
+    users = []
+    for row, record in zip(rows, self._source.__getitems__(list(user_indices))):
+      row[width - len(record['item_ids']):] = record['item_ids']
+      users.append(record['user_id'].decode())
+    return rows, users
+
+  def rows(self, user_indices: Sequence[int]) -> np.ndarray:
+    return self.read(user_indices)[0]
+
+  def __getitem__(self, index: int) -> np.ndarray:
+    return self.rows([index])[0]
+
+
+def load_protocol(name: str, data_dir: str | None = None, max_seq_len: int = 10,
+                  min_seq_len: int = 5) -> Interactions:
+  """`apply_protocol(load_interactions(name), max_seq_len, min_seq_len)`, read from the protocol
+  split, without applying it again; the protocol must be the one the dataset was built with."""
+  source = ProtocolRows(name, data_dir)
+  summary = source.summary
+  if (summary.max_seq_len, summary.min_seq_len) != (max_seq_len, min_seq_len):
+    raise JaxlensError(
+        f'{name} was built with the protocol max_seq_len={summary.max_seq_len}, min_seq_len='
+        f'{summary.min_seq_len}, not {max_seq_len}, {min_seq_len}: apply the protocol to '
+        'load_interactions(...) in memory instead')
+  rows, users = source.read(range(len(source)))
+  return Interactions(rows, summary.original_item_ids, tuple(users), summary.max_seq_len)
+
+
+def decode_jpeg(data: bytes, what: str) -> np.ndarray:
+  """Decodes JPEG (or PNG) bytes to uint8 RGB (H, W, 3); `what` names the source in errors."""
+  bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+  if bgr is None:
+    raise JaxlensError(f'{what}: not a decodable image ({len(data)} bytes)')
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class ItemFrames(_SplitSource):
+  """Clips by original item id, decoded with OpenCV to uint8 RGB `(T, H, W, 3)`.
+
+  Also a Grain random-access source over items in increasing id order (`len`, `[index]`);
+  picklable for Grain worker processes. `num_frames` keeps the central frames of the stored
+  clip; `size=(H, W)` resizes on read (cheaper than a second build for small toy runs). Items
+  whose video was missing or unreadable give black frames, as the reference's padding clips.
+  """
+
+  def __init__(self, name: str, data_dir: str | None = None, num_frames: int | None = None,
+               size: tuple[int, int] | None = None):
+    super().__init__(_built_path(dataset_names(name)[1], data_dir), 'train')
+    metadata = self._builder.info.metadata
+    self.item_ids = np.asarray(metadata['item_ids'], np.int64)
+    self._index = {int(item): i for i, item in enumerate(self.item_ids)}
+    stored = metadata['num_frames']
+    if num_frames is not None and not 1 <= num_frames <= stored:
+      raise JaxlensError(f'num_frames={num_frames}: the dataset stores {stored} frames per item')
+    self.num_frames = num_frames or stored
+    self.size = tuple(size) if size else (metadata['height'], metadata['width'])
+    self._first_frame = (stored - self.num_frames) // 2
 
   def _position(self, item_id: int) -> int:
     try:

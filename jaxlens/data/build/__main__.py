@@ -1,10 +1,12 @@
 """Builds everything training needs for one MicroLens subset, without TensorFlow.
 
   python -m jaxlens.data.build microlens --config=toy [--data_dir D] [--manual_dir M]
-      [--num_workers N]
+      [--num_workers N] [--engine memory|beam] [--beam_pipeline_options K=V,...]
 
-writes `microlens/<release>` (interactions) and `microlens_frames/<config>` (items) to the data
-dir, in the array_record format training reads. An interrupted build resumes.
+writes `microlens/<release>` (interactions) and `microlens_frames/<config>` (items; not for
+`full`) to the data dir, in the array_record format training reads. An interrupted build resumes.
+Interactions are built in memory, or with Apache Beam (the build venv, requirements-build.txt)
+for `1m`, `full`, large files and whenever Beam options are given.
 """
 
 from __future__ import annotations
@@ -21,13 +23,19 @@ def main(argv: list[str]) -> int:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('dataset', choices=['microlens'])
   parser.add_argument('--config', required=True,
-                      help='toy, 50k, 100k, 1m; 50k-crop, ... for aspect-preserving frames')
+                      help='toy, 50k, 100k, 1m, full; 50k-crop, ... for aspect-preserving frames')
   parser.add_argument('--data_dir', help='default: ~/tensorflow_datasets or $TFDS_DATA_DIR')
   parser.add_argument('--manual_dir', help='folder holding the official files (else download)')
   parser.add_argument('--num_workers', type=int, help='frame extraction processes (default: cores)')
+  parser.add_argument('--engine', choices=['memory', 'beam'],
+                      help='how to build the interactions (default: by config and file size)')
+  parser.add_argument('--beam_pipeline_options',
+                      help='Beam options for the interactions, as for `tfds build`: '
+                           'runner=DataflowRunner,project=P,region=R,temp_location=gs://...')
   args = parser.parse_args(argv)
   try:
-    build_subset(args.config, args.data_dir, args.manual_dir, args.num_workers)
+    build_subset(args.config, args.data_dir, args.manual_dir, args.num_workers, args.engine,
+                 args.beam_pipeline_options)
   except JaxlensError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1

@@ -35,9 +35,9 @@ def write_edge_cases(folder) -> str:
   return path
 
 
-def write_generated(folder, suffix: str, users: int = 600) -> str:
+def write_generated(folder, suffix: str, users: int = 600, release: str = '50k') -> str:
   """A synthetic file whose users may be shorter than min_seq_len (min_length 1)."""
-  path = pairs_path(folder, suffix)
+  path = pairs_path(folder, suffix, release)
   synthetic.write_interactions(path, synthetic.InteractionSpec(users, 150, seed=3, min_length=1))
   return path
 

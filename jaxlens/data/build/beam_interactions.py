@@ -2,7 +2,7 @@
 interaction files of any size, on any Beam runner (DirectRunner here, Dataflow at scale).
 
 The stages, each a Beam transform that the runner spreads over its workers:
-1. Lines are read with their byte offsets, in byte ranges split among workers (`_OffsetLines`),
+1. Lines are read with their byte offsets, in byte ranges split among workers (`OffsetLines`),
    and parsed by the line functions of `jaxlens.data.pairs`. An error names the file and line;
    the line number is counted then, and only then.
 2. Histories: csv rows are grouped by user and ordered by (timestamp, offset), so ties in time
@@ -34,7 +34,7 @@ from jaxlens.data.build import interaction_records as records
 from jaxlens.errors import JaxlensError
 
 
-class _OffsetLines(filebasedsource.FileBasedSource):
+class OffsetLines(filebasedsource.FileBasedSource):
   """(byte offset, line) of a text file, read in byte ranges that workers share out."""
 
   def read_records(self, file_name, offset_range_tracker):
@@ -108,7 +108,7 @@ def _one_line_per_user(user_offsets, path: str) -> None:
 
 def _histories(pipeline, path: str):
   """(offset of the user's first line, history with timestamps or positions) per user."""
-  lines = pipeline | 'ReadLines' >> beam.io.Read(_OffsetLines(path))
+  lines = pipeline | 'ReadLines' >> beam.io.Read(OffsetLines(path))
   if pairs.has_timestamps(path):
     return (lines | 'ParseCsv' >> beam.FlatMap(_csv_events, path)
             | 'GroupByUser' >> beam.GroupByKey()

@@ -10,22 +10,26 @@ beam = pytest.importorskip(
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from apache_beam.io import source_test_utils
 from apache_beam.options.pipeline_options import PipelineOptions
+import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxlens.data import tfds_source
 from jaxlens.data.build import beam_interactions
 from jaxlens.errors import JaxlensError
 from tests import interaction_files
 from tfds_builders.microlens import microlens_dataset_builder
 
 
-def build(manual_dir, data_dir, engine: str, workers: int = 1) -> dict[str, bytes]:
+def build(manual_dir, data_dir, engine: str, workers: int = 1,
+          num_shards: int | None = None) -> dict[str, bytes]:
   """Every file of the dataset built by `engine` (Beam: worker processes of the DirectRunner)."""
   options = PipelineOptions([f'--direct_num_workers={workers}',
                              '--direct_running_mode=multi_processing'])
   builder = microlens_dataset_builder.Builder(config='50k', data_dir=str(data_dir),
                                               engine=engine)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=str(manual_dir), beam_options=options if engine == 'beam' else None))
+      manual_dir=str(manual_dir), beam_options=options if engine == 'beam' else None,
+      num_shards=num_shards))
   return interaction_files.dataset_files(data_dir)
 
 
@@ -44,6 +48,24 @@ def test_generated_files_give_the_same_bytes(tmp_path, suffix):
   interaction_files.write_generated(manual, suffix)
   assert build(manual, tmp_path / 'beam', 'beam', workers=2) == build(
       manual, tmp_path / 'memory', 'memory')
+
+
+def test_splits_of_several_shards_hold_the_same_records(tmp_path):
+  """TFDS's writers cut shards differently (Beam by key range, in memory by count): the files
+  may differ, the records and their order do not; Beam's files stay the same whatever the workers."""
+  manual = tmp_path / 'manual'
+  interaction_files.write_generated(manual, '.csv')
+  build(manual, tmp_path / 'memory', 'memory', num_shards=3)
+  two_workers = build(manual, tmp_path / 'two', 'beam', workers=2, num_shards=3)
+  assert build(manual, tmp_path / 'one', 'beam', workers=1, num_shards=3) == two_workers
+  assert len([name for name in two_workers if 'protocol.array_record' in name]) == 3
+  for split in (tfds_source.RAW_SPLIT, tfds_source.PROTOCOL_SPLIT):
+    records = [tfds.builder_from_directory(tfds_source.built_dir('microlens/50k', str(d)))
+               .as_data_source(split) for d in (tmp_path / 'memory', tmp_path / 'two')]
+    assert len(records[0]) == len(records[1])
+    for got, want in zip(*(r.__getitems__(range(len(r))) for r in records)):
+      assert got.keys() == want.keys() and all(
+          np.array_equal(got[key], want[key]) for key in got)
 
 
 def test_real_50k_gives_the_same_bytes(microlens_data_dir, tmp_path):

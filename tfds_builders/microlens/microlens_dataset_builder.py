@@ -32,8 +32,9 @@ from jaxlens.data.build.pipeline_metadata import PipelineMetadata
 from jaxlens.data.tfds_source import PROTOCOL_SPLIT, RAW_SPLIT
 from jaxlens.errors import JaxlensError
 
-# Pairs files from this size on are built with Beam: the in-memory path holds every interaction
-# (its memory per interaction: README, "Building the full dataset").
+# Pairs files from this size on are built with Beam. The in-memory path holds every interaction:
+# its peak memory grew by 290 MiB per million interactions, about 11 bytes per byte of csv
+# (benchmarks/beam_build.py), so 256 MB of csv (9.5M interactions) take about 3 GB.
 BEAM_FROM_BYTES = 256 << 20
 ENGINES = ('memory', 'beam')
 _BEAM_PATH = 'jaxlens.data.build.beam_interactions'  # imports Beam: the build venv only

@@ -72,10 +72,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def download_and_prepare(self, *, download_config=None, **kwargs):
     self._use_beam = self._chooses_beam(download_config or tfds.download.DownloadConfig())
+    beam_path = beam_module(_BEAM_PATH) if self._use_beam else None  # before TFDS starts
     try:
       super().download_and_prepare(download_config=download_config, **kwargs)
     except Exception as e:  # pylint: disable=broad-except
-      message = self._use_beam and beam_module(_BEAM_PATH).user_error(e)
+      message = beam_path and beam_path.user_error(e)
       if not message:
         raise
       raise JaxlensError(message) from None

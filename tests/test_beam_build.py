@@ -52,7 +52,7 @@ def test_generated_files_give_the_same_bytes(tmp_path, suffix):
 
 def test_splits_of_several_shards_hold_the_same_records(tmp_path):
   """TFDS's writers cut shards differently (Beam by key range, in memory by count): the files
-  may differ, the records and their order do not; Beam's files stay the same whatever the workers."""
+  may differ, the records and their order do not; Beam's files do not depend on the workers."""
   manual = tmp_path / 'manual'
   interaction_files.write_generated(manual, '.csv')
   build(manual, tmp_path / 'memory', 'memory', num_shards=3)

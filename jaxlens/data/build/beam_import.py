@@ -17,4 +17,5 @@ def beam_module(name: str) -> ModuleType:
     if e.name is None or not e.name.startswith('apache_beam'):
       raise
     raise JaxlensError('building with Apache Beam needs it installed: run in the build venv '
-                       '(pip install -r requirements-build.txt)') from None
+                       '(pip install -r requirements-build.txt), or build in memory '
+                       '(--engine=memory) a file that fits') from None

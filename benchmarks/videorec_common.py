@@ -18,9 +18,8 @@ import numpy as np
 
 from jaxlens import default_config, sharding
 from jaxlens.data import synthetic
-from jaxlens.data.pipeline import ITEM_IDS, USER_IDS
-from jaxlens.models.item_towers.video import CLIP_MASK, CLIPS, clip_index
-from jaxlens.train import configuration, loop
+from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS
+from jaxlens.train import aot, configuration, loop
 
 MAX_SEQ_LEN = 10  # reference 2.4: 10 inputs, so 11 slots per user
 SLOTS = MAX_SEQ_LEN + 1
@@ -58,64 +57,29 @@ def build(config, data, num_devices: int):
   return trainer, mesh, sharding.batch_sharding(mesh, config.mesh.rules)
 
 
-def round_up(n: int, multiple: int) -> int:
-  return -(-n // multiple) * multiple
-
-
-def full_batch_layout(users: int, unique: int, multiple: int,
-                      num_items: int) -> dict[str, np.ndarray]:
-  """A batch whose `users * SLOTS` slots all hold real items, encoded from `unique` clips.
-
-  The worst case for positions (no padding). `unique` (rounded up to a multiple of the mesh's
-  data axis, as `pipeline.train_dataset` pads it) sets how many clips the encoder sees; slots
-  share them round-robin. Item ids cycle through the catalogue independently of the clips, so the
-  in-batch loss keeps its negatives; the step's cost depends on the clip count and the shapes,
-  not on the ids.
-  """
-  unique = round_up(min(unique, users * SLOTS), multiple)
-  slot_index = (np.arange(users * SLOTS) % unique).reshape(users, SLOTS).astype(np.int32)
-  item_ids = (np.arange(users * SLOTS) % num_items + 1).astype(np.int32).reshape(users, SLOTS)
-  return {ITEM_IDS: item_ids, clip_index(ITEM_IDS): slot_index,
-          USER_IDS: np.arange(users, dtype=np.int32), CLIP_MASK: np.ones(unique, np.float32)}
-
-
 def full_positions(users: int) -> int:
   """The static position bound `Trainer.run_train_step` gives a batch with no padding."""
   return users * MAX_SEQ_LEN
 
 
-def batch_structs(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding):
+def full_batch(users: int, unique: int, multiple: int, num_items: int) -> dict[str, np.ndarray]:
+  """Every slot a real item, `unique` distinct clips (`jaxlens.train.aot.full_batch`)."""
+  return aot.full_batch(users, SLOTS, num_items, unique, multiple)
+
+
+def batch_structs(batch: dict[str, np.ndarray], clip_shape: Sequence[int], sharding):
   """Abstract batch (`jax.ShapeDtypeStruct` with the batch sharding): nothing is materialised."""
-  struct = lambda shape, dtype: jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=sharding)
-  batch = {name: struct(value.shape, value.dtype) for name, value in layout.items()}
-  batch[CLIPS] = struct((len(layout[CLIP_MASK]),) + tuple(clip_shape), jnp.uint8)
-  return batch
+  return aot.abstract(batch, sharding, clip_shape, clips_on_device=False)
 
 
-def device_batch(layout: dict[str, np.ndarray], clip_shape: Sequence[int], sharding, seed=0):
+def device_batch(batch: dict[str, np.ndarray], clip_shape: Sequence[int], sharding, seed=0):
   """The batch on the devices; random uint8 clips are drawn there, never on the host."""
-  shape = (len(layout[CLIP_MASK]),) + tuple(clip_shape)
+  batch = dict(batch)
+  shape = (len(batch.pop(CLIP_ITEMS)),) + tuple(clip_shape)
   draw = jax.jit(lambda key: jax.random.bits(key, shape, jnp.uint8), out_shardings=sharding)
-  batch = {name: jax.device_put(value, sharding) for name, value in layout.items()}
+  batch = {name: jax.device_put(value, sharding) for name, value in batch.items()}
   batch[CLIPS] = draw(jax.random.key(seed))
   return batch
-
-
-def flops(analysis) -> float:
-  """'flops' of a `cost_analysis()` result (a dict, or a list of one dict on some versions)."""
-  if isinstance(analysis, (list, tuple)):
-    analysis = analysis[0] if analysis else {}
-  return float((analysis or {}).get('flops', float('nan')))
-
-
-def memory(compiled) -> dict[str, int]:
-  """Per-device byte counts of `compiled.memory_analysis()`; `total` = what must be resident."""
-  stats = compiled.memory_analysis()
-  out = {name: int(getattr(stats, f'{name}_size_in_bytes', 0))
-         for name in ('argument', 'output', 'temp', 'generated_code', 'alias')}
-  out['total'] = (out['argument'] + out['output'] - out['alias'] + out['temp'] +
-                  out['generated_code'])
-  return out
 
 
 def timed(run: Callable[[], None], warmup: int, iters: int) -> list[float]:

@@ -32,8 +32,7 @@ from jaxlens import sharding
 from jaxlens.data import clips as clips_lib
 from jaxlens.data import pipeline, synthetic
 from jaxlens.data.normalize import IMAGENET_MEAN, IMAGENET_STD
-from jaxlens.data.pipeline import ITEM_IDS
-from jaxlens.models.item_towers.video import clip_index
+from jaxlens.data.pipeline import ITEM_IDS, clip_index
 
 ENCODER = 'r3d_18'
 TORCH_FROZEN_TENSORS = {'topT': 30, 'FT': 0}  # reference 4.4: r3d18's first trainable tensor

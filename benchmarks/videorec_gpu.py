@@ -31,6 +31,8 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from benchmarks import videorec_common as common  # pylint: disable=wrong-import-position
+from jaxlens.data.pipeline import CLIP_MASK  # pylint: disable=wrong-import-position
+from jaxlens.train import aot  # pylint: disable=wrong-import-position
 
 # Dense bf16 peak FLOP/s per chip (no sparsity), by a substring of `device_kind`, first match.
 PEAK_BF16 = (('H200', 989e12), ('H100', 989e12), ('A100', 312e12), ('v5 lite', 197e12),
@@ -56,7 +58,7 @@ def _run(args, users: int) -> dict:
                                   train_mode=args.train_mode)
   data = common.synthetic_data(users, args.items)
   trainer, _, sharding = common.build(config, data, devices)
-  layout = common.full_batch_layout(users, args.unique or users * common.SLOTS, devices,
+  layout = common.full_batch(users, args.unique or users * common.SLOTS, devices,
                                     data.num_items)
   batch = common.device_batch(layout, (args.frames, args.size, args.size, 3), sharding)
   start = time.perf_counter()
@@ -68,14 +70,14 @@ def _run(args, users: int) -> dict:
 
   def step():
     nonlocal state
-    state, metrics = compiled(state, batch)
+    state, metrics = compiled(state, batch, trainer.clip_table)
     losses.append(float(metrics['loss']))  # blocks until the step is done
 
   times = common.timed(step, args.warmup, args.steps)
   memory = [d.memory_stats() or {} for d in jax.local_devices()]
-  return {'users': users, 'unique': len(layout[common.CLIP_MASK]), 'times': times, 'losses': losses,
-          'compile_s': compile_s, 'flops': common.flops(lowered.cost_analysis()),
-          'device_flops': common.flops(compiled.cost_analysis()),
+  return {'users': users, 'unique': len(layout[CLIP_MASK]), 'times': times, 'losses': losses,
+          'compile_s': compile_s, 'flops': aot.flops(lowered.cost_analysis()),
+          'device_flops': aot.flops(compiled.cost_analysis()),
           'peak_bytes': max((m.get('peak_bytes_in_use', 0) for m in memory), default=0),
           'limit_bytes': max((m.get('bytes_limit', 0) for m in memory), default=0)}
 

@@ -33,6 +33,12 @@ def load(spec: str) -> ml_collections.ConfigDict:
 def base() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 42
+  # JAX's persistent compilation cache: 'auto' = WORKDIR/compilation_cache (a resumed or rerun
+  # job skips its compiles), '' = off, or a folder (shared between runs, e.g. on a bucket).
+  config.compilation_cache_dir = 'auto'
+  # 'START,N': a jax.profiler trace of N train steps from step START into WORKDIR/profile,
+  # for TensorBoard's profile plugin or Perfetto; '' = none.
+  config.profile_steps = ''
 
   config.data = ml_collections.ConfigDict()
   config.data.name = 'microlens/100k'  # a TFDS dataset built with `tfds build` / jaxlens.data.build
@@ -45,6 +51,15 @@ def base() -> ml_collections.ConfigDict:
   config.data.num_frames = 5
   config.data.frame_size = 224
   config.data.clips_in_memory = False  # decode every item once up front (small catalogues)
+  # Where a video tower's clips live: 'device' (every clip loaded once onto the devices, batches
+  # carry ids), 'host' (decoded per batch), 'auto' (the devices when they fit).
+  config.data.clip_store = 'auto'
+  # How the host prepares batches ahead of the device (jaxlens.data.pipeline.ReadOptions).
+  config.data.loader = ml_collections.ConfigDict({
+      'worker_processes': 0,  # Grain mp_prefetch workers; 0 = threads in the main process
+      'threads': 2,  # per process
+      'prefetch': 2,  # batches prepared ahead
+  })
 
   config.model = ml_collections.ConfigDict()
   config.model.user_tower = 'sasrec'  # jaxlens.models.user_towers names

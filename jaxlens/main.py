@@ -22,6 +22,7 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app, flags, logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from jaxlens import logs  # pylint: disable=wrong-import-position
 from jaxlens.errors import (  # pylint: disable=wrong-import-position
     PREEMPTED_EXIT_STATUS, Diverged, JaxlensError, Preempted)
 
@@ -30,15 +31,47 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'Python config file, e
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Checkpoints, summaries, config.json and '
                                'results.json go here; a workdir with checkpoints resumes.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'host:port of process 0, for a multi-process launch that JAX '
+    'cannot detect by itself (TPU pods and SLURM are detected).')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
 flags.mark_flags_as_required(['config', 'workdir'])
+
+# Environment variables that mean "one of several processes" (name, minimum value).
+_CLUSTER_SIGNS = (('SLURM_NTASKS', 2), ('OMPI_COMM_WORLD_SIZE', 2), ('MEGASCALE_NUM_SLICES', 2),
+                  ('TPU_WORKER_HOSTNAMES', None))
+
+
+def _launched_as_several() -> str | None:
+  """Why the environment says this process is one of several, or None."""
+  if _COORDINATOR.value:
+    return '--coordinator_address is set'
+  for name, minimum in _CLUSTER_SIGNS:
+    value = os.environ.get(name, '')
+    several = (',' in value) if minimum is None else value.isdigit() and int(value) >= minimum
+    if several:
+      return f'{name}={value}'
+  return None
 
 
 def _initialize_distributed() -> None:
-  """Joins a multi-process job when launched as one (TPU pods, SLURM); no-op on one host."""
+  """Joins a multi-process job when launched as one (TPU pods, SLURM, explicit flags).
+
+  A single host stays silent about it; a multi-process launch whose initialisation fails stops
+  with one line, rather than training as N independent single-host runs.
+  """
+  reason = _launched_as_several()
   try:
-    jax.distributed.initialize()
+    if _COORDINATOR.value:
+      jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    else:
+      jax.distributed.initialize()
   except (ValueError, RuntimeError) as e:
-    logging.info('single-process run (%s)', str(e).splitlines()[0] if str(e) else e)
+    if reason:
+      message = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+      raise JaxlensError(f'this is a multi-process launch ({reason}), but '
+                         f'jax.distributed.initialize failed: {message}') from None
 
 
 def _train(config, workdir: str) -> None:
@@ -56,10 +89,9 @@ def _train(config, workdir: str) -> None:
 
 def main(argv):
   del argv
-  _initialize_distributed()
-  if jax.process_index() != 0:
-    logging.set_verbosity(logging.WARNING)
+  logs.quiet_terminal()
   try:
+    _initialize_distributed()
     _train(_CONFIG.value, _WORKDIR.value)
   except JaxlensError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -50,6 +50,16 @@ def axis_size(mesh: jax.sharding.Mesh, rules, logical: str) -> int:
   return mesh.shape[axis] if axis else 1
 
 
+# Tables sharded over their rows (items, users) have their row count padded to a multiple of
+# this (and of the axis size): the same shapes on any mesh whose axis size divides it, so a
+# checkpoint written on one mesh restores on another.
+TABLE_ROW_MULTIPLE = 128
+
+
+def table_row_multiple(mesh: jax.sharding.Mesh, rules, logical: str) -> int:
+  return math.lcm(TABLE_ROW_MULTIPLE, axis_size(mesh, rules, logical))
+
+
 def _spec(path, var, mesh, rules) -> P:
   """The mesh layout of one variable from its logical names; an uneven split is an error."""
   names = var.get_metadata().get('out_sharding') or ()

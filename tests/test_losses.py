@@ -100,7 +100,8 @@ def test_full_softmax_matches_numpy():
 def test_bce_against_sampled_negatives_that_avoid_own_items():
   ids, states, table, log_pop = _toy_batch(seed=2)
   mask = SEQUENCE.query_mask(ids)
-  negatives = pipeline.sample_negatives(np.random.default_rng(0), ids, mask, num_items=11)
+  candidates = pipeline.negative_candidates(np.random.default_rng(0), mask.shape, num_items=11)
+  negatives = pipeline.sample_negatives(candidates, ids, mask)
   assert negatives.shape == (4, 5)
   for u in range(ids.shape[0]):
     assert not set(negatives[u][mask[u]].tolist()) & set(ids[u].tolist())

@@ -59,7 +59,7 @@ def test_valid_combination_trains_and_evaluates(user_tower, item_tower, loss):
                                       mesh, config.mesh.rules)
   assert np.isfinite(loss_value)
   evaluation = loop.build_evaluation(config, data, trainer, mesh, clips, show_progress=False)
-  ranks = evaluation.ranks(trainer.state.model_states(), 'valid')
+  ranks, _ = evaluation.ranks(trainer.state.model_states(), 'valid')
   assert ranks.shape == (data.num_users,) and (ranks >= 1).all()
   assert (ranks <= data.num_items).any()  # not all misses
 

@@ -84,6 +84,20 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
       synthetic.sequential_interactions(users=40).sequences))}
 
 
+def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypatch):
+  """The epoch's validation and checkpoint come before the stop, so the resumed run's history
+  has every epoch."""
+  pairs_path = str(tmp_path / 'toy_pairs.tsv')
+  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  workdir = str(tmp_path / 'run')
+  restore = preempt_after(monkeypatch, 6)  # the last step of epoch 2, the run's last
+  with pytest.raises(Preempted, match='at step 6'):
+    loop.train_and_evaluate(_config(pairs_path), workdir)
+  restore()
+  resumed = loop.train_and_evaluate(_config(pairs_path), workdir)
+  assert [h['epoch'] for h in resumed['history']] == [1, 2]
+
+
 def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')

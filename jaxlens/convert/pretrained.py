@@ -12,7 +12,6 @@ nothing else may be.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -22,6 +21,7 @@ import orbax.checkpoint as ocp
 from flax import nnx
 
 from jaxlens.convert.torch_checkpoint import assign
+from jaxlens import paths
 from jaxlens.errors import JaxlensError
 
 if TYPE_CHECKING:
@@ -74,27 +74,25 @@ def _flatten(nested: Mapping[str, Any], prefix: str = '') -> dict[str, np.ndarra
 
 def save_encoder(module: nnx.Module, directory: str | os.PathLike, info: Mapping[str, Any]):
   """Writes the module's weights and `info` (JSON-serialisable) to a new folder."""
-  directory = os.path.abspath(os.fspath(directory))
-  if os.path.exists(os.path.join(directory, STATE_DIR)):
+  directory = paths.resolve(directory)
+  if (directory / STATE_DIR).exists():
     raise JaxlensError(f'{directory}: already holds a converted encoder; choose another folder')
-  os.makedirs(directory, exist_ok=True)
+  directory.mkdir(parents=True, exist_ok=True)
   checkpointer = ocp.StandardCheckpointer()
-  checkpointer.save(os.path.join(directory, STATE_DIR), _weights(module))
+  checkpointer.save(os.fspath(directory / STATE_DIR), _weights(module))
   checkpointer.wait_until_finished()
-  with open(os.path.join(directory, INFO_FILE), 'w') as f:
-    json.dump(dict(info), f, indent=2)
+  paths.write_json(directory / INFO_FILE, dict(info))
 
 
 def read_info(directory: str | os.PathLike) -> dict[str, Any]:
   """The JSON note of a converted folder (encoder, output_mode, clip geometry, source)."""
-  directory = os.path.abspath(os.fspath(directory))
-  info_file = os.path.join(directory, INFO_FILE)
-  if not (os.path.isdir(os.path.join(directory, STATE_DIR)) and os.path.isfile(info_file)):
+  directory = paths.resolve(directory)
+  info_file = directory / INFO_FILE
+  if not ((directory / STATE_DIR).is_dir() and info_file.exists()):
     raise JaxlensError(f'{directory}: not a converted encoder (expected {STATE_DIR}/ and '
                        f'{INFO_FILE}; write one with python -m jaxlens.convert)')
   try:
-    with open(info_file, encoding='utf-8') as f:
-      return json.load(f)
+    return paths.read_json(info_file)
   except (OSError, ValueError) as e:
     raise JaxlensError(f'{info_file}: unreadable ({e})') from None
 
@@ -102,6 +100,6 @@ def read_info(directory: str | os.PathLike) -> dict[str, Any]:
 def restore_encoder(module: nnx.Module, directory: str | os.PathLike) -> dict[str, Any]:
   """Fills the module's Params/BatchStats from a converted folder; returns its JSON note."""
   info = read_info(directory)
-  state_dir = os.path.join(os.path.abspath(os.fspath(directory)), STATE_DIR)
+  state_dir = os.fspath(paths.resolve(directory) / STATE_DIR)
   assign(module, _flatten(ocp.StandardCheckpointer().restore(state_dir)), source=str(directory))
   return info

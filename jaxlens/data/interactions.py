@@ -7,12 +7,24 @@ from jaxlens.data.clips import ClipStore
 from jaxlens.data.protocol import Interactions, apply_protocol
 
 
-def load(data_config) -> Interactions:
-  """`data.pairs_path` when set, else the TFDS dataset `data.name` in `data.dir`."""
+def load(data_config, rows_by_user: bool = False):
+  """`data.pairs_path` when set, else the TFDS dataset `data.name` in `data.dir`.
+
+  With `rows_by_user` (training that reads whole users: the sequence task), a built dataset
+  whose protocol split was built with the configured protocol is read user by user on demand
+  (`ShardedInteractions`: each process reads the users of its slice only); otherwise the
+  protocol runs in memory on every interaction (pairs files, warm-N, other protocols).
+  """
   if data_config.pairs_path:
     histories = pairs.read_pairs(data_config.pairs_path)
   else:
-    from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
+    from jaxlens.data import sharded, tfds_source  # pylint: disable=g-import-not-at-top
+    if rows_by_user and not data_config.min_item_interactions:
+      source = tfds_source.protocol_rows_if_built(
+          data_config.name, data_config.dir or None, data_config.max_seq_len,
+          data_config.min_seq_len)
+      if source is not None:
+        return sharded.ShardedInteractions(source)
     histories = tfds_source.load_interactions(data_config.name, data_config.dir or None)
   return apply_protocol(histories, data_config.max_seq_len, data_config.min_seq_len,
                         data_config.min_item_interactions)

@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from jaxlens import paths
 from jaxlens.errors import JaxlensError
 
 CSV_HEADER = ('user', 'item', 'timestamp')
@@ -157,15 +158,16 @@ def _text_lines(f, path: str) -> Iterator[str]:
 def read_pairs(path: str | os.PathLike) -> list[UserHistory]:
   """Reads a `.tsv` or `.csv` pairs file; errors name the file and line."""
   path = os.fspath(path)
-  if not os.path.exists(path):
+  file = paths.resolve(path)
+  if not file.exists():
     raise JaxlensError(f'{path}: no such pairs file')
-  if os.path.isdir(path):
+  if file.is_dir():
     raise JaxlensError(f'{path}: a folder, not a pairs file')
   parser = {'.tsv': parse_tsv, '.csv': parse_csv}.get(os.path.splitext(path)[1].lower())
   if parser is None:
     raise JaxlensError(f'{path}: a pairs file must end in .tsv or .csv')
   try:
-    with open(path, 'rb') as f:
+    with file.open('rb') as f:
       histories = list(parser(_text_lines(f, path), path))
   except OSError as e:
     raise JaxlensError(f'{path}: cannot be read ({e.strerror})') from None

@@ -14,12 +14,20 @@ import grain
 import numpy as np
 
 from jaxlens.data.clips import distinct_items
-from jaxlens.data.protocol import Interactions
+from jaxlens.data.protocol import Interactions, split_columns
 from jaxlens.data.tasks import Task, TrainRows
 from jaxlens.errors import JaxlensError
 
 ITEM_IDS, NEGATIVE_IDS, USER_IDS = 'item_ids', 'negative_ids', 'user_ids'
 NUM_POSITIONS = 'num_positions'  # the global batch's real queries (host-side, not a device array)
+# A batch's distinct items: their uint8 clips `(U, T, H, W, 3)` (or their ids `(U,)` when the
+# clips live on the devices), and a mask `(U,)`: 1 for a distinct item, 0 for a filler repeat.
+CLIPS, CLIP_ITEMS, CLIP_MASK = 'clips', 'clip_items', 'clip_mask'
+
+
+def clip_index(field: str) -> str:
+  """Batch key of each id's position in the distinct-clip list, for id field `field`."""
+  return f'{field}/clip'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,12 +52,16 @@ def padded_length(n: int, multiple: int) -> int:
   return -(-n // multiple) * multiple
 
 
-def sample_negatives(rng: np.random.Generator, item_ids: np.ndarray, query_mask: np.ndarray,
-                     num_items: int, draws: int = 8) -> np.ndarray:
-  """One item per query `(B, T)`, uniform over items not in the row (the first of `draws` that
-  is not; MoRec's BCE); 0 where there is no query."""
-  batch, steps = query_mask.shape
-  candidates = rng.integers(1, num_items + 1, size=(batch, steps, draws))
+def negative_candidates(rng: np.random.Generator, shape: tuple[int, int], num_items: int,
+                        draws: int = 8) -> np.ndarray:
+  """`draws` uniform items per query of a global batch `shape` (B, T)."""
+  return rng.integers(1, num_items + 1, size=shape + (draws,))
+
+
+def sample_negatives(candidates: np.ndarray, item_ids: np.ndarray,
+                     query_mask: np.ndarray) -> np.ndarray:
+  """One item per query `(B, T)`, the first of its candidates not in the row (MoRec's BCE);
+  0 where there is no query."""
   clash = (candidates[..., None] == item_ids[:, None, None, :]).any(axis=-1)
   first_free = np.argmax(~clash, axis=-1)
   chosen = np.take_along_axis(candidates, first_free[..., None], axis=-1)[..., 0]
@@ -64,33 +76,50 @@ class BatchLayout:
   num_items: int
   negatives: bool = False  # a sampled negative per query (losses that need them)
   clips: object = None  # a `ClipStore`: the distinct items' clips (video towers)
+  # The clips live on the devices (`clip_items` ids travel instead of pixels).
+  clips_on_device: bool = False
   clip_multiple: int = 1  # the distinct-clip list is padded to a multiple of this
+
+  @property
+  def distinct(self) -> bool:
+    return self.clips is not None or self.clips_on_device
 
 
 class _TrainBatch:
   """Global row indices -> this process's part of the batch; indices past the end are empty
-  rows."""
+  rows.
+
+  A process reads the rows of its slice only; batches of towers with per-item inputs (clips)
+  read every row's ids, since the distinct-item list is the global batch's.
+  `num_positions` counts this process's real queries; the loop sums them over processes.
+  """
 
   def __init__(self, rows: TrainRows, layout: BatchLayout, process: ProcessSlice):
-    pad = lambda a: np.concatenate([a, np.zeros((1,) + a.shape[1:], a.dtype)])
-    self._items, self._users = pad(rows.item_ids), pad(rows.user_ids)
-    self._layout, self._process = layout, process
+    self._rows, self._layout, self._process = rows, layout, process
 
   def __call__(self, indices: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    indices = np.minimum(indices, len(self._items) - 1)
-    layout, take = self._layout, self._process.take
-    ids = {ITEM_IDS: self._items[indices]}
-    queries = layout.task.query_mask(ids[ITEM_IDS])
+    layout, process = self._layout, self._process
+    indices = np.asarray(indices)
+    read = indices if layout.distinct else process.take(indices)
+    item_ids, user_ids = self._rows.take(read)
+    ids = {ITEM_IDS: item_ids}
+    queries = layout.task.query_mask(item_ids)
     if layout.negatives:
-      ids[NEGATIVE_IDS] = sample_negatives(rng, ids[ITEM_IDS], queries, layout.num_items)
+      candidates = negative_candidates(rng, (len(indices), queries.shape[1]), layout.num_items)
+      ids[NEGATIVE_IDS] = sample_negatives(
+          candidates if layout.distinct else process.take(candidates), item_ids, queries)
+    take = process.take if layout.distinct else (lambda local: local)
     batch = {name: take(value) for name, value in ids.items()}
-    batch[USER_IDS] = take(self._users[indices])
-    batch[NUM_POSITIONS] = np.int64(np.count_nonzero(queries))
-    if layout.clips is not None:
-      items, index, mask = distinct_items(ids, layout.clip_multiple * self._process.count)
-      batch['clips'] = layout.clips[take(items)]
-      batch['clip_mask'] = take(mask)
-      batch.update({f'{name}/clip': take(value) for name, value in index.items()})
+    batch[USER_IDS] = take(user_ids)
+    batch[NUM_POSITIONS] = np.int64(np.count_nonzero(take(queries)))
+    if layout.distinct:
+      items, index, mask = distinct_items(ids, layout.clip_multiple * process.count)
+      if layout.clips_on_device:
+        batch[CLIP_ITEMS] = take(items).astype(np.int32)
+      else:
+        batch[CLIPS] = layout.clips[take(items)]
+      batch[CLIP_MASK] = take(mask)
+      batch.update({clip_index(name): take(value) for name, value in index.items()})
     return batch
 
 
@@ -98,29 +127,58 @@ def steps_per_epoch(num_rows: int, global_batch: int) -> int:
   return padded_length(num_rows, global_batch) // global_batch
 
 
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+  """How the host prepares batches ahead of the device (`config.data.loader`)."""
+
+  worker_processes: int = 0  # Grain `mp_prefetch` workers; 0 = threads in this process
+  threads: int = 2  # threads per process reading and transforming batches
+  prefetch: int = 2  # batches prepared ahead (each can hold a whole batch of decoded clips)
+
+
 def train_dataset(rows: TrainRows, layout: BatchLayout, global_batch: int, num_epochs: int,
-                  seed: int, process: ProcessSlice = ProcessSlice()) -> grain.IterDataset:
+                  seed: int, process: ProcessSlice = ProcessSlice(), start_step: int = 0,
+                  options: ReadOptions = ReadOptions()) -> grain.IterDataset:
   """Reshuffled each epoch from `seed`; each batch holds this process's rows, and
-  `num_positions`, the same count on every process (so all compile the same shapes)."""
+  `num_positions`, the same count on every process (so all compile the same shapes).
+
+  Batch i depends on `seed` and i alone (a random-access dataset), so a resumed run starts at
+  `start_step`, the train step it restored: no iterator state to save, and resuming works with
+  another number of processes, devices or loader workers.
+  """
   process.local_size(global_batch)
-  total = padded_length(len(rows.user_ids), global_batch)
+  total = padded_length(len(rows), global_batch)
   ds = grain.MapDataset.range(total).seed(seed).shuffle().repeat(num_epochs)
-  return ds.batch(global_batch).random_map(_TrainBatch(rows, layout, process)).to_iter_dataset()
+  ds = ds.batch(global_batch).random_map(_TrainBatch(rows, layout, process))[start_step:]
+  return to_iterator(ds, options)
+
+
+def to_iterator(ds: grain.MapDataset, options: ReadOptions) -> grain.IterDataset:
+  iterator = ds.to_iter_dataset(grain.ReadOptions(num_threads=options.threads,
+                                                  prefetch_buffer_size=options.prefetch))
+  if options.worker_processes:
+    iterator = iterator.mp_prefetch(
+        grain.MultiprocessingOptions(num_workers=options.worker_processes))
+  return iterator
 
 
 class _EvalBatch:
+  """This process's users of an evaluation batch, read from the data by user; users past the
+  last are padding with weight 0."""
 
-  def __init__(self, data: Interactions, split: str, process: ProcessSlice):
-    inputs, targets, history = data.eval_split(split)
-    arrays = {'inputs': inputs, 'targets': targets, 'history': history,
-              USER_IDS: np.arange(data.num_users, dtype=np.int32),
-              'weights': np.ones(len(targets), np.float32)}
-    self._arrays = {k: np.concatenate([v, np.zeros_like(v[:1])]) for k, v in arrays.items()}
-    self._process = process
+  def __init__(self, data, split: str, process: ProcessSlice):
+    self._data, self._split, self._process = data, split, process
 
   def __call__(self, user_indices: np.ndarray) -> dict[str, np.ndarray]:
-    local = np.minimum(self._process.take(user_indices), len(self._arrays['weights']) - 1)
-    return {k: v[local] for k, v in self._arrays.items()}
+    local = self._process.take(np.asarray(user_indices))
+    real = local < self._data.num_users
+    rows = np.zeros((len(local), self._data.max_seq_len + 3), np.int32)
+    if real.any():
+      rows[real] = self._data.rows(local[real])
+    inputs, targets, history = split_columns(rows, self._split, self._data.max_seq_len)
+    return {'inputs': inputs, 'targets': targets, 'history': history,
+            USER_IDS: np.where(real, local, 0).astype(np.int32),
+            'weights': real.astype(np.float32)}
 
 
 def eval_dataset(data: Interactions, split: str, global_batch: int,
@@ -138,13 +196,16 @@ class _ItemClips:
     self._clips, self._num_items, self._process = clips, num_items, process
 
   def __call__(self, ids: np.ndarray) -> dict[str, np.ndarray]:
-    ids = np.where(ids > self._num_items, 0, ids)  # the last chunk's filler: blank clips
-    return {'clips': self._clips[self._process.take(ids)]}
+    ids = self._process.take(np.where(ids > self._num_items, 0, ids))  # filler: blank clips
+    if self._clips is None:  # on the devices
+      return {CLIP_ITEMS: ids.astype(np.int32)}
+    return {CLIPS: self._clips[ids]}
 
 
 def item_clips_dataset(clips, num_items: int, chunk: int,
                        process: ProcessSlice = ProcessSlice()) -> grain.MapDataset:
-  """Items 1..num_items in chunks of `chunk` clips, for evaluation's item table."""
+  """Items 1..num_items in chunks of `chunk` clips, for evaluation's item table; with
+  `clips=None` (clips on the devices), their ids."""
   process.local_size(chunk)
   total = padded_length(num_items, chunk)
   return grain.MapDataset.range(1, total + 1).batch(chunk).map(

@@ -49,16 +49,13 @@ class Interactions:
     """`(users, L + 1)`: `s[:-2]`, left-padded; slot t is the input whose target is slot t+1."""
     return self.sequences[:, :-2]
 
+  def rows(self, user_indices) -> np.ndarray:
+    """Users' sequences `(n, L + 3)`: what training and evaluation read, by user."""
+    return self.sequences[user_indices]
+
   def eval_split(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (inputs `(U, L)`, targets `(U,)`, history to mask `(U, L+1 or L+2)`)."""
-    s, length = self.sequences, self.max_seq_len
-    if split == 'valid':  # history s[:-2]; inputs its last L items
-      history, target = s[:, :-2], s[:, -2]
-    elif split == 'test':  # history s[:-1]
-      history, target = s[:, :-1], s[:, -1]
-    else:
-      raise ValueError(f'unknown split {split!r}')
-    return history[:, -length:], target, history
+    return split_columns(self.sequences, split, self.max_seq_len)
 
   def train_item_counts(self) -> np.ndarray:
     """Occurrences of each item over all train lists (repeats counted), `(num_items + 1,)`."""
@@ -68,6 +65,19 @@ class Interactions:
 
   def log_popularity(self, power: float = 1.0) -> np.ndarray:
     return log_popularity(self.train_item_counts(), power)
+
+
+def split_columns(rows: np.ndarray, split: str, max_seq_len: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(inputs `(n, L)`, targets `(n,)`, history to mask) of protocol rows `(n, L + 3)` for a
+  split: valid masks `s[:-2]` and predicts `s[-2]`, test masks `s[:-1]` and predicts `s[-1]`."""
+  if split == 'valid':
+    history, target = rows[:, :-2], rows[:, -2]
+  elif split == 'test':
+    history, target = rows[:, :-1], rows[:, -1]
+  else:
+    raise ValueError(f'unknown split {split!r}')
+  return history[:, -max_seq_len:], target, history
 
 
 def log_popularity(train_item_counts: np.ndarray, power: float = 1.0) -> np.ndarray:

@@ -176,6 +176,15 @@ def sequential_interactions(users: int = 48, items: int = 30, seed: int = 0,
   return apply_protocol(histories, max_seq_len=max_seq_len)
 
 
+def full_length_interactions(users: int, items: int, max_seq_len: int) -> Interactions:
+  """Every user with the protocol's longest sequence (max_seq_len + 3 items, cycling through
+  the catalogue): the worst case for shapes, for ahead-of-time compilation."""
+  keep = max_seq_len + 3
+  ids = (np.arange(users * keep) % items + 1).reshape(users, keep)
+  return apply_protocol([UserHistory(f'u{u}', row) for u, row in enumerate(ids)],
+                        max_seq_len=max_seq_len)
+
+
 class RandomFrames:
   """Deterministic uint8 clips per original item id, with the interface of
   `tfds_source.ItemFrames` that `ClipStore` uses."""

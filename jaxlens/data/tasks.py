@@ -15,7 +15,7 @@ popularity are the sequential models' exactly.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -23,10 +23,51 @@ from jaxlens.data.protocol import Interactions
 from jaxlens.errors import JaxlensError
 
 
+class TrainRows(Protocol):
+  """The rows of an epoch, by index."""
+
+  def __len__(self) -> int:
+    ...
+
+  def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(item_ids `(n, S)` int32 left-padded, user_ids `(n,)`) of rows `indices`; an index past
+    the last row gives an empty row (item ids 0), which pads the last batch of an epoch."""
+    ...
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainRows:
+class ArrayRows:
+  """Rows built in memory (one per training interaction)."""
+
   item_ids: np.ndarray  # int32 (N, S), left-padded with 0
-  user_ids: np.ndarray  # int32 (N,), rows of `Interactions.sequences`
+  user_ids: np.ndarray  # int32 (N,)
+
+  def __len__(self) -> int:
+    return len(self.user_ids)
+
+  def take(self, indices):
+    real = indices < len(self)
+    clipped = np.where(real, indices, 0)
+    return (np.where(real[:, None], self.item_ids[clipped], 0).astype(np.int32),
+            np.where(real, self.user_ids[clipped], 0).astype(np.int32))
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRows:
+  """One row per user, read from the data on demand (`rows(user_indices)`): in memory, or from
+  a built dataset by the users of this process's slice only (`jaxlens.data.sharded`)."""
+
+  data: Any  # Interactions or sharded.ShardedInteractions
+
+  def __len__(self) -> int:
+    return self.data.num_users
+
+  def take(self, indices):
+    real = indices < len(self)
+    slots = np.zeros((len(indices), self.data.max_seq_len + 1), np.int32)
+    if real.any():
+      slots[real] = self.data.rows(indices[real])[:, :-2]
+    return slots, np.where(real, indices, 0).astype(np.int32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +85,8 @@ class Task:
     return 1 if self.causal else slots - 1
 
 
-def _sequence_rows(data: Interactions) -> TrainRows:
-  return TrainRows(data.train_slots, np.arange(data.num_users, dtype=np.int32))
+def _sequence_rows(data) -> TrainRows:
+  return UserRows(data)
 
 
 def _interactions(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +97,7 @@ def _interactions(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
 
 def _pair_rows(data: Interactions) -> TrainRows:
   users, slots = _interactions(data)
-  return TrainRows(data.train_slots[users, slots][:, None], users)
+  return ArrayRows(data.train_slots[users, slots][:, None], users)
 
 
 def _history_rows(data: Interactions) -> TrainRows:
@@ -68,7 +109,7 @@ def _history_rows(data: Interactions) -> TrainRows:
   for slot in range(width):  # all users' interactions at this slot at once
     at = slots == slot
     others[at] = np.delete(train[users[at]], slot, axis=1)
-  return TrainRows(np.concatenate([others, train[users, slots][:, None]], axis=1), users)
+  return ArrayRows(np.concatenate([others, train[users, slots][:, None]], axis=1), users)
 
 
 TASKS = {task.name: task for task in (Task('sequence', _sequence_rows, causal=True),

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxlens import paths
 from jaxlens.data import releases
 from jaxlens.data.pairs import UserHistory
 from jaxlens.data.protocol import Interactions, ProtocolSummary
@@ -47,13 +48,13 @@ def data_dir_path(data_dir: str | None) -> str:
 
 def built_dir(dataset: str, data_dir: str | None) -> str | None:
   """The newest built version folder of `dataset` ('microlens/toy'), None if there is none."""
-  folder = os.path.join(data_dir_path(data_dir), dataset)
-  versions = [v for v in os.listdir(folder) if re.fullmatch(r'\d+\.\d+\.\d+', v) and
-              os.path.isfile(os.path.join(folder, v, 'dataset_info.json'))
-              ] if os.path.isdir(folder) else []  # not TFDS's `incomplete.*` build folders
+  folder = paths.resolve(data_dir_path(data_dir)) / dataset
+  versions = [v.name for v in folder.iterdir() if re.fullmatch(r'\d+\.\d+\.\d+', v.name) and
+              (v / 'dataset_info.json').exists()
+              ] if folder.is_dir() else []  # not TFDS's `incomplete.*` build folders
   if not versions:
     return None
-  return os.path.join(folder, max(versions, key=lambda v: tuple(map(int, v.split('.')))))
+  return os.fspath(folder / max(versions, key=lambda v: tuple(map(int, v.split('.')))))
 
 
 def build_command(name: str, data_dir: str | None) -> str:
@@ -143,6 +144,19 @@ class ProtocolRows(_SplitSource):
 
   def __getitem__(self, index: int) -> np.ndarray:
     return self.rows([index])[0]
+
+
+def protocol_rows_if_built(name: str, data_dir: str | None, max_seq_len: int,
+                          min_seq_len: int) -> ProtocolRows | None:
+  """The protocol split of `name` when it was built with this protocol, else None."""
+  path = built_dir(dataset_names(name)[0], data_dir)
+  if path is None or PROTOCOL_SPLIT not in tfds.builder_from_directory(path).info.splits:
+    return None
+  source = ProtocolRows(name, data_dir)
+  summary = source.summary
+  if (summary.max_seq_len, summary.min_seq_len) != (max_seq_len, min_seq_len):
+    return None
+  return source
 
 
 def load_protocol(name: str, data_dir: str | None = None, max_seq_len: int = 10,

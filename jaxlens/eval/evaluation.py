@@ -31,17 +31,23 @@ def eval_view(model: nnx.Module) -> nnx.Module:
 class Evaluation:
 
   def __init__(self, graphdef: nnx.GraphDef, state_shardings, *, data: Interactions, eval_config,
-               mesh: jax.sharding.Mesh, rules, process: pipeline.ProcessSlice, clips=None,
+               mesh: jax.sharding.Mesh, rules, process: pipeline.ProcessSlice,
+               encodes: bool = False, clips=None, clip_table: jax.Array | None = None,
                show_progress: bool = True):
+    """`encodes`: the item tower has no table; every item's inputs are encoded in chunks, from
+    `clips` (a host `ClipStore`) or `clip_table` (every item's clip on the devices)."""
     self._graphdef, self._data, self._config = graphdef, data, eval_config
     self._process, self._clips, self._show_progress = process, clips, show_progress
+    self._clip_table = clip_table
+    self._encodes = encodes
     self._batch_sharding = sharding.batch_sharding(mesh, rules)
     self._table = jax.jit(self._table_fn, in_shardings=(state_shardings,))
-    self._encode = jax.jit(self._encode_fn, in_shardings=(state_shardings, self._batch_sharding))
+    table_sharding = None if clip_table is None else clip_table.sharding
+    self._encode = jax.jit(self._encode_fn, in_shardings=(state_shardings, self._batch_sharding,
+                                                          table_sharding))
     self._ranks = jax.jit(self._ranks_fn,
                           in_shardings=(state_shardings, None, self._batch_sharding),
                           out_shardings=sharding.replicated(mesh))
-    self._users = {}
 
   def _model(self, states):
     return eval_view(nnx.merge(self._graphdef, *states, copy=True))
@@ -49,14 +55,18 @@ class Evaluation:
   def _table_fn(self, states):
     return self._model(states).item_tower.table()
 
-  def _encode_fn(self, states, clips):
+  def _encode_fn(self, states, chunk, clip_table):
+    clips = chunk[pipeline.CLIPS] if clip_table is None else clip_table[chunk[pipeline.CLIP_ITEMS]]
     return self._model(states).item_tower.encode(clips)
 
   def _ranks_fn(self, states, table, batch):
     model = self._model(states)
     queries = model.eval_queries(table, batch['inputs'], batch[pipeline.USER_IDS])
     scores = model.score(queries, table)
-    return ranking.target_ranks(scores, batch['targets'], batch['history'], self._data.num_items)
+    return {'ranks': ranking.target_ranks(scores, batch['targets'], batch['history'],
+                                          self._data.num_items),
+            'targets': batch['targets'],
+            'history_lengths': jnp.count_nonzero(batch['history'], axis=1)}
 
   def _progress(self, iterable, total: int, desc: str):
     return tqdm.tqdm(iterable, total=total, desc=desc, unit='batch', leave=False,
@@ -65,25 +75,55 @@ class Evaluation:
   def item_table(self, states) -> jax.Array:
     """Every item's vector `(vocab, D)`: the tower's table, or its content encoded in chunks
     (padding row 0 is zeros)."""
-    if self._clips is None:
+    if not self._encodes:
       return self._table(states)
     chunk = self._config.encode_batch
     dataset = pipeline.item_clips_dataset(self._clips, self._data.num_items, chunk,
                                           self._process)
     iterator = dataset.to_iter_dataset()  # Grain decodes the next chunks while one encodes
-    chunks = [self._encode(states, sharding.global_batch(batch, self._batch_sharding)['clips'])
+    chunks = [self._encode(states, sharding.global_batch(batch, self._batch_sharding),
+                           self._clip_table)
               for batch in self._progress(iterator, len(dataset), 'item table')]
     table = jnp.concatenate(chunks)[:self._data.num_items]
     return jnp.concatenate([jnp.zeros_like(table[:1]), table])
 
-  def ranks(self, states, split: str) -> np.ndarray:
-    """Each user's target rank `(num_users,)` in user order."""
+  def ranks(self, states, split: str) -> tuple[np.ndarray, evaluators_lib.EvalUsers]:
+    """Each user's target rank `(num_users,)` in user order, and what evaluators know of the
+    users; both come back from the devices, so a process needs no row but its own."""
     table = self.item_table(states)
     dataset = pipeline.eval_dataset(self._data, split, self._config.batch_size, self._process)
-    ranks = [np.asarray(self._ranks(states, table,
-                                    sharding.global_batch(batch, self._batch_sharding)))
-             for batch in self._progress(dataset, len(dataset), split)]
-    return np.concatenate(ranks)[:self._data.num_users]
+    outputs = [jax.device_get(self._ranks(states, table,
+                                          sharding.global_batch(batch, self._batch_sharding)))
+               for batch in self._progress(dataset, len(dataset), split)]
+    users = self._data.num_users
+    joined = {name: np.concatenate([o[name] for o in outputs])[:users] for name in outputs[0]}
+    counts = self._data.train_item_counts()
+    return joined['ranks'], evaluators_lib.EvalUsers(
+        joined['targets'], counts[joined['targets']], joined['history_lengths'])
+
+  def lower(self, states, clip_shape=None) -> dict[str, jax.stages.Lowered]:
+    """The evaluation functions lowered on abstract inputs (ahead-of-time reports)."""
+    struct = lambda shape, dtype, sharded=True: jax.ShapeDtypeStruct(
+        shape, dtype, sharding=self._batch_sharding if sharded else None)
+    if self._encodes:
+      chunk = self._config.encode_batch
+      inputs = ({pipeline.CLIPS: struct((chunk,) + tuple(clip_shape), jnp.uint8)}
+                if self._clip_table is None else
+                {pipeline.CLIP_ITEMS: struct((chunk,), jnp.int32)})
+      lowered = {'item table (one chunk)': self._encode.lower(states, inputs, self._clip_table)}
+      row = jax.eval_shape(self._encode_fn, states, inputs, self._clip_table)
+      table = struct((self._data.num_items + 1,) + row.shape[1:], row.dtype, sharded=False)
+    else:
+      lowered = {'item table': self._table.lower(states)}
+      table = jax.eval_shape(self._table_fn, states)
+    size, length = self._config.batch_size, self._data.max_seq_len
+    batch = {'inputs': struct((size, length), jnp.int32),
+             'targets': struct((size,), jnp.int32),
+             'history': struct((size, length + 2), jnp.int32),
+             pipeline.USER_IDS: struct((size,), jnp.int32),
+             'weights': struct((size,), jnp.float32)}
+    lowered['ranking (one batch)'] = self._ranks.lower(states, table, batch)
+    return lowered
 
   def compiled_variants(self) -> dict[str, int]:
     """How many shapes each evaluation function has compiled for (retrace checks)."""
@@ -93,7 +133,5 @@ class Evaluation:
 
   def run(self, states, split: str, evaluators: Sequence[str] = ()) -> dict[str, Any]:
     """`HR@K`/`NDCG@K` over all users, plus the named evaluators' summaries."""
-    if split not in self._users:
-      self._users[split] = evaluators_lib.EvalUsers.of(self._data, split)
-    return evaluators_lib.summarise(self.ranks(states, split), self._users[split], self._config,
-                                    evaluators)
+    ranks, users = self.ranks(states, split)
+    return evaluators_lib.summarise(ranks, users, self._config, evaluators)

@@ -1,8 +1,9 @@
 """Orbax checkpoints under `WORKDIR/checkpoints`: one manager, one atomic save per epoch.
 
-Each save holds the train state, the Grain iterator's state and the run's bookkeeping
-(`RunState`, which records which step is the best so far) together, with the validation metric
-that selects the best. "This epoch's state, and whether it is the best" is therefore one commit:
+Each save holds the train state and the run's bookkeeping (`RunState`, which records which step
+is the best so far) together, with the validation metric that selects the best. The input
+pipeline needs no state of its own: batch i is a function of the seed and i
+(`jaxlens.data.pipeline.train_dataset`), so a restored step says where it resumes. "This epoch's state, and whether it is the best" is therefore one commit:
 Orbax writes a step into a temporary folder and renames it when complete, so a kill at any moment
 leaves either the previous commit or the new one. The preservation policy keeps the two latest
 steps (the previous one is the fallback if the latest is damaged) and the best by metric.
@@ -18,11 +19,11 @@ import dataclasses
 import os
 from typing import Any
 
-import grain
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
+from jaxlens import paths
 from jaxlens.errors import JaxlensError
 
 
@@ -64,7 +65,7 @@ def is_better(value: float, best: dict | None) -> bool:
 class Checkpoints:
 
   def __init__(self, workdir: str):
-    self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    self.directory = os.fspath(paths.resolve(workdir) / 'checkpoints')
     policy = ocp.checkpoint_managers.AnyPreservationPolicy([
         ocp.checkpoint_managers.LatestN(n=2),
         ocp.checkpoint_managers.BestN(get_metric_fn=selection_key, n=1,
@@ -76,31 +77,27 @@ class Checkpoints:
   def has_any(self) -> bool:
     return self._manager.latest_step() is not None
 
-  def save(self, step: int, state, iterator, run: RunState, select: float | None) -> None:
-    """Commits state, iterator and bookkeeping at `step`; `select` is the validation metric
-    when this step was evaluated."""
+  def save(self, step: int, state, run: RunState, select: float | None) -> None:
+    """Commits state and bookkeeping at `step`; `select` is the validation metric when this
+    step was evaluated."""
     metrics = None if select is None else {'select': select, 'step': step}
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
-        data=grain.checkpoint.CheckpointSave(iterator),
         run=ocp.args.JsonSave(dataclasses.asdict(run))), metrics=metrics, force=True)
 
-  def _restore(self, step: int, state, iterator=None):
-    args = {'state': ocp.args.StandardRestore(_abstract(state)),
-            'run': ocp.args.JsonRestore()}
-    if iterator is not None:
-      args['data'] = grain.checkpoint.CheckpointRestore(iterator)
-    restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+  def _restore(self, step: int, state):
+    """Onto `state`'s shardings, whatever mesh or process count wrote the checkpoint."""
+    restored = self._manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(_abstract(state)), run=ocp.args.JsonRestore()))
     return restored.state, RunState(**restored.run)
 
   def _move_aside(self, step: int) -> str:
-    source = os.path.join(self.directory, str(step))
-    target = f'{source}.damaged'
-    suffix = 1
-    while os.path.exists(target):
-      target, suffix = f'{source}.damaged{suffix}', suffix + 1
-    os.rename(source, target)
-    return target
+    source = paths.resolve(self.directory) / str(step)
+    target, suffix = source.parent / f'{step}.damaged', 1
+    while target.exists():
+      target, suffix = source.parent / f'{step}.damaged{suffix}', suffix + 1
+    source.rename(target)
+    return os.fspath(target)
 
   def _check_shapes(self, step: int, state) -> None:
     """After a failed restore: a checkpoint of another model is a config error, not damage, and
@@ -118,13 +115,12 @@ class Checkpoints:
                          f'config builds ({", ".join(differing[:4])}'
                          f'{" and more" if len(differing) > 4 else ""}); use another workdir')
 
-  def restore_latest(self, state, iterator) -> tuple[Any, RunState] | None:
-    """(state, run state) of the newest intact step, `iterator` moved there; None if there is
-    no checkpoint."""
+  def restore_latest(self, state) -> tuple[Any, RunState] | None:
+    """(state, run state) of the newest intact step; None if there is no checkpoint."""
     damaged = []
     for step in sorted(self._manager.all_steps(), reverse=True):
       try:
-        restored = self._restore(step, state, iterator)
+        restored = self._restore(step, state)
       except Exception as e:  # pylint: disable=broad-except  # any unreadable file
         self._check_shapes(step, state)
         damaged.append((step, str(e).strip().splitlines()[0] if str(e).strip() else repr(e)))

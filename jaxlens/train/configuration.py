@@ -20,8 +20,9 @@ from typing import Any, Iterator
 import jax
 import ml_collections
 
-from jaxlens import sharding
+from jaxlens import paths, sharding
 from jaxlens.convert import pretrained
+from jaxlens.data import clip_table
 from jaxlens.errors import JaxlensError
 from jaxlens.eval import evaluators, metrics
 from jaxlens.models import factory, item_towers, user_towers
@@ -33,10 +34,10 @@ CONFIG_FILE = 'config.json'
 RANDOM_INIT = 'random'
 # Keys a resumed run may change: schedule length, patience, logging, evaluation batching and
 # summaries, where files and devices are. Anything else changes the model, data or optimisation.
-RESUMABLE_CHANGES = ('train.epochs', 'train.patience', 'train.log_every_steps',
+RESUMABLE_CHANGES = ('compilation_cache_dir', 'profile_steps', 'train.epochs', 'train.patience', 'train.log_every_steps',
                      'eval.batch_size', 'eval.encode_batch', 'eval.every_epochs',
                      'eval.evaluators', 'eval.popularity_bins', 'eval.history_bins',
-                     'model.encoder.init_from', 'data.dir', 'mesh.')
+                     'model.encoder.init_from', 'data.dir', 'data.loader.', 'mesh.')
 
 
 def _paper_batch(config) -> int:
@@ -79,6 +80,25 @@ def _check_batches(config, mesh: jax.sharding.Mesh) -> None:
                         (jax.process_count(), 'JAX processes')):
       if value % count:
         raise JaxlensError(f'config.{key}={value} is not a multiple of the {count} {what}')
+
+
+def profile_steps(config) -> tuple[int, int] | None:
+  """(first step, number of steps) to trace, or None."""
+  if not config.profile_steps:
+    return None
+  start, _, count = str(config.profile_steps).partition(',')
+  if not (start.strip().isdigit() and count.strip().isdigit() and int(count) > 0):
+    raise JaxlensError(f'config.profile_steps={config.profile_steps!r}: expected "START,N", '
+                       'e.g. "10,5" (5 steps from step 10)')
+  return int(start), int(count)
+
+
+def compilation_cache(config, workdir: str) -> str | None:
+  """'auto': under the workdir, or for a workdir in a bucket a local folder (every compile,
+  even a tiny one, looks the cache up; a bucket makes each lookup a round trip)."""
+  if config.compilation_cache_dir == 'auto':
+    return os.fspath(paths.local_companion(workdir, 'compilation_cache'))
+  return config.compilation_cache_dir or None
 
 
 def negatives_group(config) -> int:
@@ -147,6 +167,14 @@ def check(config, devices=None) -> None:
   """Raises `JaxlensError` for the first problem; reads no data and builds no model."""
   _positive(config, 'train.epochs', 'train.batch_size', 'train.log_every_steps',
             'eval.batch_size', 'eval.every_epochs', 'eval.encode_batch')
+  _positive(config, 'data.loader.threads', 'data.loader.prefetch')
+  profile_steps(config)
+  if config.data.loader.worker_processes < 0:
+    raise JaxlensError(f'config.data.loader.worker_processes='
+                       f'{config.data.loader.worker_processes} must be 0 or more')
+  if config.data.clip_store not in clip_table.STORES:
+    raise JaxlensError(f'config.data.clip_store={config.data.clip_store!r}; choose one of '
+                       f'{", ".join(clip_table.STORES)}')
   for key in ('mlp_layers', 'mlp_width'):
     if config.model.encoder[key] < 0:
       raise JaxlensError(f'config.model.encoder.{key}={config.model.encoder[key]} must be 0 or '
@@ -168,11 +196,14 @@ def check(config, devices=None) -> None:
 
 
 def check_workdir(workdir: str) -> None:
-  """The workdir is a folder that can be written, or can be created; nothing is created here."""
-  path = os.path.abspath(workdir)
-  if os.path.exists(path) and not os.path.isdir(path):
+  """The workdir is a folder that can be written, or can be created; nothing is created here.
+  (A bucket's permissions show at the first write.)"""
+  path = paths.resolve(workdir)
+  if path.exists() and not path.is_dir():
     raise JaxlensError(f'workdir {workdir} is a file, not a folder')
-  existing = path
+  if not paths.is_local(workdir):
+    return
+  existing = os.fspath(path)
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
   if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
@@ -193,12 +224,11 @@ def _as_json(config) -> dict:
 
 def check_resume(config, workdir: str) -> None:
   """A workdir with a `config.json` resumes only under a config that trains the same run."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
+  path = paths.resolve(workdir) / CONFIG_FILE
+  if not path.exists():
     return
   try:
-    with open(path, encoding='utf-8') as f:
-      saved = dict(_flat(json.load(f)))
+    saved = dict(_flat(paths.read_json(path)))
   except (OSError, ValueError) as e:
     raise JaxlensError(f'{path}: unreadable ({e}); move it away to start over') from None
   new = dict(_flat(_as_json(config)))
@@ -213,10 +243,7 @@ def check_resume(config, workdir: str) -> None:
 
 def save(config, workdir: str) -> None:
   """Writes the resolved config to `WORKDIR/config.json` (atomically)."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  with open(path + '.tmp', 'w', encoding='utf-8') as f:
-    json.dump(_as_json(config), f, indent=1, sort_keys=True)
-  os.replace(path + '.tmp', path)
+  paths.write_json(paths.resolve(workdir) / CONFIG_FILE, _as_json(config))
 
 
 def summary(config) -> str:

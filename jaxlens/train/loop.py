@@ -18,10 +18,12 @@ import numpy as np
 import tqdm
 from absl import logging
 from flax import nnx
+from jax.experimental import multihost_utils
 
-from jaxlens import sharding
+from jaxlens import logs, paths, sharding
+from jaxlens.data import clip_table
 from jaxlens.data import interactions as interactions_lib
-from jaxlens.data import pipeline, tasks
+from jaxlens.data import pipeline, sharded, tasks
 from jaxlens.data.protocol import Interactions
 from jaxlens.errors import Diverged, Preempted
 from jaxlens.eval.evaluation import Evaluation
@@ -35,18 +37,25 @@ from jaxlens.train.summary import Summary
 
 class _Preemption:
   """Turns SIGTERM into a flag the loop checks between steps (then saves and stops), for the
-  duration of training; the previous handler comes back afterwards."""
+  duration of training; the previous handler comes back afterwards.
+
+  Only for a single process: with several, JAX's distributed runtime receives SIGTERM and every
+  process reaches the same preemption sync point (`Checkpoints.reached_preemption`), so all
+  save the same step.
+  """
 
   def __init__(self):
     self.requested = False
     self._previous = None
 
   def __enter__(self):
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    if jax.process_count() == 1:
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
     return self
 
   def __exit__(self, *exc):
-    signal.signal(signal.SIGTERM, self._previous)
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
 
   def _handle(self, signum, frame):
     del signum, frame
@@ -62,14 +71,15 @@ def unique_bucket(config, mesh) -> int:
   return -(-max(worst // 16, 1) // devices) * devices
 
 
-def build_trainer(config, data: Interactions, mesh, *, load_pretrained: bool = False) -> Trainer:
+def build_trainer(config, data: Interactions, mesh, *, load_pretrained: bool = False,
+                  clip_table: jax.Array | None = None) -> Trainer:
   rules = config.mesh.rules
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
-  steps = pipeline.steps_per_epoch(len(task.rows(data).user_ids), config.train.batch_size)
+  steps = pipeline.steps_per_epoch(len(task.rows(data)), config.train.batch_size)
   with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
     model = factory.build_model(
         config, data.num_items, data.num_users, rngs=nnx.Rngs(config.seed),
-        vocab_multiple=sharding.axis_size(mesh, rules, 'items'))
+        vocab_multiple=sharding.table_row_multiple(mesh, rules, 'items'))
     if load_pretrained:
       from jaxlens.convert import pretrained  # pylint: disable=g-import-not-at-top
       pretrained.restore_encoder(model.item_tower.content.encoder, config.model.encoder.init_from)
@@ -79,23 +89,27 @@ def build_trainer(config, data: Interactions, mesh, *, load_pretrained: bool = F
         model, optimizer_lib.make_optimizer(config.optim, steps * config.train.epochs),
         loss=losses.REGISTRY.get(config.loss.name), task=task,
         log_popularity=np.pad(log_pop, (0, model.item_tower.vocab_size - len(log_pop))),
-        num_items=data.num_items, negatives_group=configuration.negatives_group(config))
+        num_items=data.num_items, negatives_group=configuration.negatives_group(config),
+        clip_table=clip_table)
   trainer.compile(sharding.batch_sharding(mesh, rules))
   return trainer
 
 
 def build_evaluation(config, data: Interactions, trainer: Trainer, mesh, clips=None,
                      show_progress: bool = True) -> Evaluation:
+  """`clips`: a host `ClipStore` when the clips are decoded per batch (the trainer's clip table,
+  if any, serves evaluation too)."""
   """Evaluation over a graph built in `eval.dtype` that takes the trainer's states."""
   with jax.set_mesh(mesh), nnx.logical_axis_rules(config.mesh.rules):
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: factory.build_model(
         config, data.num_items, data.num_users, rngs=nnx.Rngs(0),
-        vocab_multiple=sharding.axis_size(mesh, config.mesh.rules, 'items'),
+        vocab_multiple=sharding.table_row_multiple(mesh, config.mesh.rules, 'items'),
         dtype=factory.dtype_of(config.eval.dtype))))
   shardings = jax.tree.map(lambda x: x.sharding, trainer.state.model_states())
+  encodes = bool(item_towers.REGISTRY.get(config.model.item_tower).batch_inputs)
   return Evaluation(graphdef, shardings, data=data, eval_config=config.eval, mesh=mesh,
-                    rules=config.mesh.rules, process=_process(), clips=clips,
-                    show_progress=show_progress)
+                    rules=config.mesh.rules, process=_process(), encodes=encodes, clips=clips,
+                    clip_table=trainer.clip_table, show_progress=show_progress)
 
 
 def _process() -> pipeline.ProcessSlice:
@@ -112,12 +126,31 @@ class Run:
   trainer: Trainer
   evaluation: Evaluation
   checkpoints: Checkpoints
-  iterator: object
-  num_rows: int  # training rows an epoch (users, or interactions for pair and history tasks)
+  rows: tasks.TrainRows  # training rows an epoch (users, or interactions for pair and history)
+  layout: pipeline.BatchLayout
   steps_per_epoch: int
   batch_sharding: object
   summary: Summary
   is_main: bool
+
+
+def _clips(config, data: Interactions, mesh, is_main: bool):
+  """(host store, device table) of a video tower's clips, one of them set; (None, None) for
+  towers without per-item inputs. Says which path at the start of the run."""
+  if not item_towers.REGISTRY.get(config.model.item_tower).batch_inputs:
+    return None, None
+  store = interactions_lib.clip_store(config.data, data)
+  data_axis = sharding.mesh_axis(config.mesh.rules, 'batch')
+  size = clip_table.table_bytes(store, data.num_items) / 1e9
+  if clip_table.on_device(config.data.clip_store, store, data.num_items, mesh, data_axis):
+    if is_main:
+      print(f'clips: on the devices ({size:.2f} GB, split over the {data_axis} axis); batches '
+            'carry item ids', flush=True)
+    return None, clip_table.load(store, data.num_items, mesh, data_axis)
+  if is_main:
+    print(f'clips: decoded on the host for each batch ({size:.2f} GB in all; '
+          f'data.clip_store={config.data.clip_store})', flush=True)
+  return store, None
 
 
 def setup(config, workdir: str) -> Run:
@@ -125,37 +158,54 @@ def setup(config, workdir: str) -> Run:
   configuration.check(config)
   configuration.check_workdir(workdir)
   configuration.check_resume(config, workdir)
-  data = interactions_lib.load(config.data)
+  task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
+  data = interactions_lib.load(config.data, rows_by_user=task.name == 'sequence')
   is_main = jax.process_index() == 0
   if is_main:
     warm = config.data.min_item_interactions
     print(f'data: {data.num_users:,} users, {data.num_items:,} items, '
           f'{data.num_interactions:,} interactions after the protocol'
-          + (f' (warm-{warm}: items with fewer interactions removed first)' if warm > 1 else ''),
-          flush=True)
-  os.makedirs(workdir, exist_ok=True)
+          + (f' (warm-{warm}: items with fewer interactions removed first)' if warm > 1 else '')
+          + ('; each process reads its users on demand'
+             if isinstance(data, sharded.ShardedInteractions) else ''), flush=True)
+  paths.resolve(workdir).mkdir(parents=True, exist_ok=True)
+  logging.info('log of %s', logs.to_file(workdir, jax.process_index()))
+  cache = configuration.compilation_cache(config, workdir)
+  if cache:
+    jax.config.update('jax_compilation_cache_dir', cache)
   if is_main:
     configuration.save(config, workdir)
   mesh = sharding.make_mesh(config.mesh)
-  item_spec = item_towers.REGISTRY.get(config.model.item_tower)
-  clips = interactions_lib.clip_store(config.data, data) if item_spec.batch_inputs else None
+  clips, table = _clips(config, data, mesh, is_main)
   checkpoints = Checkpoints(workdir)
   # Pretrained weights only start a run: a resumed run restores its trained ones.
   init_from = config.model.encoder.init_from
   trainer = build_trainer(config, data, mesh, load_pretrained=bool(init_from) and
-                          init_from != configuration.RANDOM_INIT and not checkpoints.has_any())
+                          init_from != configuration.RANDOM_INIT and not checkpoints.has_any(),
+                          clip_table=table)
   rows = trainer.task.rows(data)
+  process = _process()
+  local = process.local_size(config.train.batch_size)
+  logging.info('process %d of %d loads rows %d-%d of every global batch of %d', process.index,
+               process.count, process.index * local, (process.index + 1) * local - 1,
+               config.train.batch_size)
   layout = pipeline.BatchLayout(trainer.task, data.num_items,
                                 negatives=trainer.loss.needs_negatives, clips=clips,
+                                clips_on_device=table is not None,
                                 clip_multiple=unique_bucket(config, mesh))
-  iterator = iter(pipeline.train_dataset(rows, layout, config.train.batch_size,
-                                         config.train.epochs, config.seed, _process()))
   return Run(config, workdir, data, trainer,
              build_evaluation(config, data, trainer, mesh, clips, show_progress=is_main),
-             checkpoints, iterator, len(rows.user_ids),
-             pipeline.steps_per_epoch(len(rows.user_ids), config.train.batch_size),
+             checkpoints, rows, layout,
+             pipeline.steps_per_epoch(len(rows), config.train.batch_size),
              sharding.batch_sharding(mesh, config.mesh.rules), Summary(workdir, is_main),
              is_main)
+
+
+def _global_count(local: np.int64) -> int:
+  """A count over the global batch from every process's count of its slice."""
+  if jax.process_count() == 1:
+    return int(local)
+  return int(np.sum(multihost_utils.process_allgather(np.asarray(local))))
 
 
 def _first_nonfinite(pending: list[tuple[int, dict]]) -> tuple[int, str, float] | None:
@@ -175,8 +225,15 @@ class _Loop:
     self._resumed_elapsed = state.elapsed
     self._session_start = session_start
     self._pending: list[tuple[int, dict]] = []  # step metrics not yet checked for divergence
+    self._profile = configuration.profile_steps(run.config)
+    self._tracing = False
     self._preemption = _Preemption()  # installed while `run_training` runs
     self._epoch_start = time.time()
+    config = run.config
+    self._batches = iter(pipeline.train_dataset(
+        run.rows, run.layout, config.train.batch_size, config.train.epochs, config.seed,
+        _process(), start_step=int(run.trainer.state.step),
+        options=pipeline.ReadOptions(**config.data.loader)))
 
   def _elapsed(self) -> float:
     return self._resumed_elapsed + time.time() - self._session_start
@@ -203,12 +260,16 @@ class _Loop:
   def _save(self, step: int, select: float | None) -> None:
     self.state.elapsed = self._elapsed()
     self.state.saved_step = step
-    self.run.checkpoints.save(step, self.run.trainer.state, self.run.iterator, self.state,
-                              select)
+    self.run.checkpoints.save(step, self.run.trainer.state, self.state, select)
 
-  def _preempt(self, step: int) -> None:
-    self._check_finite()
-    self._save(step, None)
+  def _preempted(self, step: int) -> bool:
+    return self._preemption.requested or self.run.checkpoints.reached_preemption(step)
+
+  def _stop(self, step: int, saved: bool) -> None:
+    """Saves (unless the epoch's end just did) and stops for preemption."""
+    if not saved:
+      self._check_finite()
+      self._save(step, None)
     self.run.checkpoints.wait()
     raise Preempted(f'stopped at step {step} after saving a checkpoint; run the same command '
                     'to resume')
@@ -238,6 +299,24 @@ class _Loop:
     self._save(step, select)
     self._epoch_start = time.time()
 
+  def _trace(self, step: int) -> None:
+    """Starts or stops the `profile_steps` trace before step `step` + 1 runs."""
+    if self._profile is None:
+      return
+    start, count = self._profile
+    if step == start:
+      jax.profiler.start_trace(os.fspath(paths.resolve(self.run.workdir) / 'profile'))
+      self._tracing = True
+    elif step == start + count:
+      self._end_trace()
+
+  def _end_trace(self) -> None:
+    if self._tracing:
+      jax.block_until_ready(self.run.trainer.state)
+      jax.profiler.stop_trace()
+      self._tracing = False
+      logging.info('profile written to %s/profile', self.run.workdir)
+
   def _stopped_early(self) -> bool:
     patience = self.run.config.train.patience
     return bool(patience) and self.state.stale >= patience
@@ -250,8 +329,9 @@ class _Loop:
                    disable=not run.is_main, desc=f'epoch {epoch}/{config.train.epochs}',
                    unit='step', leave=False) as bar:
       while True:
-        batch = next(run.iterator)
-        num_positions = int(batch.pop(pipeline.NUM_POSITIONS))
+        self._trace(step)
+        batch = next(self._batches)
+        num_positions = _global_count(batch.pop(pipeline.NUM_POSITIONS))
         metrics = run.trainer.run_train_step(sharding.global_batch(batch, run.batch_sharding),
                                              num_positions)
         step += 1
@@ -261,18 +341,23 @@ class _Loop:
         if step % config.train.log_every_steps == 0 or epoch_end:
           self._check_finite()
           self._log(step, metrics, bar)
-        if self._preemption.requested or run.checkpoints.reached_preemption(step):
-          self._preempt(step)
-        if epoch_end:
+        if epoch_end:  # validated and saved before any stop
           return step
+        if self._preempted(step):
+          self._stop(step, saved=False)
 
   def run_training(self) -> None:
     total = self.run.steps_per_epoch * self.run.config.train.epochs
     step = int(self.run.trainer.state.step)
     with self._preemption:
-      while step < total and not self._stopped_early():
-        step = self._train_epoch(step)
-        self._end_epoch(step)
+      try:
+        while step < total and not self._stopped_early():
+          step = self._train_epoch(step)
+          self._end_epoch(step)
+          if self._preempted(step):
+            self._stop(step, saved=True)
+      finally:
+        self._end_trace()
 
 
 def _results(run: Run, state: RunState) -> dict:
@@ -289,7 +374,7 @@ def _results(run: Run, state: RunState) -> dict:
       'valid': valid, 'test': test, 'test_cold': breakdowns.get('cold'),
       'best_epoch': state.best['epoch'] if state.best else state.epoch,
       'epoch_seconds': state.train_seconds / max(state.epoch, 1),
-      'train_sequences_per_second': run.num_rows * state.epoch / max(state.train_seconds, 1e-9),
+      'train_sequences_per_second': len(run.rows) * state.epoch / max(state.train_seconds, 1e-9),
       'eval_seconds': (state.eval_seconds / evaluations if evaluations
                        else time.time() - eval_start),
       'history': state.history,
@@ -299,19 +384,13 @@ def _results(run: Run, state: RunState) -> dict:
   }
 
 
-def _write_json(path: str, value: dict) -> None:
-  with open(path + '.tmp', 'w', encoding='utf-8') as f:
-    json.dump(value, f, indent=1)
-  os.replace(path + '.tmp', path)
-
-
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`."""
   session_start = time.time()
   config = configuration.resolve(config)
   run = setup(config, workdir)
   try:
-    restored = run.checkpoints.restore_latest(run.trainer.state, run.iterator)
+    restored = run.checkpoints.restore_latest(run.trainer.state)
     state = RunState()
     if restored is not None:
       run.trainer.state, state = restored
@@ -321,7 +400,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   finally:
     run.summary.close()
   if run.is_main:
-    _write_json(os.path.join(workdir, 'results.json'), results)
+    paths.write_json(paths.resolve(workdir) / 'results.json', results)
     print('test ' + ' '.join(f'{k}={v:.4f}' for k, v in results['test'].items()) +
           f' (best epoch {results["best_epoch"]})')
   return results

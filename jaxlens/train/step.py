@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxlens.data.pipeline import ITEM_IDS, NEGATIVE_IDS, USER_IDS
+from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS, ITEM_IDS, NEGATIVE_IDS, USER_IDS
 from jaxlens.data.tasks import Task
 from jaxlens.models.recommender import Recommender
 from jaxlens.train import losses
@@ -38,13 +38,18 @@ class TrainState:
 
 
 class Trainer:
-  """Owns the model's graph, the optimizer and the compiled train step."""
+  """Owns the model's graph, the optimizer and the compiled train step.
+
+  With a device-resident clip table (`clip_table`, every item's uint8 clip, row = item id),
+  batches carry the distinct items' ids and the step gathers their clips on the device.
+  """
 
   def __init__(self, model: Recommender, tx: optax.GradientTransformation, *,
                loss: losses.LossSpec, task: Task, log_popularity: np.ndarray, num_items: int,
-               negatives_group: int = 0):
+               negatives_group: int = 0, clip_table: jax.Array | None = None):
     self.loss, self.task, self.num_items, self.tx = loss, task, num_items, tx
     self.negatives_group = negatives_group
+    self.clip_table = clip_table
     self._log_pop = jnp.asarray(log_popularity)
     trainable = lambda path, value: model.is_trainable(tuple(path))
     self.graphdef, params, frozen, rest = nnx.split(
@@ -73,8 +78,11 @@ class Trainer:
     new_rest = nnx.state(model, nnx.Not(nnx.Param))
     return total / jnp.maximum(count, 1), (new_rest, count)
 
-  def train_step(self, state: TrainState, batch: dict[str, jax.Array], num_positions: int):
+  def train_step(self, state: TrainState, batch: dict[str, jax.Array], clip_table,
+                 num_positions: int):
     """One optimizer step; `num_positions` (static) bounds the batch's real queries."""
+    if clip_table is not None:
+      batch = {**batch, CLIPS: clip_table[batch[CLIP_ITEMS]]}
     grad_fn = jax.value_and_grad(self._loss, has_aux=True)
     (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.rest, batch,
                                            num_positions)
@@ -86,9 +94,10 @@ class Trainer:
   def compile(self, batch_sharding) -> None:
     """jit with explicit shardings: the state keeps its layout, batches are split over data."""
     state_sharding = jax.tree.map(lambda x: x.sharding, self.state)
-    self._train_step = jax.jit(self.train_step, in_shardings=(state_sharding, batch_sharding),
-                               out_shardings=(state_sharding, None), donate_argnums=0,
-                               static_argnums=2)
+    table_sharding = None if self.clip_table is None else self.clip_table.sharding
+    self._train_step = jax.jit(
+        self.train_step, in_shardings=(state_sharding, batch_sharding, table_sharding),
+        out_shardings=(state_sharding, None), donate_argnums=0, static_argnums=3)
 
   def position_bound(self, rows: int, num_positions: int) -> int:
     """The static query count of a step: rounded up to a multiple of the rows, so few shapes
@@ -98,7 +107,7 @@ class Trainer:
   def run_train_step(self, batch, num_positions: int):
     """One step on a global batch; returns its metrics as device arrays (no host sync)."""
     bound = self.position_bound(batch[ITEM_IDS].shape[0], num_positions)
-    self.state, metrics = self._train_step(self.state, batch, bound)
+    self.state, metrics = self._train_step(self.state, batch, self.clip_table, bound)
     return metrics
 
   def lower(self, batch: dict[str, jax.ShapeDtypeStruct], num_positions: int):
@@ -106,7 +115,7 @@ class Trainer:
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), self.state)
     bound = self.position_bound(batch[ITEM_IDS].shape[0], num_positions)
-    return self._train_step.lower(abstract, batch, bound)
+    return self._train_step.lower(abstract, batch, self.clip_table, bound)
 
   def compiled_variants(self) -> int:
     """How many shapes the train step has compiled for (retrace checks)."""

@@ -17,20 +17,12 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlens.data.normalize import normalize
+from jaxlens.data.pipeline import CLIP_MASK, CLIPS, clip_index
 from jaxlens.errors import JaxlensError
 from jaxlens.models.item_towers.base import REGISTRY, ItemTower, ItemTowerSpec
 from jaxlens.models.video import freezing
 from jaxlens.models.video import registry as encoders
 from jaxlens.models.video.layers import statistics_over
-
-CLIPS = 'clips'  # batch key of the distinct items' uint8 clips `(U, T, H, W, 3)`
-CLIP_MASK = 'clip_mask'  # `(U,)`: 1 for a distinct item, 0 for a filler repeat
-
-
-def clip_index(field: str) -> str:
-  """Batch key of each id's position in the distinct-clip list, for id field `field`."""
-  return f'{field}/clip'
-
 
 class ClipEmbedder(nnx.Module):
   """uint8 clips `(N, T, H, W, 3)` -> item embeddings `(N, D)`.

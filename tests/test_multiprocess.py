@@ -1,0 +1,104 @@
+"""Multi-host for real: 2 JAX processes on localhost (4 simulated devices each) train like 1
+process with 8 devices, and checkpoints move between process counts and meshes."""
+
+import glob
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from jaxlens.data import synthetic
+from tests import multiprocess
+from tests.test_resume import write_pairs
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope='module')
+def pairs_path(tmp_path_factory):
+  path = tmp_path_factory.mktemp('data') / 'toy_pairs.tsv'
+  write_pairs(path, synthetic.sequential_interactions(users=40))
+  return str(path)
+
+
+def _argv(workdir, pairs_path, *extra):
+  overrides = {'data.pairs_path': pairs_path, 'data.max_seq_len': 6, 'model.hidden': 16,
+               'train.batch_size': 16, 'train.epochs': 2, 'eval.batch_size': 16,
+               'optim.lr': 0.01}
+  return ['--config', 'configs/sasrec_id.py', '--workdir', str(workdir),
+          *[f'--config.{k}={v}' for k, v in overrides.items()], *extra]
+
+
+def _results(workdir):
+  with open(os.path.join(workdir, 'results.json')) as f:
+    return json.load(f)
+
+
+def _assert_same_results(got, want):
+  for split in ('valid', 'test'):
+    for name, value in want[split].items():
+      np.testing.assert_allclose(got[split][name], value, atol=TOLERANCE, err_msg=name)
+  assert [h['epoch'] for h in got['history']] == [h['epoch'] for h in want['history']]
+  for a, b in zip(got['history'], want['history']):
+    for name, value in b['valid'].items():
+      np.testing.assert_allclose(a['valid'][name], value, atol=TOLERANCE)
+
+
+@pytest.fixture(scope='module')
+def one_process(tmp_path_factory, pairs_path):
+  workdir = tmp_path_factory.mktemp('one') / 'run'
+  [(status, _, stderr)] = multiprocess.wait(
+      multiprocess.launch(_argv(workdir, pairs_path), processes=1, devices_per_process=8))
+  assert status == 0, stderr[-3000:]
+  return _results(workdir)
+
+
+def test_two_processes_train_like_one(tmp_path, pairs_path, one_process):
+  workdir = tmp_path / 'two'
+  outcomes = multiprocess.wait(
+      multiprocess.launch(_argv(workdir, pairs_path), processes=2, devices_per_process=4))
+  for status, _, stderr in outcomes:
+    assert status == 0, stderr[-3000:]
+  _assert_same_results(_results(workdir), one_process)
+  assert len(glob.glob(str(workdir / 'tensorboard' / '*'))) == 1  # process 0 only
+  assert 'test HR@10=' in outcomes[0][1] and 'test HR@10=' not in outcomes[1][1]
+  for process in (0, 1):  # each process loads its half of every global batch of 16
+    with open(workdir / 'logs' / f'process_{process}.log') as f:
+      assert f'process {process} of 2 loads rows {8 * process}-{8 * process + 7} of every ' \
+             'global batch of 16' in f.read()
+
+
+def test_two_process_checkpoint_resumes_on_one_process(tmp_path, pairs_path, one_process):
+  workdir = tmp_path / 'run'
+  children = multiprocess.launch(_argv(workdir, pairs_path), processes=2, devices_per_process=4)
+  committed = workdir / 'checkpoints' / '3' / 'commit_success.txt'
+  start = time.time()
+  while not committed.exists() and time.time() - start < 600:
+    time.sleep(0.01)
+  for child in children:
+    child.send_signal(signal.SIGTERM)
+  outcomes = multiprocess.wait(children)
+  assert [status for status, _, _ in outcomes] == [75, 75], outcomes[0][2][-3000:]
+  [(status, _, stderr)] = multiprocess.wait(
+      multiprocess.launch(_argv(workdir, pairs_path), processes=1, devices_per_process=8))
+  assert status == 0, stderr[-3000:]
+  _assert_same_results(_results(workdir), one_process)
+
+
+@pytest.mark.parametrize('mesh', [('4', '2'), ('1', '1')])
+def test_checkpoint_of_mesh_8_resumes_on_another_mesh(tmp_path, pairs_path, one_process, mesh):
+  """Written on (8,), resumed on (4, 2) or on a single device."""
+  workdir = tmp_path / 'run'
+  [(status, _, stderr)] = multiprocess.wait(multiprocess.launch(
+      _argv(workdir, pairs_path, '--config.train.epochs=1'), processes=1,
+      devices_per_process=8))
+  assert status == 0, stderr[-3000:]
+  data, model = mesh
+  [(status, _, stderr)] = multiprocess.wait(multiprocess.launch(
+      _argv(workdir, pairs_path, f'--config.mesh.data={data}', f'--config.mesh.model={model}'),
+      processes=1, devices_per_process=int(data) * int(model)))
+  assert status == 0, stderr[-3000:]
+  _assert_same_results(_results(workdir), one_process)

@@ -8,7 +8,8 @@ OpenCV):
   distinct items, their JPEGs decoded) delivers with 0 (threads only), 1, 2, ... Grain worker
   processes;
 - the device path (`data.clip_store='device'`): clips/s a jitted gather from the device-resident
-  table delivers (here a CPU "device": host memory bandwidth).
+  table delivers here (a CPU "device", which says little about a chip), and on each chip as an
+  estimate: its memory bandwidth over the bytes a gathered clip moves (read once, written once).
 Beside them: clips/s the paper's step consumes at 40% MFU on an H200, a TPU v5e chip and an H100,
 from the ahead-of-time FLOPs of the step (`python -m jaxlens.aot`; default: the README's 147.8
 TFLOP for SlowFast-r50 topT, 480 users x 11 slots, 5,280 distinct clips) and each chip's bf16
@@ -32,6 +33,8 @@ from jaxlens.data.clips import ClipStore
 from jaxlens.data.protocol import apply_protocol
 
 PEAK_BF16_TFLOPS = {'H200': 989.0, 'TPU v5e': 197.0, 'H100': 989.0}  # dense, per chip
+MEMORY_BANDWIDTH_GBPS = {'H200': 4800.0, 'TPU v5e': 819.0, 'H100': 3350.0}  # HBM, per chip
+CLIP_BYTES = 5 * 224 * 224 * 3  # uint8
 MFU = 0.4
 
 
@@ -86,7 +89,7 @@ def main():
     rate = host_clips_per_second(store, data, workers, args.batches, args.users)
     rows.append((f'host, {workers} worker processes', rate, rate * args.host_cores / cores))
   rate = device_clips_per_second(store, data, args.batches, args.users)
-  rows.append(('device-resident table (gather)', rate, None))
+  rows.append(('device-resident table (gather, CPU backend)', rate, None))
   flops_per_clip = args.step_tflops * 1e12 / args.clips_per_step
   print(f'\n| path | clips/s here | estimate on a {args.host_cores}-core host |')
   print('|---|---:|---:|')
@@ -94,11 +97,13 @@ def main():
     print(f'| {name} | {here:,.0f} | {"–" if scaled is None else f"{scaled:,.0f}"} |')
   best_host = max(scaled for _, _, scaled in rows if scaled is not None)
   print(f'\nconsumption at {MFU:.0%} MFU ({flops_per_clip / 1e9:.1f} GFLOP per distinct clip):')
-  print('\n| chip | clips/s consumed | best host path / consumed | device path / consumed |')
+  print('\n| chip | clips/s consumed | best host path / consumed | device gather (estimate) / '
+        'consumed |')
   print('|---|---:|---:|---:|')
   for chip, peak in PEAK_BF16_TFLOPS.items():
     consumed = MFU * peak * 1e12 / flops_per_clip
-    print(f'| {chip} | {consumed:,.0f} | {best_host / consumed:.2f} | {rate / consumed:.2f} |')
+    gathered = MEMORY_BANDWIDTH_GBPS[chip] * 1e9 / (2 * CLIP_BYTES)
+    print(f'| {chip} | {consumed:,.0f} | {best_host / consumed:.2f} | {gathered / consumed:,.0f} |')
 
 
 if __name__ == '__main__':

@@ -79,7 +79,7 @@ def test_steps_do_not_retrace_as_distinct_clip_counts_change():
   rows = trainer.task.rows(data)
   layout = pipeline.BatchLayout(trainer.task, data.num_items, clips=store,
                                 clip_multiple=loop.unique_bucket(config, mesh))
-  steps = pipeline.steps_per_epoch(len(rows.user_ids), config.train.batch_size)
+  steps = pipeline.steps_per_epoch(len(rows), config.train.batch_size)
   iterator = iter(pipeline.train_dataset(rows, layout, config.train.batch_size, 2, seed=0))
   distinct, shapes = set(), set()
   evaluation = loop.build_evaluation(config, data, trainer, mesh, store, show_progress=False)

@@ -71,7 +71,7 @@ def test_ahead_of_time_report(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   rows = {line.split('|')[1].strip(): line for line in result.stdout.splitlines()
           if line.startswith('| ') and 'function' not in line}
-  assert set(rows) == {'train step', 'item table', 'ranking (one batch)'}
+  assert set(rows) == {'train step', 'item table', 'user tower tables', 'ranking (one batch)'}
   tflops = float(rows['train step'].split('|')[2])
   assert tflops > 0 and rows['train step'].rstrip(' |').endswith('yes')
 

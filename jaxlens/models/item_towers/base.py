@@ -3,7 +3,7 @@
 An item tower turns item ids into `D`-dimensional vectors. Padding (id 0) always gives exact
 zeros. Every tower is an `ItemTower`; its `ItemTowerSpec` tells the rest of jaxlens what the
 tower can do, so that invalid combinations are refused before a run starts
-(`jaxlens.models.combinations`).
+(`jaxlens.train.configuration`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class ItemTower(nnx.Module):
 @dataclasses.dataclass(frozen=True)
 class ItemTowerSpec:
   name: str
-  # build(config, num_items, *, vocab_multiple, rngs, dtype) -> ItemTower
+  # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> ItemTower
   build: Callable[..., ItemTower]
   # `table()` is cheap enough for every training step (full-softmax losses, graph propagation
   # need every item's vector each step); False for towers that encode content per batch.

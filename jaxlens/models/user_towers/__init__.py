@@ -2,4 +2,4 @@
 
 # pylint: disable=unused-import
 from jaxlens.models.user_towers import gru4rec, nextitnet, sasrec
-from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
+from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec

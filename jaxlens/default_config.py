@@ -69,6 +69,11 @@ def base() -> ml_collections.ConfigDict:
   config.model.num_heads = 2
   config.model.dropout = 0.1
   config.model.dtype = 'float32'  # compute dtype; parameters stay float32
+  # The CF towers (reference 6.2). DSSM: widths of its user and item MLPs (dropout, Linear,
+  # BatchNorm, tanh each); () is the reference's pure matrix factorisation.
+  config.model.tower_mlp = ()
+  config.model.graph_layers = 1  # LightGCN propagation steps
+  config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
   config.model.encoder.output = 'features'  # features | head (the reference's 400 logits)
@@ -95,7 +100,7 @@ def base() -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict()
   config.optim.lr = 1e-4
   config.optim.weight_decay = 0.1  # decoupled (AdamW), recommender parameters only
-  config.optim.clip_norm = 5.0
+  config.optim.clip_norm = 5.0  # global gradient-norm clipping; 0: none
   config.optim.schedule = 'constant'  # constant | cosine
   config.optim.warmup_steps = 0
   # The item tower's content part (video encoder and its projection; feature projections).
@@ -122,11 +127,11 @@ def base() -> ml_collections.ConfigDict:
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1  # -1: all devices not used by the other axes
-  config.mesh.model = 1  # shards the item table over items
+  config.mesh.model = 1  # shards the item and user tables over their rows
   # Logical axis -> mesh axis, the one place sharding is decided (MaxText-style). Video-encoder
   # kernels are replicated; ('encoder_out', 'data') shards them FSDP-style over the batch axis.
-  config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('embed', None),
-                       ('encoder_out', None))
+  config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('users', 'model'),
+                       ('embed', None), ('encoder_out', None))
   return config
 
 
@@ -137,6 +142,14 @@ def cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.optim.lr = 1e-3
   config.train.batch_size = 256
   config.train.patience = 10
+  return config
+
+
+def cf_cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The CF baselines' laptop-sized run (the benchmark's setting): D=64 and lr 1e-3; the
+  paper's batch, loss, patience and everything else stay."""
+  config.model.hidden = 64
+  config.optim.lr = 1e-3
   return config
 
 

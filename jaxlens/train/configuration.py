@@ -113,9 +113,16 @@ def negatives_group(config) -> int:
 
 
 def _check_parts(config) -> None:
-  user_towers.REGISTRY.get(config.model.user_tower)  # every user tower trains with every loss
+  user = user_towers.REGISTRY.get(config.model.user_tower)  # it trains with every loss
   item = item_towers.REGISTRY.get(config.model.item_tower)
   loss = losses.REGISTRY.get(config.loss.name)
+  if user.needs_item_table and not item.has_table:
+    with_table = [name for name in item_towers.REGISTRY.names()
+                  if item_towers.REGISTRY.get(name).has_table]
+    raise JaxlensError(f'config.model.user_tower={user.name!r} does not work with the '
+                       f'{item.name!r} item tower: it propagates over every item\'s vector each '
+                       'step, so every item would be embedded each step; use the '
+                       f'{" or ".join(with_table)} item tower')
   if loss.needs_table and not item.has_table:
     usable = [name for name in losses.REGISTRY.names()
               if not losses.REGISTRY.get(name).needs_table]
@@ -179,6 +186,15 @@ def check(config, devices=None) -> None:
     if config.model.encoder[key] < 0:
       raise JaxlensError(f'config.model.encoder.{key}={config.model.encoder[key]} must be 0 or '
                          'more')
+  if not config.optim.clip_norm >= 0:
+    raise JaxlensError(f'config.optim.clip_norm={config.optim.clip_norm!r}: 0 (no clipping) or '
+                       'a positive gradient norm')
+  if not isinstance(config.model.graph_layers, int) or config.model.graph_layers < 0:
+    raise JaxlensError(f'config.model.graph_layers={config.model.graph_layers!r} must be 0 or '
+                       'more')
+  if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
+    raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
+                       'layer widths')
   if not isinstance(config.train.patience, int) or config.train.patience < 0:
     raise JaxlensError(f'config.train.patience={config.train.patience!r}: 0 (never stop early) '
                        'or a positive number of evaluations')

@@ -1,5 +1,5 @@
 """User towers; importing this package registers every one by its config name."""
 
 # pylint: disable=unused-import
-from jaxlens.models.user_towers import gru4rec, nextitnet, sasrec
+from jaxlens.models.user_towers import deepfm, dssm, gru4rec, lightgcn, nextitnet, nfm, sasrec
 from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec

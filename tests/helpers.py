@@ -13,7 +13,11 @@ def load_config(name: str, arg: str | None = None):
 
 
 def tiny_config(loss='in_batch', user_tower='sasrec'):
-  config = load_config(f'{user_tower}_id')
+  """The user tower's config file (`<tower>_id.py` for sequence towers, `<tower>.py` for CF
+  ones), shrunk."""
+  name = f'{user_tower}_id'
+  config = load_config(name if os.path.exists(os.path.join(REPO, 'configs', f'{name}.py'))
+                       else user_tower)
   config.data.max_seq_len = 6
   config.model.hidden = 16
   config.train.batch_size = 16

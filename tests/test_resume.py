@@ -1,5 +1,6 @@
 """Preemption and resume: N steps straight equal N/2 steps, SIGTERM, and a resumed run."""
 
+import glob
 import json
 import os
 import signal
@@ -23,9 +24,20 @@ def write_pairs(path, data):
 
 
 def _config(pairs_path, tower='id'):
-  config = helpers.tiny_config('in_batch') if tower == 'id' else helpers.tiny_video_config()
+  """'id': SASRec-ID; 'video': SASRec_V; else the CF tower of that name."""
+  if tower == 'video':
+    config = helpers.tiny_video_config()
+  else:
+    config = helpers.tiny_config('in_batch', 'sasrec' if tower == 'id' else tower)
   config.data.pairs_path = pairs_path
   return config
+
+
+def _saved_trees(workdir) -> str:
+  """The tree metadata of every checkpoint under `workdir` (parameter paths)."""
+  paths = glob.glob(os.path.join(workdir, 'checkpoints', '*', 'state', '_METADATA'))
+  assert paths
+  return ''.join(open(path).read() for path in paths)
 
 
 def _fake_clips(monkeypatch):
@@ -50,7 +62,7 @@ def preempt_after(monkeypatch, steps: int):
   return lambda: monkeypatch.setattr(Trainer, 'run_train_step', original)
 
 
-@pytest.mark.parametrize('tower', ['id', 'video'])
+@pytest.mark.parametrize('tower', ['id', 'video', 'lightgcn'])
 def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   _fake_clips(monkeypatch)
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
@@ -82,6 +94,9 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   assert set(written['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
   assert written['data'] == {'users': 40, 'items': 30, 'interactions': int(np.count_nonzero(
       synthetic.sequential_interactions(users=40).sequences))}
+  if tower == 'lightgcn':  # the graph's edges are rebuilt from the data, never saved
+    saved = _saved_trees(workdir)
+    assert 'user_table' in saved and 'edge_' not in saved
 
 
 def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 r"""jaxlens' LightGCN against RecBole 1.2.1's on the same prepared MicroLens-50K data.
 
   python -m benchmarks.recbole_lightgcn_50k --recbole_python .venv-recbole/bin/python \
-      [--epochs 30] [--recbole_epochs 300] [--workdir runs/recbole_lightgcn_50k]
+      [--epochs 30] [--recbole_epochs 40] [--workdir runs/recbole_lightgcn_50k]
 
 Both read the protocol's sequences (`jaxlens.data.protocol`: the last 13 items of users with at
 least 5), written for RecBole as an atomic `.inter` file with positions as timestamps, so its
@@ -9,8 +9,9 @@ leave-one-out split (`LS`, time order) is jaxlens' exactly: train `s[:-2]`, vali
 `s[-1]`, full ranking over all items with the history masked, Recall (= HR with one target) and
 NDCG at 10 and 20, the best epoch by valid NDCG@10. RecBole trains its own LightGCN (BPR with one
 uniform negative, batch 2048, lr 1e-3, reg 1e-5) with D=64 and one layer as jaxlens'
-`configs/lightgcn.py:cpu` (in-batch softmax with logQ, batch 128, lr 1e-3), each with early
-stopping (patience 10). RecBole needs PyTorch and its own venv (`.venv-recbole`, see the
+`configs/lightgcn.py:cpu` (in-batch softmax with logQ, batch 1024, lr 1e-3), each with early
+stopping (patience 10) and an epoch cap (RecBole's epochs took about 150 s each on the shared 2
+cores). RecBole needs PyTorch and its own venv (`.venv-recbole`, see the
 README); this script runs it there as a subprocess (`--run_recbole`, which imports no jaxlens).
 
 Prints both runs' valid and test metrics, the wall-clock second each first reached RecBole's
@@ -21,7 +22,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 
 DATASET = 'microlens50k'
@@ -45,7 +45,7 @@ def _run_recbole(data_path: str, epochs: int, out: str) -> None:
   from recbole.data import create_dataset, data_preparation  # pylint: disable=g-import-not-at-top
   from recbole.model.general_recommender import LightGCN  # pylint: disable=g-import-not-at-top
   from recbole.trainer import Trainer  # pylint: disable=g-import-not-at-top
-  from recbole.utils import init_seed  # pylint: disable=g-import-not-at-top
+  from recbole.utils import init_logger, init_seed  # pylint: disable=g-import-not-at-top
   # RecBole 1.2.1 saves its best epoch with pickled objects, which torch >= 2.6 refuses to load
   # by default.
   torch.load = functools.partial(torch.load, weights_only=False)
@@ -60,6 +60,7 @@ def _run_recbole(data_path: str, epochs: int, out: str) -> None:
       # Full-sort batches count (user, item) pairs: 256 users a batch, not RecBole's 4096 // items.
       'eval_batch_size': 256 * 20_000, 'use_gpu': False, 'show_progress': False, 'seed': 2020})
   init_seed(config['seed'], config['reproducibility'])
+  init_logger(config)  # per-epoch train and validation seconds, in log/ of the working folder
   dataset = create_dataset(config)
   train, valid, test = data_preparation(config, dataset)
   trainer = Trainer(config, LightGCN(config, train.dataset).to(config['device']))
@@ -84,7 +85,7 @@ def main():
   parser.add_argument('--data_dir', default=os.environ.get('MICROLENS_DATA_DIR', ''))
   parser.add_argument('--recbole_python', default='.venv-recbole/bin/python')
   parser.add_argument('--epochs', type=int, default=30, help="jaxlens' epoch cap")
-  parser.add_argument('--recbole_epochs', type=int, default=300, help="RecBole's epoch cap")
+  parser.add_argument('--recbole_epochs', type=int, default=40, help="RecBole's epoch cap")
   parser.add_argument('--workdir', default='runs/recbole_lightgcn_50k')
   parser.add_argument('--run_recbole', action='store_true', help=argparse.SUPPRESS)
   args = parser.parse_args()

@@ -1,11 +1,12 @@
 """The jitted train step over a split NNX model.
 
 The model is split once into its graph and states (trainable parameters, frozen parameters,
-arrays derived from the data such as a graph's edges, and the rest: RNG counters, BatchNorm
-statistics). The step is a pure `jax.jit` function over those states with explicit shardings;
-gradients are taken with respect to trainable parameters only, so frozen ones get neither
-gradients nor optimizer state. The derived arrays pass through the step unchanged and are not
-checkpointed (`TrainState.checkpointed`): every start rebuilds them from the data.
+arrays derived from the data such as a graph's edges or a frozen feature table, and the rest:
+RNG counters, BatchNorm statistics). The step is a pure `jax.jit` function over those states
+with explicit shardings; gradients are taken with respect to trainable parameters only, so
+frozen ones get neither gradients nor optimizer state. The derived arrays pass through the step
+unchanged and are not checkpointed (`TrainState.checkpointed`): every start rebuilds them from
+the data.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from jaxlens.train import losses
 class TrainState:
   params: nnx.State  # trained
   frozen: nnx.State  # parameters the freezing policy keeps fixed
-  data: nnx.State | None  # `DataArray`s (a graph's edges); None in checkpoints
+  data: nnx.State | None  # `DataArray`s (edges, feature tables); None in checkpoints
   rest: nnx.State  # RNG counters, BatchNorm statistics
   opt_state: Any
   step: jax.Array

@@ -28,7 +28,8 @@ class ItemTower(nnx.Module):
     whose evaluation streams every item's inputs through it in chunks.
   - `is_trainable(path)`: the freezing policy over parameter paths relative to the tower.
   Parameters the optimizer treats as content (own learning rate, no weight decay) live under
-  the attribute `content`.
+  the attribute `content`. Fixed arrays a tower reads but never learns (a frozen feature table)
+  are `DataArray` variables (`jaxlens.models.variables`).
   """
 
   num_items: int
@@ -51,7 +52,9 @@ class ItemTower(nnx.Module):
 @dataclasses.dataclass(frozen=True)
 class ItemTowerSpec:
   name: str
-  # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> ItemTower
+  # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> ItemTower, for
+  # items 1..N whose dataset ids are `data.original_item_ids[1:]` (a feature table maps its rows
+  # by them)
   build: Callable[..., ItemTower]
   # `table()` is cheap enough for every training step (full-softmax losses, graph propagation
   # need every item's vector each step); False for towers that encode content per batch.

@@ -89,6 +89,13 @@ def base() -> ml_collections.ConfigDict:
   # BatchNorm in frozen stages: 'batch' normalises with (global) batch statistics and updates the
   # running ones, as the reference's SyncBN in train mode; 'running' keeps the pretrained ones.
   config.model.encoder.frozen_batch_norm = 'batch'
+  # The `features` and `id+features` towers' frozen item-feature table (VIDRec).
+  config.model.features = ml_collections.ConfigDict()
+  config.model.features.path = ''  # a folder written by `python -m jaxlens.extract`
+  config.model.features.modality = 'video'  # video | cover | title, as the table's note says
+  # sha256 of the table, filled in from its note when the config is resolved: a resumed run
+  # refuses a table that changed (the table is not in checkpoints).
+  config.model.features.fingerprint = ''
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'in_batch'  # in_batch | full_softmax | bce

@@ -72,8 +72,8 @@ def _converted(tmp_path, **info):
      r'each step, so every item would be embedded each step; use bce or in_batch'),
     (_set(_video(init_from='random'), 'model.user_tower', 'lightgcn'),
      r"user_tower='lightgcn' does not work with the 'video' item tower: it propagates over every "
-     r"item's vector each step, so every item would be embedded each step; use the id item "
-     r'tower'),
+     r"item's vector each step, so every item would be embedded each step; use the features or "
+     r"id or id\+features item tower"),
     (_video(name='x3d_s', train_mode='halfT', init_from='random'),
      r"encoder 'x3d_s' has no 'halfT' policy"),
     (_video(train_mode='topT'), r"train_mode='topT' needs pretrained weights: set "

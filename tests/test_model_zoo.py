@@ -25,12 +25,25 @@ def _why_invalid(user_tower, item_tower, loss) -> str | None:
   if item_tower != 'video':
     return None
   if user_towers.REGISTRY.get(user_tower).needs_item_table:
-    return 'use the id item tower'
+    with_table = [name for name in item_towers.REGISTRY.names()
+                  if item_towers.REGISTRY.get(name).has_table]
+    assert with_table == ['features', 'id', 'id+features']
+    return f'use the {" or ".join(with_table)} item tower'
   return 'use bce or in_batch' if loss == 'full_softmax' else None
 
 
-def _config(user_tower, item_tower, loss):
-  config = helpers.tiny_video_config() if item_tower == 'video' else helpers.tiny_config()
+@pytest.fixture(scope='module')
+def features_dir(tmp_path_factory):
+  return tmp_path_factory.mktemp('features')
+
+
+def _config(user_tower, item_tower, loss, features_dir):
+  if item_tower == 'video':
+    config = helpers.tiny_video_config()
+  elif item_towers.REGISTRY.get(item_tower).reads_features:
+    config = helpers.tiny_features_config(features_dir, item_tower)
+  else:
+    config = helpers.tiny_config()
   config.model.update(user_tower=user_tower, item_tower=item_tower)
   config.loss.name = loss
   config.mesh.data = 1
@@ -45,8 +58,8 @@ def _refusal(config) -> str | None:
   return None
 
 
-def test_the_parts_declare_which_combinations_are_invalid():
-  refused = {combo: _refusal(_config(*combo)) for combo in COMBINATIONS}
+def test_the_parts_declare_which_combinations_are_invalid(features_dir):
+  refused = {combo: _refusal(_config(*combo, features_dir)) for combo in COMBINATIONS}
   invalid = {combo for combo, message in refused.items() if message}
   assert invalid == {combo for combo in COMBINATIONS if _why_invalid(*combo)}
   assert ('lightgcn', 'video', 'in_batch') in invalid
@@ -56,8 +69,8 @@ def test_the_parts_declare_which_combinations_are_invalid():
 
 @pytest.mark.parametrize('user_tower, item_tower, loss', [
     combo for combo in COMBINATIONS if not _why_invalid(*combo)])
-def test_valid_combination_trains_and_evaluates(user_tower, item_tower, loss):
-  config = configuration.resolve(_config(user_tower, item_tower, loss))
+def test_valid_combination_trains_and_evaluates(user_tower, item_tower, loss, features_dir):
+  config = configuration.resolve(_config(user_tower, item_tower, loss, features_dir))
   data = synthetic.sequential_interactions()
   mesh = sharding.make_mesh(config.mesh, jax.devices()[:1])
   trainer = loop.build_trainer(config, data, mesh)

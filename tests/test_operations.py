@@ -16,7 +16,6 @@ from jaxlens.data import synthetic
 from jaxlens.data.clips import ClipStore
 from jaxlens.train import loop
 from tests import helpers
-from tests.test_resume import write_pairs
 
 INFO_LINE = re.compile(r'^I\d{4} ', re.MULTILINE)  # absl's INFO prefix
 
@@ -30,7 +29,7 @@ def _cli(tmp_path, *args, env=None, module='jaxlens.main'):
 @pytest.fixture(scope='module')
 def pairs_path(tmp_path_factory):
   path = tmp_path_factory.mktemp('data') / 'toy_pairs.tsv'
-  write_pairs(path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(path, synthetic.sequential_interactions(users=40))
   return str(path)
 
 

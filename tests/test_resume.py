@@ -17,12 +17,6 @@ from jaxlens.train.step import Trainer
 from tests import helpers
 
 
-def write_pairs(path, data):
-  with open(path, 'w') as f:
-    for user, row in zip(data.users, data.sequences):
-      f.write(f'{user}\t{" ".join(str(i) for i in row[row != 0])}\n')
-
-
 def _config(pairs_path, tower='id'):
   """'id': SASRec-ID; 'video': SASRec_V; else the CF tower of that name."""
   if tower == 'video':
@@ -66,7 +60,7 @@ def preempt_after(monkeypatch, steps: int):
 def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   _fake_clips(monkeypatch)
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   assert len(pairs.read_pairs(pairs_path)) == 40
 
   straight = loop.train_and_evaluate(_config(pairs_path, tower), str(tmp_path / 'straight'))
@@ -103,7 +97,7 @@ def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypat
   """The epoch's validation and checkpoint come before the stop, so the resumed run's history
   has every epoch."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   workdir = str(tmp_path / 'run')
   restore = preempt_after(monkeypatch, 6)  # the last step of epoch 2, the run's last
   with pytest.raises(Preempted, match='at step 6'):
@@ -116,7 +110,7 @@ def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypat
 def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = _config(pairs_path)
   config.train.epochs = 1
   workdir = tmp_path / 'run'
@@ -131,7 +125,7 @@ def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
 
 def test_sigterm_handler_is_only_installed_while_training(tmp_path):
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = _config(pairs_path)
   config.train.epochs = 1
   before = signal.getsignal(signal.SIGTERM)

@@ -158,6 +158,7 @@ def setup(config, workdir: str) -> Run:
   configuration.check_resume(config, workdir)
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   data = interactions_lib.load(config.data, rows_by_user=task.name == 'sequence')
+  configuration.check_data(config, data)
   is_main = jax.process_index() == 0
   if is_main:
     warm = config.data.min_item_interactions

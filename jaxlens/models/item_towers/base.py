@@ -61,6 +61,8 @@ class ItemTowerSpec:
   has_table: bool
   # Per-item inputs the training pipeline puts into batches and evaluation streams ('clips').
   batch_inputs: str | None = None
+  # Reads a frozen item-feature table (`config.model.features`, from `python -m jaxlens.extract`).
+  reads_features: bool = False
   description: str = ''
 
 

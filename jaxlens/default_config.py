@@ -169,21 +169,56 @@ def variant(config: ml_collections.ConfigDict, arg: str | None, **variants):
   return variants[arg](config)
 
 
-def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The synthetic `toy` subset, a tiny encoder trained from scratch, small clips: CPU minutes."""
+def toy_scale(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The synthetic `toy` subset at a size that trains in CPU minutes."""
   config.data.name = 'microlens/toy'
-  config.data.num_frames = 4
-  config.data.frame_size = 32
-  config.data.clips_in_memory = True
   config.model.hidden = 64
   config.model.dropout = 0.1
-  config.model.encoder.name = 'tiny_c3d'
-  config.model.encoder.output = 'features'
-  config.model.encoder.train_mode = 'scratch'
   config.optim.lr = config.optim.content_lr = 1e-3
   config.train.batch_size = 64
   config.train.epochs = 8
   config.train.log_every_steps = 5
   config.eval.batch_size = 256
+  return config
+
+
+def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The toy subset, a tiny encoder trained from scratch, small clips: CPU minutes."""
+  toy_scale(config)
+  config.data.num_frames = 4
+  config.data.frame_size = 32
+  config.data.clips_in_memory = True
+  config.model.encoder.name = 'tiny_c3d'
+  config.model.encoder.output = 'features'
+  config.model.encoder.train_mode = 'scratch'
   config.eval.encode_batch = 128
+  return config
+
+
+# Where the VIDRec configs read their feature tables (`python -m jaxlens.extract ... --out`):
+# the paper's VideoMAE-B features of MicroLens-100K, and a frozen randomly initialised
+# tiny_c3d's of the toy clips (README, "Frozen features (VIDRec)").
+PAPER_FEATURES = 'features/100k-videomae_b'
+TOY_FEATURES = 'features/toy-tiny_c3d'
+
+
+def with_features(config: ml_collections.ConfigDict, item_tower: str = 'id+features',
+                  path: str = PAPER_FEATURES) -> ml_collections.ConfigDict:
+  """A VIDRec model: the config's recipe with a frozen video-feature item tower."""
+  config.model.item_tower = item_tower
+  config.model.features.update(path=path, modality='video')
+  return config
+
+
+def features_cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`cpu_variant`, the feature projection at the recommender's learning rate."""
+  cpu_variant(config)
+  config.optim.content_lr = config.optim.lr
+  return config
+
+
+def features_toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`toy_scale` with the toy clips' frozen features."""
+  toy_scale(config)
+  config.model.features.path = TOY_FEATURES
   return config

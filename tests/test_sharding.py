@@ -1,5 +1,5 @@
 """One train step gives the same loss, gradients and parameters on 1 device and on (8,) and
-(4, 2) meshes, for the sequential towers with every loss and for the CF towers.
+(4, 2) meshes, for the sequential towers with every loss, the CF towers and the VIDRec models.
 
 Adam's first step moves each parameter by about lr * sign(gradient), so a gradient within float
 noise of zero may move differently on another mesh; parameters are compared where the gradient
@@ -12,7 +12,8 @@ import pytest
 
 from jaxlens import sharding
 from jaxlens.data import synthetic
-from jaxlens.train import loop
+from jaxlens.models import item_towers
+from jaxlens.train import configuration, loop
 from tests import helpers
 
 
@@ -22,6 +23,12 @@ def _one_step(config, data, devices, data_axis, model_axis):
   trainer = loop.build_trainer(config, data, mesh)
   loss = helpers.train_one_step(trainer, helpers.first_batch(trainer, data, config), mesh,
                                 config.mesh.rules)
+  feature_tables = [array for path, array in
+                    jax.tree_util.tree_flatten_with_path(trainer.state.data)[0]
+                    if 'item_tower' in jax.tree_util.keystr(path)]
+  assert len(feature_tables) == item_towers.REGISTRY.get(config.model.item_tower).reads_features
+  for table in feature_tables:  # split over items
+    assert table.sharding.spec == jax.P('model', None)
   flat = lambda tree: {jax.tree_util.keystr(path): np.asarray(value)
                        for path, value in jax.tree_util.tree_flatten_with_path(tree)[0]}
   moments = {path: value for path, value in flat(trainer.state.opt_state).items()
@@ -63,3 +70,12 @@ def test_cf_towers_agree_across_meshes(user_tower):
   """User tables split over 'model', a graph's edges over every device, BatchNorm over the
   global batch's pairs."""
   _assert_meshes_agree(helpers.tiny_config(user_tower=user_tower))
+
+
+@pytest.mark.parametrize('user_tower, item_tower', [('youtube', 'id'),
+                                                    ('youtube', 'id+features'),
+                                                    ('sasrec', 'id+features')])
+def test_vidrec_models_agree_across_meshes(tmp_path, user_tower, item_tower):
+  """YouTube_ID, YouTube_ID+V, SASRec_ID+V; the feature table is split over items on (4, 2)."""
+  config = helpers.tiny_features_config(tmp_path, item_tower, user_tower)
+  _assert_meshes_agree(configuration.resolve(config))

@@ -4,8 +4,8 @@ r"""Writes a frozen item-feature table for the `features` and `id+features` item
   python -m jaxlens.extract --modality video --data microlens/100k --encoder videomae_b \
       --init_from weights/videomae_b --out features/100k-videomae_b
   # Covers through an image-capable encoder (a single frame).
-  python -m jaxlens.extract --modality cover --data microlens/100k --encoder c2d_r50 \
-      --init_from weights/c2d_r50 --num_frames 1 --out features/100k-cover-c2d
+  python -m jaxlens.extract --modality cover --data microlens/100k --encoder slow_r50 \
+      --init_from weights/slow_r50 --num_frames 1 --out features/100k-cover-slow_r50
   # Titles (TF-IDF + truncated SVD), with categories and likes/views as extra columns.
   python -m jaxlens.extract --modality title --titles MicroLens-50k_titles.csv \
       --categories tags_to_summary.csv --out features/50k-title
@@ -69,7 +69,6 @@ def _required(args, *names: str) -> None:
 def _encoded(args) -> None:
   from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
   from jaxlens.extract import encoder_features  # pylint: disable=g-import-not-at-top
-  import jaxlens.models.video  # pylint: disable=g-import-not-at-top,unused-import  # registers
   _required(args, 'data', 'encoder', 'init_from')
   launch.join_cluster(args.coordinator_address, args.num_processes, args.process_id)
   reader = tfds_source.ItemFrames if args.modality == 'video' else tfds_source.ItemCovers

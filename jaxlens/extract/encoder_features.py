@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tqdm
 from flax import nnx
@@ -33,7 +34,7 @@ from jaxlens.models import factory
 from jaxlens.models.video import registry as encoders
 
 RANDOM_INIT = 'random'
-RULES = (('batch', 'data'), ('encoder_out', None))  # items over data, the encoder replicated
+RULES = (('batch', 'data'),)  # items over the data axis; the encoder is replicated
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +57,9 @@ class EncoderSettings:
     return {**dataclasses.asdict(self), 'init_from': weights, 'weights_source': source}
 
 
-def build_encoder(settings: EncoderSettings) -> nnx.Module:
-  """The encoder in eval mode with the settings' weights; errors are one line."""
+def frozen_forward(settings: EncoderSettings) -> tuple[Callable, nnx.State]:
+  """`(forward, state)`: `forward(state, uint8 clips (N, T, H, W, 3)) -> float32 (N, F)`, the
+  encoder in eval mode with the settings' weights, pure (for `jax.jit`); errors are one line."""
   spec = encoders.get(settings.encoder)
   if settings.output not in ('head', 'features'):
     raise JaxlensError(f'output {settings.output!r}; choose head or features')
@@ -65,18 +67,23 @@ def build_encoder(settings: EncoderSettings) -> nnx.Module:
   if any(got < need for got, need in zip(geometry, spec.min_input)):
     raise JaxlensError(f'{settings.encoder} needs clips of at least {spec.min_input} (T, H, W), '
                        f'not {geometry}')
-  options = spec.shape_kwargs(settings.num_frames, settings.frame_size)
   if not settings.init_from:
     raise JaxlensError("set the encoder's weights: a folder from python -m jaxlens.convert, or "
                        f"'{RANDOM_INIT}' for a randomly initialised encoder on purpose")
-  module = spec.build(output=settings.output, rngs=nnx.Rngs(settings.seed),
-                      dtype=factory.dtype_of(settings.dtype, 'dtype'), **options)
+  dtype = factory.dtype_of(settings.dtype, 'dtype')
+  module = spec.build(output=settings.output, rngs=nnx.Rngs(settings.seed), dtype=dtype,
+                      **spec.shape_kwargs(settings.num_frames, settings.frame_size))
   if settings.init_from != RANDOM_INIT:
     pretrained.check_info(settings.init_from, spec, settings.output, settings.num_frames,
                           settings.frame_size, asked_by='command')
     pretrained.restore_encoder(module, settings.init_from)
-  return nnx.view(module, deterministic=True, use_running_average=True,
-                  raise_if_not_found=False)
+  graphdef, state = nnx.split(nnx.view(module, deterministic=True, use_running_average=True,
+                                       raise_if_not_found=False))
+
+  def forward(state, clips):
+    return nnx.merge(graphdef, state)(normalize(clips, dtype=dtype)).astype(jnp.float32)
+
+  return forward, state
 
 
 def extract(frames, item_ids: np.ndarray, settings: EncoderSettings, directory: str, *,
@@ -97,26 +104,18 @@ def extract(frames, item_ids: np.ndarray, settings: EncoderSettings, directory: 
                        {'modality': modality, 'source': source, **settings.note()},
                        is_main=process.index == 0)
   if table.done < table.num_chunks:
-    _encode_chunks(table, frames, build_encoder(settings), settings.dtype, mesh, process,
-                   show_progress)
+    _encode_chunks(table, frames, settings, mesh, process, show_progress)
   table.finish()
 
 
-def _encode_chunks(table: PartialTable, frames, encoder: nnx.Module, dtype: str, mesh,
+def _encode_chunks(table: PartialTable, frames, settings: EncoderSettings, mesh,
                    process: pipeline.ProcessSlice, show_progress: bool) -> None:
   """Encodes the chunks `table` has not done yet, committing each as it comes back."""
-  compute_dtype = factory.dtype_of(dtype, 'dtype')
-  sharding.place(encoder, mesh, RULES)
-  graphdef, state = nnx.split(encoder)
+  forward, state = frozen_forward(settings)
+  replicated = sharding.replicated(mesh)
+  state = jax.device_put(state, replicated)
   batch_sharding = sharding.batch_sharding(mesh, RULES)
-
-  def encode(state, clips):
-    module = nnx.merge(graphdef, state)
-    return module(normalize(clips, dtype=compute_dtype)).astype(np.float32)
-
-  encode = jax.jit(encode, in_shardings=(jax.tree.map(lambda x: x.sharding, state),
-                                         batch_sharding),
-                   out_shardings=sharding.replicated(mesh))
+  encode = jax.jit(forward, in_shardings=(replicated, batch_sharding), out_shardings=replicated)
   store = ClipStore(frames, np.concatenate([[0], table.item_ids]), in_memory=False)
   chunks = pipeline.item_clips_dataset(store, len(table.item_ids), table.chunk, process)
   remaining = chunks[table.done:].to_iter_dataset()  # Grain loads the next while one encodes

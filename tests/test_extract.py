@@ -3,6 +3,7 @@ after a kill, titles deterministic, bad tables refused in one line."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -92,6 +93,41 @@ def test_a_killed_extraction_resumes_to_the_same_table(tmp_path, monkeypatch):
   with pytest.raises(JaxlensError, match=r'holds a finished table of other settings: '
                                          r"dtype \('float32' -> 'bfloat16'\)"):
     _extract(tmp_path / 'whole', item_ids, chunk=8, dtype='bfloat16')
+
+
+_PROCESS = """
+import sys
+from jaxlens import launch
+launch.join_cluster(f'localhost:{sys.argv[2]}', 2, int(sys.argv[1]))
+import numpy as np
+from jaxlens.data import synthetic
+from jaxlens.extract import encoder_features
+encoder_features.extract(
+    synthetic.RandomFrames(4, 16), np.arange(1, 41) * 7,
+    encoder_features.EncoderSettings('tiny_c3d', 'random', num_frames=4, frame_size=16),
+    sys.argv[3], modality='video', source='random frames', chunk=8, show_progress=False)
+"""
+
+
+def test_two_processes_give_the_one_process_table(tmp_path):
+  """Two JAX processes of 4 CPU devices each: each loads its slice of every chunk, process 0
+  writes."""
+  with socket.socket() as probe:
+    probe.bind(('localhost', 0))
+    port = probe.getsockname()[1]
+  env = dict(os.environ, JAX_PLATFORMS='cpu',
+             XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  out = str(tmp_path / 'two')
+  workers = [subprocess.Popen([sys.executable, '-c', _PROCESS, str(i), str(port), out],
+                              cwd=helpers.REPO, env=env, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+  for worker in workers:
+    _, stderr = worker.communicate(timeout=300)
+    assert worker.returncode == 0, stderr[-2000:]
+  one, note = _extract(tmp_path / 'one', np.arange(1, 41) * 7, chunk=8)
+  np.testing.assert_allclose(np.load(os.path.join(out, item_features.TABLE_FILE)), one,
+                             atol=1e-6, rtol=0)
+  assert item_features.read_note(out)['item_ids'] == note['item_ids']
 
 
 def _titles_files(folder):

@@ -202,11 +202,10 @@ PAPER_FEATURES = 'features/100k-videomae_b'
 TOY_FEATURES = 'features/toy-tiny_c3d'
 
 
-def with_features(config: ml_collections.ConfigDict, item_tower: str = 'id+features',
-                  path: str = PAPER_FEATURES) -> ml_collections.ConfigDict:
-  """A VIDRec model: the config's recipe with a frozen video-feature item tower."""
-  config.model.item_tower = item_tower
-  config.model.features.update(path=path, modality='video')
+def with_features(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A VIDRec `_ID+V` model: the config's recipe with the paper's frozen video features."""
+  config.model.item_tower = 'id+features'
+  config.model.features.update(path=PAPER_FEATURES, modality='video')
   return config
 
 

@@ -11,25 +11,20 @@ since the start) at the best validation.
 """
 
 import argparse
-import json
 import os
 
 from absl import logging
 
 from benchmarks import microlens_50k
-from jaxlens.train import loop
+from benchmarks.videorec_common import results_of
 
 MODELS = 'dssm,lightgcn,nfm,deepfm,sasrec_id,gru4rec_id,nextitnet_id'
 
 
 def _results(name: str, pairs: str, epochs: int, workdir: str) -> dict:
-  path = os.path.join(workdir, 'results.json')
-  if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      return json.load(f)
   config = microlens_50k.config(name, pairs)
   config.train.epochs = min(config.train.epochs, epochs)
-  return loop.train_and_evaluate(config, workdir)
+  return results_of(config, workdir)
 
 
 def main():

@@ -14,14 +14,13 @@ twin. Runs are resumable folders under --root.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
+from benchmarks import microlens_50k
+from benchmarks.videorec_common import print_table, results_of
 from jaxlens import default_config
 from jaxlens.data import item_features
 from jaxlens.extract import title_features
-from jaxlens.train import loop
-from benchmarks.videorec_common import print_table
 
 MODELS = {'sasrec': 'SASRec', 'youtube': 'YouTube'}
 TOWERS = {'id': 'ID', 'id+features': 'ID+T', 'features': 'T'}
@@ -39,18 +38,13 @@ def _rare(breakdowns: dict) -> dict:
 
 
 def run(model: str, tower: str, args, pairs: str, features: str) -> dict:
-  workdir = os.path.join(args.root, f'{model}-{tower}')
-  results = os.path.join(workdir, 'results.json')
-  if os.path.exists(results):
-    with open(results, encoding='utf-8') as f:
-      return json.load(f)
   config = default_config.load(f'{model}_id:cpu' if tower == 'id' else f'{model}_id_v:cpu')
   if tower != 'id':
     config.model.item_tower = tower
     config.model.features.update(path=features, modality='title')
   config.data.pairs_path = pairs
   config.train.epochs = args.epochs
-  return loop.train_and_evaluate(config, workdir)
+  return results_of(config, os.path.join(args.root, f'{model}-{tower}'))
 
 
 def main() -> None:
@@ -61,10 +55,10 @@ def main() -> None:
   parser.add_argument('--models', default='sasrec,youtube')
   parser.add_argument('--towers', default='id,id+features,features')
   args = parser.parse_args()
-  data = os.environ['MICROLENS_DATA_DIR']
-  pairs = os.path.join(data, 'microlens-50k', 'MicroLens-50k_pairs.tsv')
+  data = os.environ.get('MICROLENS_DATA_DIR', '')
+  pairs = microlens_50k.pairs_path(data)
   features = os.path.join(args.root, 'features-title')
-  if not os.path.exists(os.path.join(features, item_features.NOTE_FILE)):
+  if not item_features.is_complete(features):
     title_features.extract(os.path.join(data, 'microlens-50k', 'MicroLens-50k_titles.csv'),
                            features, categories_path=os.path.join(
                                data, 'microlens-100k-items', 'tags_to_summary.csv'))

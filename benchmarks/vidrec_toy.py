@@ -16,7 +16,6 @@ Runs are resumable folders under --root (a finished one is read back, not rerun)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
@@ -26,8 +25,7 @@ from jaxlens.data import item_features, tfds_source
 from jaxlens.data.build import subset, toy
 from jaxlens.extract import encoder_features
 from jaxlens.models.item_towers.features import standardised
-from jaxlens.train import loop
-from benchmarks.videorec_common import print_table
+from benchmarks.videorec_common import print_table, results_of
 
 TOWERS = {'id': 'ID', 'id+features': 'ID+V', 'features': 'V'}
 USERS = {'sasrec': 'SASRec', 'youtube': 'YouTube'}
@@ -49,17 +47,12 @@ def extract_toy_features(directory: str, data_dir: str | None) -> np.ndarray:
 
 
 def run(user: str, tower: str, features: str, args) -> dict:
-  workdir = os.path.join(args.root, f'{user}-{tower}')
-  results = os.path.join(workdir, 'results.json')
-  if os.path.exists(results):
-    with open(results, encoding='utf-8') as f:
-      return json.load(f)
   config = default_config.load(f'{user}_id_v:toy')
   config.model.item_tower = tower
   config.model.features.path = features if tower != 'id' else ''
   config.data.dir = args.data_dir or ''
   config.train.epochs = args.epochs
-  return loop.train_and_evaluate(config, workdir)
+  return results_of(config, os.path.join(args.root, f'{user}-{tower}'))
 
 
 def main() -> None:

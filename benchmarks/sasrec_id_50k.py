@@ -11,19 +11,14 @@ evaluation seconds, and the wall-clock second at which valid NDCG@10 first reach
 
 import argparse
 import os
-import sys
 import tempfile
 
 from absl import logging
 
-from jaxlens import default_config
+from benchmarks import microlens_50k
 from jaxlens.train import loop
 
 ANCHOR_NDCG10 = 0.0393
-
-
-def time_to(history, metric: str, threshold: float):
-  return next((h['elapsed_seconds'] for h in history if h['valid'][metric] >= threshold), None)
 
 
 def main():
@@ -34,20 +29,18 @@ def main():
   parser.add_argument('--epochs', type=int, default=50)
   parser.add_argument('--workdir', default='')
   args = parser.parse_args()
-  pairs_path = os.path.join(args.data_dir, 'microlens-50k', 'MicroLens-50k_pairs.tsv')
-  if not os.path.exists(pairs_path):
-    sys.exit(f'error: {pairs_path} not found; pass --data_dir or set MICROLENS_DATA_DIR')
+  pairs_path = microlens_50k.pairs_path(args.data_dir)
   logging.set_verbosity(logging.WARNING)
   rows = []
   for loss in args.losses.split(','):
-    config = default_config.load('sasrec_id:cpu')
-    config.data.pairs_path = pairs_path
+    config = microlens_50k.config('sasrec_id', pairs_path)
     config.loss.name = loss
     config.model.hidden = args.hidden
     config.train.epochs = args.epochs
     workdir = os.path.join(args.workdir or tempfile.mkdtemp(), f'sasrec_id_{loss}_d{args.hidden}')
     results = loop.train_and_evaluate(config, workdir)
-    rows.append((loss, results, time_to(results['history'], 'NDCG@10', ANCHOR_NDCG10)))
+    rows.append((loss, results, microlens_50k.time_to(results['history'], 'NDCG@10',
+                                                      ANCHOR_NDCG10)))
   print('\n| loss | D | valid HR@10 | valid NDCG@10 | test HR@10 | test NDCG@10 | test HR@20 | '
         'test NDCG@20 | best epoch | s/epoch | train seq/s | eval s | s to valid NDCG@10 '
         f'{ANCHOR_NDCG10} |')

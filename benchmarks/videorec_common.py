@@ -1,13 +1,16 @@
-"""Shared pieces of the end-to-end VideoRec step benchmarks (`benchmarks/videorec_*.py`).
+"""Shared pieces of the VideoRec and VIDRec benchmarks (`benchmarks/videorec_*.py`, `vidrec_*.py`).
 
 A SASRec_V config at a chosen size, a jaxlens Trainer on a `data` mesh, synthetic batches (as
 arrays on the devices or as abstract `jax.ShapeDtypeStruct`s for ahead-of-time lowering), XLA's
-cost and memory figures, step timing and markdown tables. Not a script; the benchmarks import it
-as `benchmarks.videorec_common`.
+cost and memory figures, step timing, markdown tables, and runs read back once finished (the
+IDRec table, `idrec_50k`, too). Not a script; the benchmarks import it as
+`benchmarks.videorec_common`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import time
 from typing import Callable, Sequence
@@ -109,3 +112,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence], align: str = '
   print('|' + '|'.join('---' if a == 'l' else '---:' for a in align) + '|')
   for row in rows:
     print('| ' + ' | '.join(str(v) for v in row) + ' |', flush=True)
+
+
+def results_of(config, workdir: str) -> dict:
+  """A finished run's `results.json`, read back; otherwise the run (resuming its checkpoints)."""
+  path = os.path.join(workdir, 'results.json')
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      return json.load(f)
+  return loop.train_and_evaluate(config, workdir)

@@ -69,6 +69,11 @@ def base() -> ml_collections.ConfigDict:
   config.model.num_heads = 2
   config.model.dropout = 0.1
   config.model.dtype = 'float32'  # compute dtype; parameters stay float32
+  # The CF towers (reference 6.2). DSSM: widths of its user and item MLPs (dropout, Linear,
+  # BatchNorm, tanh each); () is the reference's pure matrix factorisation.
+  config.model.tower_mlp = ()
+  config.model.graph_layers = 1  # LightGCN propagation steps
+  config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
   config.model.encoder.output = 'features'  # features | head (the reference's 400 logits)
@@ -84,6 +89,13 @@ def base() -> ml_collections.ConfigDict:
   # BatchNorm in frozen stages: 'batch' normalises with (global) batch statistics and updates the
   # running ones, as the reference's SyncBN in train mode; 'running' keeps the pretrained ones.
   config.model.encoder.frozen_batch_norm = 'batch'
+  # The `features` and `id+features` towers' frozen item-feature table (VIDRec).
+  config.model.features = ml_collections.ConfigDict()
+  config.model.features.path = ''  # a folder written by `python -m jaxlens.extract`
+  config.model.features.modality = 'video'  # video | cover | title, as the table's note says
+  # sha256 of the table, filled in from its note when the config is resolved: a resumed run
+  # refuses a table that changed (the table is not in checkpoints).
+  config.model.features.fingerprint = ''
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'in_batch'  # in_batch | full_softmax | bce
@@ -95,7 +107,7 @@ def base() -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict()
   config.optim.lr = 1e-4
   config.optim.weight_decay = 0.1  # decoupled (AdamW), recommender parameters only
-  config.optim.clip_norm = 5.0
+  config.optim.clip_norm = 5.0  # global gradient-norm clipping; 0: none
   config.optim.schedule = 'constant'  # constant | cosine
   config.optim.warmup_steps = 0
   # The item tower's content part (video encoder and its projection; feature projections).
@@ -122,11 +134,11 @@ def base() -> ml_collections.ConfigDict:
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1  # -1: all devices not used by the other axes
-  config.mesh.model = 1  # shards the item table over items
+  config.mesh.model = 1  # shards the item and user tables over their rows
   # Logical axis -> mesh axis, the one place sharding is decided (MaxText-style). Video-encoder
   # kernels are replicated; ('encoder_out', 'data') shards them FSDP-style over the batch axis.
-  config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('embed', None),
-                       ('encoder_out', None))
+  config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('users', 'model'),
+                       ('embed', None), ('encoder_out', None))
   return config
 
 
@@ -140,6 +152,14 @@ def cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return config
 
 
+def cf_cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The CF baselines' laptop-sized run (the benchmark's setting): D=64 and lr 1e-3; the
+  paper's batch, loss, patience and everything else stay."""
+  config.model.hidden = 64
+  config.optim.lr = 1e-3
+  return config
+
+
 def variant(config: ml_collections.ConfigDict, arg: str | None, **variants):
   """Applies the variant `arg` names (`configs/x.py:cpu`); no argument: the config as is."""
   if not arg:
@@ -149,21 +169,55 @@ def variant(config: ml_collections.ConfigDict, arg: str | None, **variants):
   return variants[arg](config)
 
 
-def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The synthetic `toy` subset, a tiny encoder trained from scratch, small clips: CPU minutes."""
+def toy_scale(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The synthetic `toy` subset at a size that trains in CPU minutes."""
   config.data.name = 'microlens/toy'
-  config.data.num_frames = 4
-  config.data.frame_size = 32
-  config.data.clips_in_memory = True
   config.model.hidden = 64
   config.model.dropout = 0.1
-  config.model.encoder.name = 'tiny_c3d'
-  config.model.encoder.output = 'features'
-  config.model.encoder.train_mode = 'scratch'
   config.optim.lr = config.optim.content_lr = 1e-3
   config.train.batch_size = 64
   config.train.epochs = 8
   config.train.log_every_steps = 5
   config.eval.batch_size = 256
+  return config
+
+
+def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The toy subset, a tiny encoder trained from scratch, small clips: CPU minutes."""
+  toy_scale(config)
+  config.data.num_frames = 4
+  config.data.frame_size = 32
+  config.data.clips_in_memory = True
+  config.model.encoder.name = 'tiny_c3d'
+  config.model.encoder.output = 'features'
+  config.model.encoder.train_mode = 'scratch'
   config.eval.encode_batch = 128
+  return config
+
+
+# Where the VIDRec configs read their feature tables (`python -m jaxlens.extract ... --out`):
+# the paper's VideoMAE-B features of MicroLens-100K, and a frozen randomly initialised
+# tiny_c3d's of the toy clips (README, "Frozen features (VIDRec)").
+PAPER_FEATURES = 'features/100k-videomae_b'
+TOY_FEATURES = 'features/toy-tiny_c3d'
+
+
+def with_features(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A VIDRec `_ID+V` model: the config's recipe with the paper's frozen video features."""
+  config.model.item_tower = 'id+features'
+  config.model.features.update(path=PAPER_FEATURES, modality='video')
+  return config
+
+
+def features_cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`cpu_variant`, the feature projection at the recommender's learning rate."""
+  cpu_variant(config)
+  config.optim.content_lr = config.optim.lr
+  return config
+
+
+def features_toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`toy_scale` with the toy clips' frozen features."""
+  toy_scale(config)
+  config.model.features.path = TOY_FEATURES
   return config

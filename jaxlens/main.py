@@ -9,17 +9,14 @@ How a run ends, as one line and an exit status:
   again to resume.
 """
 
-import os
 import sys
 
-# XLA:CPU's own 3D convolutions run at a third of oneDNN's speed (a 2.6x slower SASRec_V step);
-# this routes them to oneDNN. CPU-only, so harmless on TPU and GPU; set before JAX starts.
-if '--xla_cpu_experimental_onednn_custom_call' not in os.environ.get('XLA_FLAGS', ''):
-  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                             ' --xla_cpu_experimental_onednn_custom_call=true').strip()
+from jaxlens import launch
+
+launch.prefer_onednn_convolutions()  # before JAX starts
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import app, flags, logging  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from jaxlens import logs  # pylint: disable=wrong-import-position
@@ -37,41 +34,6 @@ _COORDINATOR = flags.DEFINE_string(
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
 flags.mark_flags_as_required(['config', 'workdir'])
-
-# Environment variables that mean "one of several processes" (name, minimum value).
-_CLUSTER_SIGNS = (('SLURM_NTASKS', 2), ('OMPI_COMM_WORLD_SIZE', 2), ('MEGASCALE_NUM_SLICES', 2),
-                  ('TPU_WORKER_HOSTNAMES', None))
-
-
-def _launched_as_several() -> str | None:
-  """Why the environment says this process is one of several, or None."""
-  if _COORDINATOR.value:
-    return '--coordinator_address is set'
-  for name, minimum in _CLUSTER_SIGNS:
-    value = os.environ.get(name, '')
-    several = (',' in value) if minimum is None else value.isdigit() and int(value) >= minimum
-    if several:
-      return f'{name}={value}'
-  return None
-
-
-def _initialize_distributed() -> None:
-  """Joins a multi-process job when launched as one (TPU pods, SLURM, explicit flags).
-
-  A single host stays silent about it; a multi-process launch whose initialisation fails stops
-  with one line, rather than training as N independent single-host runs.
-  """
-  reason = _launched_as_several()
-  try:
-    if _COORDINATOR.value:
-      jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    else:
-      jax.distributed.initialize()
-  except (ValueError, RuntimeError) as e:
-    if reason:
-      message = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
-      raise JaxlensError(f'this is a multi-process launch ({reason}), but '
-                         f'jax.distributed.initialize failed: {message}') from None
 
 
 def _train(config, workdir: str) -> None:
@@ -91,7 +53,7 @@ def main(argv):
   del argv
   logs.quiet_terminal()
   try:
-    _initialize_distributed()
+    launch.join_cluster(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     _train(_CONFIG.value, _WORKDIR.value)
   except JaxlensError as e:
     print(f'error: {e}', file=sys.stderr)

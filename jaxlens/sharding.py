@@ -9,6 +9,7 @@ the `batch` axis. Multi-host: each process loads its slice of a global batch and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -60,9 +61,34 @@ def table_row_multiple(mesh: jax.sharding.Mesh, rules, logical: str) -> int:
   return math.lcm(TABLE_ROW_MULTIPLE, axis_size(mesh, rules, logical))
 
 
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """A mesh and its logical-axis rules: what model builders need to place what they create."""
+
+  mesh: jax.sharding.Mesh
+  rules: tuple
+
+  def shards(self, logical: str) -> int:
+    return axis_size(self.mesh, self.rules, logical)
+
+  def row_multiple(self, logical: str) -> int:
+    """The row count a table split over `logical` is padded to a multiple of."""
+    return table_row_multiple(self.mesh, self.rules, logical)
+
+  def axis(self, logical: str) -> str | None:
+    return mesh_axis(self.rules, logical)
+
+
 def _spec(path, var, mesh, rules) -> P:
-  """The mesh layout of one variable from its logical names; an uneven split is an error."""
-  names = var.get_metadata().get('out_sharding') or ()
+  """The mesh layout of one variable from its logical names; an uneven split is an error.
+
+  A variable laid out by construction (a graph's edges, grouped by the shard of their user)
+  carries its own `partition` instead.
+  """
+  metadata = var.get_metadata()
+  if metadata.get('partition') is not None:
+    return metadata['partition']
+  names = metadata.get('out_sharding') or ()
   axes = [mesh_axis(rules, name) if name else None for name in names]
   shape = var.get_value().shape
   for dim, axis in enumerate(axes):

@@ -2,6 +2,8 @@
 
 import os
 
+import numpy as np
+
 from jaxlens import default_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -13,7 +15,11 @@ def load_config(name: str, arg: str | None = None):
 
 
 def tiny_config(loss='in_batch', user_tower='sasrec'):
-  config = load_config(f'{user_tower}_id')
+  """The user tower's config file (`<tower>_id.py` for sequence towers, `<tower>.py` for CF
+  ones), shrunk."""
+  name = f'{user_tower}_id'
+  config = load_config(name if os.path.exists(os.path.join(REPO, 'configs', f'{name}.py'))
+                       else user_tower)
   config.data.max_seq_len = 6
   config.model.hidden = 16
   config.train.batch_size = 16
@@ -36,6 +42,31 @@ def tiny_video_config(train_mode='scratch'):
   config.train.epochs = 2
   config.eval.batch_size = 16
   config.eval.encode_batch = 16
+  return config
+
+
+def write_pairs(path, data):
+  """`data`'s sequences as a `*_pairs.tsv` file."""
+  with open(path, 'w') as f:
+    for user, row in zip(data.users, data.sequences):
+      f.write(f'{user}\t{" ".join(str(i) for i in row[row != 0])}\n')
+
+
+def random_feature_table(directory, item_ids, dim=12, modality='video', seed=0):
+  """A feature table of random vectors for `item_ids` (original ids), written to `directory`."""
+  from jaxlens.data import item_features  # pylint: disable=g-import-not-at-top
+  features = np.random.default_rng(seed).normal(size=(len(item_ids), dim))
+  item_features.write(str(directory), features, item_ids, {'modality': modality})
+  return str(directory)
+
+
+def tiny_features_config(directory, item_tower='id+features', user_tower='sasrec'):
+  """`tiny_config` with a feature tower over a random table of the synthetic data's items."""
+  from jaxlens.data import synthetic  # pylint: disable=g-import-not-at-top
+  config = tiny_config(user_tower=user_tower)
+  config.model.item_tower = item_tower
+  config.model.features.path = random_feature_table(
+      directory, synthetic.sequential_interactions().original_item_ids[1:])
   return config
 
 

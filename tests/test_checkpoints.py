@@ -17,13 +17,12 @@ from jaxlens.data import synthetic
 from jaxlens.errors import JaxlensError
 from jaxlens.train import loop
 from tests import helpers
-from tests.test_resume import write_pairs
 
 
 def _config(tmp_path, epochs=2):
   pairs_path = tmp_path / 'toy_pairs.tsv'
   if not pairs_path.exists():
-    write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+    helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = helpers.tiny_config()
   config.data.pairs_path = str(pairs_path)
   config.train.epochs = epochs

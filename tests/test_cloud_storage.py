@@ -21,7 +21,6 @@ from jaxlens import paths
 from jaxlens.data import pairs, synthetic
 from jaxlens.train import loop
 from tests import helpers
-from tests.test_resume import write_pairs
 
 BUCKET = 'jaxlens-test'
 
@@ -57,7 +56,7 @@ def test_path_layer_on_a_bucket_and_locally(bucket, tmp_path):
 
 def test_training_with_the_workdir_and_data_in_a_bucket(bucket, tmp_path):
   local = tmp_path / 'toy_pairs.tsv'
-  write_pairs(local, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(local, synthetic.sequential_interactions(users=40))
   remote = f'{bucket}/data/toy_pairs.tsv'
   epath.Path(remote).write_bytes(local.read_bytes())
   assert len(pairs.read_pairs(remote)) == 40

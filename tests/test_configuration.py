@@ -42,6 +42,9 @@ def _set(config, key, value):
     ('mesh.data', 2, r"config.mesh \{'data': 2, 'model': 1\} uses 2 of 8 devices"),
     ('model.encoder.init_from', '/weights/x', r"init_from='/weights/x' is set, but the 'id' item "
                                               r'tower has no video encoder'),
+    ('optim.clip_norm', -1.0, r'config.optim.clip_norm=-1.0: 0 \(no clipping\) or a positive'),
+    ('model.graph_layers', -1, r'config.model.graph_layers=-1 must be 0 or more'),
+    ('model.tower_mlp', (64, 0), r'config.model.tower_mlp=\(64, 0\) must be positive layer widths'),
 ])
 def test_id_config_errors(key, value, message):
   config = helpers.tiny_config()
@@ -67,6 +70,10 @@ def _converted(tmp_path, **info):
     (_set(_video(init_from='random'), 'loss.name', 'full_softmax'),
      r"loss.name='full_softmax' does not work with the 'video' item tower: it scores every item "
      r'each step, so every item would be embedded each step; use bce or in_batch'),
+    (_set(_video(init_from='random'), 'model.user_tower', 'lightgcn'),
+     r"user_tower='lightgcn' does not work with the 'video' item tower: it propagates over every "
+     r"item's vector each step, so every item would be embedded each step; use the features or "
+     r"id or id\+features item tower"),
     (_video(name='x3d_s', train_mode='halfT', init_from='random'),
      r"encoder 'x3d_s' has no 'halfT' policy"),
     (_video(train_mode='topT'), r"train_mode='topT' needs pretrained weights: set "

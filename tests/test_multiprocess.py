@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from jaxlens.data import synthetic
-from tests import multiprocess
-from tests.test_resume import write_pairs
+from tests import helpers, multiprocess
 
 TOLERANCE = 1e-5
 
@@ -20,7 +19,7 @@ TOLERANCE = 1e-5
 @pytest.fixture(scope='module')
 def pairs_path(tmp_path_factory):
   path = tmp_path_factory.mktemp('data') / 'toy_pairs.tsv'
-  write_pairs(path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(path, synthetic.sequential_interactions(users=40))
   return str(path)
 
 

@@ -16,7 +16,6 @@ from jaxlens.data import synthetic
 from jaxlens.data.clips import ClipStore
 from jaxlens.train import loop
 from tests import helpers
-from tests.test_resume import write_pairs
 
 INFO_LINE = re.compile(r'^I\d{4} ', re.MULTILINE)  # absl's INFO prefix
 
@@ -30,7 +29,7 @@ def _cli(tmp_path, *args, env=None, module='jaxlens.main'):
 @pytest.fixture(scope='module')
 def pairs_path(tmp_path_factory):
   path = tmp_path_factory.mktemp('data') / 'toy_pairs.tsv'
-  write_pairs(path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(path, synthetic.sequential_interactions(users=40))
   return str(path)
 
 
@@ -71,7 +70,7 @@ def test_ahead_of_time_report(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   rows = {line.split('|')[1].strip(): line for line in result.stdout.splitlines()
           if line.startswith('| ') and 'function' not in line}
-  assert set(rows) == {'train step', 'item table', 'ranking (one batch)'}
+  assert set(rows) == {'train step', 'item table', 'user tower tables', 'ranking (one batch)'}
   tflops = float(rows['train step'].split('|')[2])
   assert tflops > 0 and rows['train step'].rstrip(' |').endswith('yes')
 

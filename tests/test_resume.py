@@ -1,5 +1,6 @@
 """Preemption and resume: N steps straight equal N/2 steps, SIGTERM, and a resumed run."""
 
+import glob
 import json
 import os
 import signal
@@ -16,16 +17,21 @@ from jaxlens.train.step import Trainer
 from tests import helpers
 
 
-def write_pairs(path, data):
-  with open(path, 'w') as f:
-    for user, row in zip(data.users, data.sequences):
-      f.write(f'{user}\t{" ".join(str(i) for i in row[row != 0])}\n')
-
-
 def _config(pairs_path, tower='id'):
-  config = helpers.tiny_config('in_batch') if tower == 'id' else helpers.tiny_video_config()
+  """'id': SASRec-ID; 'video': SASRec_V; else the CF tower of that name."""
+  if tower == 'video':
+    config = helpers.tiny_video_config()
+  else:
+    config = helpers.tiny_config('in_batch', 'sasrec' if tower == 'id' else tower)
   config.data.pairs_path = pairs_path
   return config
+
+
+def _saved_trees(workdir) -> str:
+  """The tree metadata of every checkpoint under `workdir` (parameter paths)."""
+  paths = glob.glob(os.path.join(workdir, 'checkpoints', '*', 'state', '_METADATA'))
+  assert paths
+  return ''.join(open(path).read() for path in paths)
 
 
 def _fake_clips(monkeypatch):
@@ -50,11 +56,11 @@ def preempt_after(monkeypatch, steps: int):
   return lambda: monkeypatch.setattr(Trainer, 'run_train_step', original)
 
 
-@pytest.mark.parametrize('tower', ['id', 'video'])
+@pytest.mark.parametrize('tower', ['id', 'video', 'lightgcn'])
 def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   _fake_clips(monkeypatch)
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   assert len(pairs.read_pairs(pairs_path)) == 40
 
   straight = loop.train_and_evaluate(_config(pairs_path, tower), str(tmp_path / 'straight'))
@@ -82,13 +88,16 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
   assert set(written['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
   assert written['data'] == {'users': 40, 'items': 30, 'interactions': int(np.count_nonzero(
       synthetic.sequential_interactions(users=40).sequences))}
+  if tower == 'lightgcn':  # the graph's edges are rebuilt from the data, never saved
+    saved = _saved_trees(workdir)
+    assert 'user_table' in saved and 'edge_' not in saved
 
 
 def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypatch):
   """The epoch's validation and checkpoint come before the stop, so the resumed run's history
   has every epoch."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   workdir = str(tmp_path / 'run')
   restore = preempt_after(monkeypatch, 6)  # the last step of epoch 2, the run's last
   with pytest.raises(Preempted, match='at step 6'):
@@ -101,7 +110,7 @@ def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypat
 def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = _config(pairs_path)
   config.train.epochs = 1
   workdir = tmp_path / 'run'
@@ -116,7 +125,7 @@ def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
 
 def test_sigterm_handler_is_only_installed_while_training(tmp_path):
   pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
   config = _config(pairs_path)
   config.train.epochs = 1
   before = signal.getsignal(signal.SIGTERM)

@@ -18,7 +18,8 @@ SEQUENCE_TOWERS = [name for name in user_towers.REGISTRY.names()
 def _encoder(name):
   config = helpers.tiny_config(user_tower=name)
   config.data.max_seq_len, config.model.num_blocks = LENGTH, 2
-  model = user_towers.REGISTRY.get(name).build(config, 0, rngs=nnx.Rngs(0), dtype=jnp.float32)
+  model = user_towers.REGISTRY.get(name).build(config, None, layout=None, rngs=nnx.Rngs(0),
+                                               dtype=jnp.float32)
   return nnx.view(model, deterministic=True, raise_if_not_found=False)
 
 

@@ -97,6 +97,20 @@ def read_info(directory: str | os.PathLike) -> dict[str, Any]:
     raise JaxlensError(f'{info_file}: unreadable ({e})') from None
 
 
+def check_info(directory: str, spec: EncoderSpec, output: str, num_frames: int, crop_size: int,
+               *, asked_by: str) -> None:
+  """Converted weights match the encoder, output mode and clip geometry that the `asked_by`
+  ('config', 'command') asks for."""
+  info = read_info(directory)
+  wanted = {'encoder': spec.name, 'output_mode': output,
+            **spec.shape_kwargs(num_frames, crop_size)}
+  differing = [f'{key} {info.get(key)!r} ({asked_by}: {value!r})'
+               for key, value in wanted.items() if info.get(key) != value]
+  if differing:
+    raise JaxlensError(f'{directory} holds other weights than the {asked_by} asks for: '
+                       + ', '.join(differing))
+
+
 def restore_encoder(module: nnx.Module, directory: str | os.PathLike) -> dict[str, Any]:
   """Fills the module's Params/BatchStats from a converted folder; returns its JSON note."""
   info = read_info(directory)

@@ -53,6 +53,12 @@ class Interactions:
     """Users' sequences `(n, L + 3)`: what training and evaluation read, by user."""
     return self.sequences[user_indices]
 
+  def train_interactions(self) -> tuple[np.ndarray, np.ndarray]:
+    """(user, slot) of every training interaction `(N,)` each, user-major in time order; repeats
+    are separate interactions."""
+    users, slots = np.nonzero(self.train_slots)
+    return users.astype(np.int32), slots
+
   def eval_split(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (inputs `(U, L)`, targets `(U,)`, history to mask `(U, L+1 or L+2)`)."""
     return split_columns(self.sequences, split, self.max_seq_len)

@@ -89,20 +89,14 @@ def _sequence_rows(data) -> TrainRows:
   return UserRows(data)
 
 
-def _interactions(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
-  """(user, slot) of every training interaction, user-major in time order."""
-  users, slots = np.nonzero(data.train_slots)
-  return users.astype(np.int32), slots
-
-
 def _pair_rows(data: Interactions) -> TrainRows:
-  users, slots = _interactions(data)
+  users, slots = data.train_interactions()
   return ArrayRows(data.train_slots[users, slots][:, None], users)
 
 
 def _history_rows(data: Interactions) -> TrainRows:
   """Deleting one slot of a left-padded row leaves the others in order, still left-padded."""
-  users, slots = _interactions(data)
+  users, slots = data.train_interactions()
   train = data.train_slots
   width = train.shape[1]
   others = np.empty((len(users), width - 1), np.int32)

@@ -235,3 +235,25 @@ class ItemFrames(_SplitSource):
     for n, item in enumerate(ids):
       clips[n] = self.frames(item)
     return clips
+
+
+class ItemCovers(ItemFrames):
+  """Cover images by original item id, as still clips: the cover resized to `size` and repeated
+  `num_frames` times (1: a single frame, for image-capable encoders; more for encoders that
+  need a clip). Items without a cover give black frames."""
+
+  def __init__(self, name: str, data_dir: str | None = None, num_frames: int = 1,
+               size: tuple[int, int] | None = None):
+    super().__init__(name, data_dir, size=size)
+    if num_frames < 1:
+      raise JaxlensError(f'num_frames={num_frames}: a cover clip has at least one frame')
+    self.num_frames = num_frames
+
+  def __getitem__(self, index: int) -> np.ndarray:
+    record = self._source[index]
+    height, width = self.size
+    if not record['cover']:
+      return np.zeros((self.num_frames, height, width, 3), np.uint8)
+    cover = decode_jpeg(record['cover'], f'item {record["item_id"]} cover')
+    cover = cv2.resize(cover, (width, height), interpolation=cv2.INTER_AREA)
+    return np.repeat(cover[None], self.num_frames, axis=0)

@@ -1,5 +1,9 @@
 """Full-ranking evaluation: every item embedded once, every user's target ranked among all items.
 
+Per evaluation, the item tower's vector of every item (its table, or its clips encoded in
+chunks) goes once through the user tower's `tables` (a graph tower propagates here); each batch
+of users is then scored against the result.
+
 The train loop hands in the model's states; evaluation merges them into a graph built in the
 evaluation dtype (`config.eval.dtype`, float32 by default: a bfloat16 run is scored in float32,
 as the reference scored its fp16 runs), in eval mode (no dropout, BatchNorm running statistics).
@@ -45,6 +49,7 @@ class Evaluation:
     table_sharding = None if clip_table is None else clip_table.sharding
     self._encode = jax.jit(self._encode_fn, in_shardings=(state_shardings, self._batch_sharding,
                                                           table_sharding))
+    self._tables = jax.jit(self._tables_fn, in_shardings=(state_shardings, None))
     self._ranks = jax.jit(self._ranks_fn,
                           in_shardings=(state_shardings, None, self._batch_sharding),
                           out_shardings=sharding.replicated(mesh))
@@ -53,16 +58,19 @@ class Evaluation:
     return eval_view(nnx.merge(self._graphdef, *states, copy=True))
 
   def _table_fn(self, states):
-    return self._model(states).item_tower.table()
+    return self._model(states).item_table()
 
   def _encode_fn(self, states, chunk, clip_table):
     clips = chunk[pipeline.CLIPS] if clip_table is None else clip_table[chunk[pipeline.CLIP_ITEMS]]
-    return self._model(states).item_tower.encode(clips)
+    return self._model(states).encode(clips)
 
-  def _ranks_fn(self, states, table, batch):
+  def _tables_fn(self, states, items):
+    return self._model(states).tables(items)
+
+  def _ranks_fn(self, states, tables, batch):
     model = self._model(states)
-    queries = model.eval_queries(table, batch['inputs'], batch[pipeline.USER_IDS])
-    scores = model.score(queries, table)
+    queries = model.eval_queries(tables, batch['inputs'], batch[pipeline.USER_IDS])
+    scores = model.score(queries, tables.items)
     return {'ranks': ranking.target_ranks(scores, batch['targets'], batch['history'],
                                           self._data.num_items),
             'targets': batch['targets'],
@@ -89,10 +97,11 @@ class Evaluation:
 
   def ranks(self, states, split: str) -> tuple[np.ndarray, evaluators_lib.EvalUsers]:
     """Each user's target rank `(num_users,)` in user order, and what evaluators know of the
-    users; both come back from the devices, so a process needs no row but its own."""
-    table = self.item_table(states)
+    users; both come back from the devices, so a process needs no row but its own. The user
+    tower's tables (a graph tower's propagation) are made once."""
+    tables = self._tables(states, self.item_table(states))
     dataset = pipeline.eval_dataset(self._data, split, self._config.batch_size, self._process)
-    outputs = [jax.device_get(self._ranks(states, table,
+    outputs = [jax.device_get(self._ranks(states, tables,
                                           sharding.global_batch(batch, self._batch_sharding)))
                for batch in self._progress(dataset, len(dataset), split)]
     users = self._data.num_users
@@ -122,14 +131,16 @@ class Evaluation:
              'history': struct((size, length + 2), jnp.int32),
              pipeline.USER_IDS: struct((size,), jnp.int32),
              'weights': struct((size,), jnp.float32)}
-    lowered['ranking (one batch)'] = self._ranks.lower(states, table, batch)
+    lowered['user tower tables'] = self._tables.lower(states, table)
+    tables = jax.eval_shape(self._tables_fn, states, table)
+    lowered['ranking (one batch)'] = self._ranks.lower(states, tables, batch)
     return lowered
 
   def compiled_variants(self) -> dict[str, int]:
     """How many shapes each evaluation function has compiled for (retrace checks)."""
     return {name: fn._cache_size()  # pylint: disable=protected-access
             for name, fn in (('table', self._table), ('encode', self._encode),
-                             ('ranks', self._ranks))}
+                             ('tables', self._tables), ('ranks', self._ranks))}
 
   def run(self, states, split: str, evaluators: Sequence[str] = ()) -> dict[str, Any]:
     """`HR@K`/`NDCG@K` over all users, plus the named evaluators' summaries."""

@@ -1,12 +1,14 @@
 """Orbax checkpoints under `WORKDIR/checkpoints`: one manager, one atomic save per epoch.
 
-Each save holds the train state and the run's bookkeeping (`RunState`, which records which step
-is the best so far) together, with the validation metric that selects the best. The input
-pipeline needs no state of its own: batch i is a function of the seed and i
-(`jaxlens.data.pipeline.train_dataset`), so a restored step says where it resumes. "This epoch's state, and whether it is the best" is therefore one commit:
-Orbax writes a step into a temporary folder and renames it when complete, so a kill at any moment
-leaves either the previous commit or the new one. The preservation policy keeps the two latest
-steps (the previous one is the fallback if the latest is damaged) and the best by metric.
+Each save holds the train state (less the arrays derived from the data, which every start
+rebuilds) and the run's bookkeeping (`RunState`, which records which step is the best so far)
+together, with the validation metric that selects the best. The input pipeline needs no state of
+its own: batch i is a function of the seed and i (`jaxlens.data.pipeline.train_dataset`), so a
+restored step says where it resumes. "This epoch's state, and whether it is the best" is
+therefore one commit: Orbax writes a step into a temporary folder and renames it when complete,
+so a kill at any moment leaves either the previous commit or the new one. The preservation
+policy keeps the two latest steps (the previous one is the fallback if the latest is damaged)
+and the best by metric.
 
 A damaged checkpoint (a truncated or missing file) is moved aside to `<step>.damaged`, never
 deleted, and the run resumes from the newest intact one with a warning; when none is intact the
@@ -82,14 +84,15 @@ class Checkpoints:
     step was evaluated."""
     metrics = None if select is None else {'select': select, 'step': step}
     self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
+        state=ocp.args.StandardSave(state.checkpointed()),
         run=ocp.args.JsonSave(dataclasses.asdict(run))), metrics=metrics, force=True)
 
   def _restore(self, step: int, state):
     """Onto `state`'s shardings, whatever mesh or process count wrote the checkpoint."""
     restored = self._manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(_abstract(state)), run=ocp.args.JsonRestore()))
-    return restored.state, RunState(**restored.run)
+        state=ocp.args.StandardRestore(_abstract(state.checkpointed())),
+        run=ocp.args.JsonRestore()))
+    return restored.state.with_data_of(state), RunState(**restored.run)
 
   def _move_aside(self, step: int) -> str:
     source = paths.resolve(self.directory) / str(step)
@@ -107,7 +110,7 @@ class Checkpoints:
           os.path.join(self.directory, str(step), 'state')).item_metadata)
     except Exception:  # pylint: disable=broad-except  # unreadable metadata: damage
       return
-    wanted = _shapes(state)
+    wanted = _shapes(state.checkpointed())
     differing = [f'{path} {saved[path]} -> {wanted[path]}'
                  for path in sorted(saved.keys() & wanted.keys()) if saved[path] != wanted[path]]
     if differing:

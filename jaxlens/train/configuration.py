@@ -2,10 +2,13 @@
 
 - `resolve(config)`: values derived from others, after the command line's overrides
   (`train.batch_size=-1` is the paper's batch for the model: reference table 4.4 for a video
-  tower, by encoder and freezing policy; the user tower's reference batch otherwise).
+  tower, by encoder and freezing policy; the user tower's reference batch otherwise; a feature
+  table's fingerprint from its note).
 - `check(config, devices)`: every key and combination, each failure one `JaxlensError` line: the
   registered parts and what they declare they support, batch sizes against the mesh, the
-  metric that selects the best epoch, pretrained weights against the encoder.
+  metric that selects the best epoch, pretrained weights against the encoder, a feature table's
+  note against the config.
+- `check_data(config, data)`: what needs the protocol's items (a feature table covers them).
 - `check_workdir`, `check_resume`, `save`: the workdir is usable, and a resumed run's
   `config.json` agrees with the new config in everything that changes the model, the data or
   the optimisation.
@@ -22,7 +25,8 @@ import ml_collections
 
 from jaxlens import paths, sharding
 from jaxlens.convert import pretrained
-from jaxlens.data import clip_table
+from jaxlens.data import clip_table, item_features
+from jaxlens.data.protocol import Interactions
 from jaxlens.errors import JaxlensError
 from jaxlens.eval import evaluators, metrics
 from jaxlens.models import factory, item_towers, user_towers
@@ -34,10 +38,11 @@ CONFIG_FILE = 'config.json'
 RANDOM_INIT = 'random'
 # Keys a resumed run may change: schedule length, patience, logging, evaluation batching and
 # summaries, where files and devices are. Anything else changes the model, data or optimisation.
-RESUMABLE_CHANGES = ('compilation_cache_dir', 'profile_steps', 'train.epochs', 'train.patience', 'train.log_every_steps',
-                     'eval.batch_size', 'eval.encode_batch', 'eval.every_epochs',
-                     'eval.evaluators', 'eval.popularity_bins', 'eval.history_bins',
-                     'model.encoder.init_from', 'data.dir', 'data.loader.', 'mesh.')
+RESUMABLE_CHANGES = ('compilation_cache_dir', 'profile_steps', 'train.epochs', 'train.patience',
+                     'train.log_every_steps', 'eval.batch_size', 'eval.encode_batch',
+                     'eval.every_epochs', 'eval.evaluators', 'eval.popularity_bins',
+                     'eval.history_bins', 'model.encoder.init_from', 'model.features.path',
+                     'data.dir', 'data.loader.', 'mesh.')
 
 
 def _paper_batch(config) -> int:
@@ -57,6 +62,9 @@ def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict(config.to_dict())
   if config.train.batch_size == -1:
     config.train.batch_size = _paper_batch(config)
+  features = config.model.features
+  if features.path and item_features.is_complete(features.path):
+    features.fingerprint = item_features.read_note(features.path).get('fingerprint', '')
   return config
 
 
@@ -113,9 +121,16 @@ def negatives_group(config) -> int:
 
 
 def _check_parts(config) -> None:
-  user_towers.REGISTRY.get(config.model.user_tower)  # every user tower trains with every loss
+  user = user_towers.REGISTRY.get(config.model.user_tower)  # it trains with every loss
   item = item_towers.REGISTRY.get(config.model.item_tower)
   loss = losses.REGISTRY.get(config.loss.name)
+  if user.needs_item_table and not item.has_table:
+    with_table = [name for name in item_towers.REGISTRY.names()
+                  if item_towers.REGISTRY.get(name).has_table]
+    raise JaxlensError(f'config.model.user_tower={user.name!r} does not work with the '
+                       f'{item.name!r} item tower: it propagates over every item\'s vector each '
+                       'step, so every item would be embedded each step; use the '
+                       f'{" or ".join(with_table)} item tower')
   if loss.needs_table and not item.has_table:
     usable = [name for name in losses.REGISTRY.names()
               if not losses.REGISTRY.get(name).needs_table]
@@ -153,14 +168,31 @@ def _check_encoder(config) -> None:
         "(the paper's OT ablation)")
   if encoder.init_from == RANDOM_INIT:
     return
-  info = pretrained.read_info(encoder.init_from)
-  wanted = {'encoder': encoder.name, 'output_mode': encoder.output,
-            **spec.shape_kwargs(config.data.num_frames, config.data.frame_size)}
-  differing = [f'{key} {info.get(key)!r} (config: {value!r})' for key, value in wanted.items()
-               if info.get(key) != value]
-  if differing:
-    raise JaxlensError(f'{encoder.init_from} holds other weights than the config asks for: '
-                       + ', '.join(differing))
+  pretrained.check_info(encoder.init_from, spec, encoder.output, config.data.num_frames,
+                        config.data.frame_size, asked_by='config')
+
+
+def _check_features(config) -> None:
+  features, tower = config.model.features, config.model.item_tower
+  if not item_towers.REGISTRY.get(tower).reads_features:
+    if features.path:
+      raise JaxlensError(f'config.model.features.path={features.path!r} is set, but the '
+                         f'{tower!r} item tower reads no feature table')
+    return
+  if not features.path:
+    raise JaxlensError(f'config.model.item_tower={tower!r} needs config.model.features.path: a '
+                       'folder written by python -m jaxlens.extract')
+  note = item_features.read_note(features.path)
+  if note.get('modality') != features.modality:
+    raise JaxlensError(f'{features.path} holds {note.get("modality")} features, but '
+                       f'config.model.features.modality={features.modality!r}')
+
+
+def check_data(config, data: Interactions) -> None:
+  """Raises `JaxlensError` when a part cannot serve the protocol's items."""
+  if item_towers.REGISTRY.get(config.model.item_tower).reads_features:
+    path = config.model.features.path
+    item_features.rows_for(item_features.read_note(path), data.original_item_ids[1:], path)
 
 
 def check(config, devices=None) -> None:
@@ -179,6 +211,15 @@ def check(config, devices=None) -> None:
     if config.model.encoder[key] < 0:
       raise JaxlensError(f'config.model.encoder.{key}={config.model.encoder[key]} must be 0 or '
                          'more')
+  if not config.optim.clip_norm >= 0:
+    raise JaxlensError(f'config.optim.clip_norm={config.optim.clip_norm!r}: 0 (no clipping) or '
+                       'a positive gradient norm')
+  if not isinstance(config.model.graph_layers, int) or config.model.graph_layers < 0:
+    raise JaxlensError(f'config.model.graph_layers={config.model.graph_layers!r} must be 0 or '
+                       'more')
+  if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
+    raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
+                       'layer widths')
   if not isinstance(config.train.patience, int) or config.train.patience < 0:
     raise JaxlensError(f'config.train.patience={config.train.patience!r}: 0 (never stop early) '
                        'or a positive number of evaluations')
@@ -192,6 +233,7 @@ def check(config, devices=None) -> None:
     evaluators.REGISTRY.get(name)
   _check_parts(config)
   _check_encoder(config)
+  _check_features(config)
   _check_batches(config, sharding.make_mesh(config.mesh, devices))
 
 

@@ -77,9 +77,8 @@ def build_trainer(config, data: Interactions, mesh, *, load_pretrained: bool = F
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   steps = pipeline.steps_per_epoch(len(task.rows(data)), config.train.batch_size)
   with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
-    model = factory.build_model(
-        config, data.num_items, data.num_users, rngs=nnx.Rngs(config.seed),
-        vocab_multiple=sharding.table_row_multiple(mesh, rules, 'items'))
+    model = factory.build_model(config, data, layout=sharding.Layout(mesh, rules),
+                                rngs=nnx.Rngs(config.seed))
     if load_pretrained:
       from jaxlens.convert import pretrained  # pylint: disable=g-import-not-at-top
       pretrained.restore_encoder(model.item_tower.content.encoder, config.model.encoder.init_from)
@@ -102,8 +101,7 @@ def build_evaluation(config, data: Interactions, trainer: Trainer, mesh, clips=N
   """Evaluation over a graph built in `eval.dtype` that takes the trainer's states."""
   with jax.set_mesh(mesh), nnx.logical_axis_rules(config.mesh.rules):
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: factory.build_model(
-        config, data.num_items, data.num_users, rngs=nnx.Rngs(0),
-        vocab_multiple=sharding.table_row_multiple(mesh, config.mesh.rules, 'items'),
+        config, data, layout=sharding.Layout(mesh, config.mesh.rules), rngs=nnx.Rngs(0),
         dtype=factory.dtype_of(config.eval.dtype))))
   shardings = jax.tree.map(lambda x: x.sharding, trainer.state.model_states())
   encodes = bool(item_towers.REGISTRY.get(config.model.item_tower).batch_inputs)
@@ -160,6 +158,7 @@ def setup(config, workdir: str) -> Run:
   configuration.check_resume(config, workdir)
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   data = interactions_lib.load(config.data, rows_by_user=task.name == 'sequence')
+  configuration.check_data(config, data)
   is_main = jax.process_index() == 0
   if is_main:
     warm = config.data.min_item_interactions

@@ -93,11 +93,9 @@ def in_batch_softmax(x: LossInputs):
 
 
 def full_softmax(x: LossInputs):
-  """Cross-entropy over items 1..num_items (padding and vocabulary padding excluded)."""
-  table = x.table()
-  logits = x.score(x.queries, table)
-  vocab = jnp.arange(table.shape[0])
-  logits = jnp.where((vocab == 0) | (vocab > x.num_items), -jnp.inf, logits)
+  """Cross-entropy over items 1..num_items. Vocabulary padding is never scored, so a tower's
+  batch statistics over its (query, candidate) pairs are the same on any mesh."""
+  logits = x.score(x.queries, x.table()[:x.num_items + 1]).at[:, 0].set(-jnp.inf)
   p = x.positions
   return p.total(_cross_entropy(logits, x.slot_ids[p.users, p.slots]))
 

@@ -1,9 +1,12 @@
 """The jitted train step over a split NNX model.
 
-The model is split once into its graph and states (trainable parameters, frozen parameters, and
-the rest: RNG counters, BatchNorm statistics). The step is a pure `jax.jit` function over those
-states with explicit shardings; gradients are taken with respect to trainable parameters only,
-so frozen ones get neither gradients nor optimizer state.
+The model is split once into its graph and states (trainable parameters, frozen parameters,
+arrays derived from the data such as a graph's edges or a frozen feature table, and the rest:
+RNG counters, BatchNorm statistics). The step is a pure `jax.jit` function over those states
+with explicit shardings; gradients are taken with respect to trainable parameters only, so
+frozen ones get neither gradients nor optimizer state. The derived arrays pass through the step
+unchanged and are not checkpointed (`TrainState.checkpointed`): every start rebuilds them from
+the data.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS, ITEM_IDS, NEGATIVE_IDS, USER_IDS
+from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS, ITEM_IDS, NEGATIVE_IDS
 from jaxlens.data.tasks import Task
 from jaxlens.models.recommender import Recommender
+from jaxlens.models.variables import DataArray
 from jaxlens.train import losses
 
 
@@ -28,13 +32,22 @@ from jaxlens.train import losses
 class TrainState:
   params: nnx.State  # trained
   frozen: nnx.State  # parameters the freezing policy keeps fixed
+  data: nnx.State | None  # `DataArray`s (edges, feature tables); None in checkpoints
   rest: nnx.State  # RNG counters, BatchNorm statistics
   opt_state: Any
   step: jax.Array
 
-  def model_states(self) -> tuple[nnx.State, nnx.State, nnx.State]:
+  def model_states(self) -> tuple[nnx.State, ...]:
     """What `nnx.merge(graphdef, *states)` needs, for evaluation."""
-    return self.params, self.frozen, self.rest
+    return self.params, self.frozen, self.data, self.rest
+
+  def checkpointed(self) -> 'TrainState':
+    """What a checkpoint holds: all but the arrays derived from the data."""
+    return dataclasses.replace(self, data=None)
+
+  def with_data_of(self, current: 'TrainState') -> 'TrainState':
+    """A restored checkpoint completed with this run's derived arrays."""
+    return dataclasses.replace(self, data=current.data)
 
 
 class Trainer:
@@ -52,30 +65,30 @@ class Trainer:
     self.clip_table = clip_table
     self._log_pop = jnp.asarray(log_popularity)
     trainable = lambda path, value: model.is_trainable(tuple(path))
-    self.graphdef, params, frozen, rest = nnx.split(
-        model, nnx.All(nnx.Param, trainable), nnx.Param, ...)
-    self.state = TrainState(params, frozen, rest, tx.init(params), jnp.zeros((), jnp.int32))
+    self.graphdef, params, frozen, data, rest = nnx.split(
+        model, nnx.All(nnx.Param, trainable), nnx.Param, DataArray, ...)
+    self.state = TrainState(params, frozen, data, rest, tx.init(params),
+                            jnp.zeros((), jnp.int32))
     self._train_step = None
 
   def model(self, state: TrainState) -> Recommender:
     return nnx.merge(self.graphdef, *state.model_states(), copy=True)
 
-  def _loss(self, params, frozen, rest, batch, num_positions: int):
+  def _loss(self, params, frozen, data, rest, batch, num_positions: int):
     # copy=True: fresh variables owned by this trace, so dropout may advance its RNG count.
-    model = nnx.merge(self.graphdef, params, frozen, rest, copy=True)
+    model = nnx.merge(self.graphdef, params, frozen, data, rest, copy=True)
     fields = (ITEM_IDS, NEGATIVE_IDS) if self.loss.needs_negatives else (ITEM_IDS,)
-    embs = model.embed(batch, fields)
+    forward = model.forward(batch, fields)
     slot_ids = batch[ITEM_IDS]
-    queries = model.queries(embs[ITEM_IDS], slot_ids, batch[USER_IDS])
     positions = losses.Positions.of(self.task.query_mask(slot_ids), num_positions,
                                     self.task.target_offset(slot_ids.shape[1]))
     total, count = self.loss.fn(losses.LossInputs(
-        queries=jax.tree.map(lambda q: q[positions.users, positions.steps], queries),
-        positions=positions, slot_ids=slot_ids, slot_embs=embs[ITEM_IDS],
-        negative_embs=embs.get(NEGATIVE_IDS), log_popularity=self._log_pop,
+        queries=jax.tree.map(lambda q: q[positions.users, positions.steps], forward.queries),
+        positions=positions, slot_ids=slot_ids, slot_embs=forward.embs[ITEM_IDS],
+        negative_embs=forward.embs.get(NEGATIVE_IDS), log_popularity=self._log_pop,
         num_items=self.num_items, score=model.score, score_each=model.score_each,
-        table=model.item_tower.table, negatives_group=self.negatives_group))
-    new_rest = nnx.state(model, nnx.Not(nnx.Param))
+        table=forward.table, negatives_group=self.negatives_group))
+    new_rest = nnx.state(model, nnx.Not(nnx.Any(nnx.Param, DataArray)))
     return total / jnp.maximum(count, 1), (new_rest, count)
 
   def train_step(self, state: TrainState, batch: dict[str, jax.Array], clip_table,
@@ -84,12 +97,12 @@ class Trainer:
     if clip_table is not None:
       batch = {**batch, CLIPS: clip_table[batch[CLIP_ITEMS]]}
     grad_fn = jax.value_and_grad(self._loss, has_aux=True)
-    (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.rest, batch,
-                                           num_positions)
+    (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.data, state.rest,
+                                           batch, num_positions)
     updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {'loss': loss, 'positions': count, 'grad_norm': optax.tree.norm(grads)}
-    return TrainState(params, state.frozen, rest, opt_state, state.step + 1), metrics
+    return TrainState(params, state.frozen, state.data, rest, opt_state, state.step + 1), metrics
 
   def compile(self, batch_sharding) -> None:
     """jit with explicit shardings: the state keeps its layout, batches are split over data."""

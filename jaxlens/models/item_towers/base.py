@@ -3,7 +3,7 @@
 An item tower turns item ids into `D`-dimensional vectors. Padding (id 0) always gives exact
 zeros. Every tower is an `ItemTower`; its `ItemTowerSpec` tells the rest of jaxlens what the
 tower can do, so that invalid combinations are refused before a run starts
-(`jaxlens.models.combinations`).
+(`jaxlens.train.configuration`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class ItemTower(nnx.Module):
     whose evaluation streams every item's inputs through it in chunks.
   - `is_trainable(path)`: the freezing policy over parameter paths relative to the tower.
   Parameters the optimizer treats as content (own learning rate, no weight decay) live under
-  the attribute `content`.
+  the attribute `content`. Fixed arrays a tower reads but never learns (a frozen feature table)
+  are `DataArray` variables (`jaxlens.models.variables`).
   """
 
   num_items: int
@@ -51,13 +52,17 @@ class ItemTower(nnx.Module):
 @dataclasses.dataclass(frozen=True)
 class ItemTowerSpec:
   name: str
-  # build(config, num_items, *, vocab_multiple, rngs, dtype) -> ItemTower
+  # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> ItemTower, for
+  # items 1..N whose dataset ids are `data.original_item_ids[1:]` (a feature table maps its rows
+  # by them)
   build: Callable[..., ItemTower]
   # `table()` is cheap enough for every training step (full-softmax losses, graph propagation
   # need every item's vector each step); False for towers that encode content per batch.
   has_table: bool
   # Per-item inputs the training pipeline puts into batches and evaluation streams ('clips').
   batch_inputs: str | None = None
+  # Reads a frozen item-feature table (`config.model.features`, from `python -m jaxlens.extract`).
+  reads_features: bool = False
   description: str = ''
 
 

@@ -2,7 +2,8 @@
 
 Unlike the reference (whose xavier init overwrote the padding row with a fixed random vector),
 row 0 is zero and every padding slot is masked to zero, so padding carries no signal. Rows past
-`num_items` only pad the vocabulary to a multiple of the mesh axis that shards it.
+`num_items` only pad the vocabulary to a multiple of 128 and of the mesh axis that shards it
+(`jaxlens.models.tables`).
 """
 
 from __future__ import annotations
@@ -11,21 +12,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.data.protocol import Interactions
+from jaxlens.models import tables
 from jaxlens.models.item_towers.base import REGISTRY, ItemTower, ItemTowerSpec
-
-
-def _table_init(num_items: int):
-  """Xavier-normal rows for items 1..N; zero padding row and zero vocabulary padding.
-
-  The random part depends on N only, not on the padded size, so a run initialises identically
-  on any mesh.
-  """
-
-  def init(key, shape, dtype=jnp.float32):
-    rows = nnx.initializers.xavier_normal()(key, (num_items + 1,) + shape[1:], dtype).at[0].set(0)
-    return jnp.pad(rows, ((0, shape[0] - num_items - 1), (0, 0)))
-
-  return init
+from jaxlens.sharding import Layout
 
 
 class IdTower(ItemTower):
@@ -33,10 +23,8 @@ class IdTower(ItemTower):
   def __init__(self, num_items: int, hidden: int, *, vocab_multiple: int = 1, rngs: nnx.Rngs,
                dtype=jnp.float32):
     self.num_items = num_items
-    rows = -(-(num_items + 1) // vocab_multiple) * vocab_multiple
-    self.embedding = nnx.Embed(
-        rows, hidden, dtype=dtype, rngs=rngs,
-        embedding_init=nnx.with_partitioning(_table_init(num_items), ('items', 'embed')))
+    self.embedding = tables.sharded_table(num_items + 1, hidden, 'items', multiple=vocab_multiple,
+                                          rngs=rngs, dtype=dtype, zero_first=True)
 
   def __call__(self, item_ids: jax.Array) -> jax.Array:
     """Embeddings of the given ids; padding (0) gives exact zeros and no gradient."""
@@ -53,9 +41,9 @@ class IdTower(ItemTower):
     return self.embedding.embedding[...].astype(self.embedding.dtype).at[0].set(0)
 
 
-def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype) -> IdTower:
-  return IdTower(num_items, config.model.hidden, vocab_multiple=vocab_multiple, rngs=rngs,
-                 dtype=dtype)
+def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> IdTower:
+  return IdTower(data.num_items, config.model.hidden, vocab_multiple=layout.row_multiple('items'),
+                 rngs=rngs, dtype=dtype)
 
 
 REGISTRY.register(ItemTowerSpec('id', _build, has_table=True,

@@ -18,11 +18,14 @@ from flax import nnx
 
 from jaxlens.data.normalize import normalize
 from jaxlens.data.pipeline import CLIP_MASK, CLIPS, clip_index
+from jaxlens.data.protocol import Interactions
 from jaxlens.errors import JaxlensError
 from jaxlens.models.item_towers.base import REGISTRY, ItemTower, ItemTowerSpec
 from jaxlens.models.video import freezing
 from jaxlens.models.video import registry as encoders
 from jaxlens.models.video.layers import statistics_over
+from jaxlens.sharding import Layout
+
 
 class ClipEmbedder(nnx.Module):
   """uint8 clips `(N, T, H, W, 3)` -> item embeddings `(N, D)`.
@@ -81,14 +84,15 @@ class VideoTower(ItemTower):
     return self.content(clips)
 
 
-def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype) -> VideoTower:
-  del vocab_multiple  # no table to shard
+def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs,
+           dtype) -> VideoTower:
+  del layout  # no table to shard
   encoder = config.model.encoder
   spec = encoders.get(encoder.name)
   if encoder.output not in ('head', 'features'):
     raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
   is_trainable = freezing.trainable_predicate(spec, encoder.train_mode)
-  tower = VideoTower(spec, num_items, output=encoder.output, hidden=config.model.hidden,
+  tower = VideoTower(spec, data.num_items, output=encoder.output, hidden=config.model.hidden,
                      rngs=rngs, dtype=dtype, remat=encoder.remat,
                      shape_options=spec.shape_kwargs(config.data.num_frames,
                                                      config.data.frame_size),

@@ -3,7 +3,8 @@
 A user tower turns what is known about a user at a point in time (the embeddings of the items
 before it, the user's id) into a query, and scores queries against candidate items. Every tower
 is a `UserTower`; its `UserTowerSpec` says which training sample layout it learns from
-(`jaxlens.data.tasks`) and what the paper ran it with.
+(`jaxlens.data.tasks`), whether it needs every item's vector each step, and what the paper ran
+it with.
 """
 
 from __future__ import annotations
@@ -18,11 +19,22 @@ from flax import nnx
 from jaxlens.registry import Registry
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Tables:
+  """Every item's vector as the user tower sees it, and every user's vector for towers that
+  compute them all at once (graph propagation); made once per step or per evaluation."""
+
+  items: jax.Array  # (vocab, D)
+  users: jax.Array | None = None  # (user rows, D)
+
+
 class UserTower(nnx.Module):
   """The interface of user towers.
 
-  - `__call__(history, mask, user_ids)`: history `(B, L, D)` item embeddings (left-padded; L may
-    be 0 for towers that read no history), mask `(B, L)` true on real items, user_ids `(B,)` ->
+  - `__call__(history, mask, user_ids, users=None)`: history `(B, L, D)` item embeddings
+    (left-padded; L may be 0 for towers that read no history), mask `(B, L)` true on real
+    items, user_ids `(B,)`, `users` the propagated user vectors of graph towers ->
     queries `(B, T, ...)`, one per query step of the task (T = L for sequence towers, whose step
     t sees the items up to t; T = 1 otherwise). A query is a vector `(D,)` for dot-product towers
     or any per-step pytree a pair-scoring tower's `score` reads.
@@ -30,9 +42,15 @@ class UserTower(nnx.Module):
     candidates (P, K, D)) -> (P, K)`: dot products by default. Pair-scoring towers (NFM, DeepFM)
     override both; full ranking calls `score` with every item as a candidate, so they factorise
     what is linear in the candidate rather than run a network on every (user, item) pair.
+  - `items(vectors, ids)`: the tower's own view of any item vectors `(..., D)` with their ids
+    (a batch's slots, every item): the identity, or a per-item map (DSSM's item MLP).
+  - `propagate(items (vocab, D)) -> Tables`: towers whose spec says `needs_item_table` (graph
+    towers) make new item vectors and every user's vector from every item's vector; the
+    Recommender uses them for the batch's slots, the candidates and the evaluation table.
   """
 
-  def __call__(self, history: jax.Array, mask: jax.Array, user_ids: jax.Array) -> jax.Array:
+  def __call__(self, history: jax.Array, mask: jax.Array, user_ids: jax.Array,
+               users: jax.Array | None = None) -> jax.Array:
     raise NotImplementedError
 
   def score(self, queries: jax.Array, candidates: jax.Array) -> jax.Array:
@@ -41,14 +59,23 @@ class UserTower(nnx.Module):
   def score_each(self, queries: jax.Array, candidates: jax.Array) -> jax.Array:
     return jnp.einsum('pd,pkd->pk', queries, candidates, preferred_element_type=jnp.float32)
 
+  def items(self, vectors: jax.Array, ids: jax.Array) -> jax.Array:
+    del ids
+    return vectors
+
+  def propagate(self, items: jax.Array) -> Tables:
+    return Tables(self.items(items, jnp.arange(items.shape[0])))
+
 
 @dataclasses.dataclass(frozen=True)
 class UserTowerSpec:
   name: str
-  # build(config, num_users, *, rngs, dtype) -> UserTower
+  # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> UserTower
   build: Callable[..., UserTower]
   task: str  # the training sample layout, a `jaxlens.data.tasks` name
   paper_batch_size: int  # the reference's global batch, what `train.batch_size=-1` means
+  # Every item's vector each step (graph propagation): only item towers with a table serve it.
+  needs_item_table: bool = False
   description: str = ''
 
 

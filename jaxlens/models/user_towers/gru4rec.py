@@ -53,16 +53,17 @@ class GRU4Rec(UserTower):
                               else _torch_default_uniform))
         for i in range(num_blocks)])
 
-  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None) -> jax.Array:
-    del mask, user_ids  # see the module docstring
+  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None,
+               users=None) -> jax.Array:
+    del mask, user_ids, users  # see the module docstring
     x = self.input_dropout(item_embs)
     for layer in self.layers:
       x = layer(x)
     return x
 
 
-def _build(config, num_users: int, *, rngs: nnx.Rngs, dtype) -> GRU4Rec:
-  del num_users
+def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> GRU4Rec:
+  del data, layout  # a user is their history
   model = config.model
   return GRU4Rec(model.hidden, num_blocks=model.num_blocks, dropout=model.dropout, rngs=rngs,
                  dtype=dtype)

@@ -42,8 +42,9 @@ class NextItNet(UserTower):
     self.blocks = nnx.List([ResidualBlock(hidden, dilation, rngs=rngs, dtype=dtype)
                             for dilation in (1, 4) * num_blocks])
 
-  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None) -> jax.Array:
-    del user_ids  # a user is their history
+  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None,
+               users=None) -> jax.Array:
+    del user_ids, users  # a user is their history
     keep = mask[..., None].astype(item_embs.dtype)
     x = item_embs * keep
     for block in self.blocks:
@@ -51,8 +52,8 @@ class NextItNet(UserTower):
     return x
 
 
-def _build(config, num_users: int, *, rngs: nnx.Rngs, dtype) -> NextItNet:
-  del num_users
+def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> NextItNet:
+  del data, layout  # a user is their history
   return NextItNet(config.model.hidden, num_blocks=config.model.num_blocks, rngs=rngs,
                    dtype=dtype)
 

@@ -67,8 +67,9 @@ class SASRec(UserTower):
     self.feed_forward = nnx.List([FeedForward(hidden, dropout, rngs=rngs, dtype=dtype)
                                   for _ in range(num_blocks)])
 
-  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None) -> jax.Array:
-    del user_ids  # a user is their history
+  def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None,
+               users=None) -> jax.Array:
+    del user_ids, users  # a user is their history
     length = item_embs.shape[1]
     x = self.input_dropout(self.input_norm(item_embs + self.positions(jnp.arange(length))))
     causal = jnp.tril(jnp.ones((length, length), bool))
@@ -78,8 +79,8 @@ class SASRec(UserTower):
     return x
 
 
-def _build(config, num_users: int, *, rngs: nnx.Rngs, dtype) -> SASRec:
-  del num_users
+def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> SASRec:
+  del data, layout  # a user is their history
   model = config.model
   return SASRec(model.hidden, config.data.max_seq_len, num_blocks=model.num_blocks,
                 num_heads=model.num_heads, dropout=model.dropout, rngs=rngs, dtype=dtype)

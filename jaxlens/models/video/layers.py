@@ -159,9 +159,17 @@ class BatchNorm(nnx.Module):
       m = self.momentum
       self.mean[...] = (1 - m) * self.mean[...] + m * jax.lax.stop_gradient(mean)
       self.var[...] = (1 - m) * self.var[...] + m * jax.lax.stop_gradient(unbiased)
-    scale = self.scale[...] * jax.lax.rsqrt(var + self.eps)
-    shift = self.bias[...] - mean * scale
+    scale, shift = self._affine(mean, var)
     return (x.astype(jnp.float32) * scale + shift).astype(self.dtype)
+
+  def _affine(self, mean: jax.Array, var: jax.Array) -> tuple[jax.Array, jax.Array]:
+    scale = self.scale[...] * jax.lax.rsqrt(var + self.eps)
+    return scale, self.bias[...] - mean * scale
+
+  def affine(self) -> tuple[jax.Array, jax.Array]:
+    """`(scale, shift)`: eval mode as the map `x * scale + shift` (running statistics), for
+    layers that fold it into what follows."""
+    return self._affine(self.mean[...], self.var[...])
 
 
 @contextlib.contextmanager

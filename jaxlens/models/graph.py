@@ -1,0 +1,110 @@
+"""The user-item graph of the training interactions, and one propagation step over it.
+
+Propagation is LightGCN's `A_hat E` (reference 6.2): `A_hat = D^-1/2 A D^-1/2` over the bipartite
+graph of the training interactions, duplicates kept (a repeat is a second edge), degree 0 read
+as 1. It is a sparse product over an edge list: each edge (u, i, w) sends w * item_i to user u
+and w * user_u to item i (`jax.ops.segment_sum`), never a dense users x items matrix.
+
+Layout, so that it scales to the full MicroLens (1B edges, 34.5M users):
+- User vectors are split over the mesh axis of the 'users' rule (S shards of U/S rows).
+- The edges are grouped by the shard of their user and split evenly over every device: device
+  (s, r), r along the other mesh axes, holds only edges of users in shard s, sorted by user.
+- Each device gathers its edges' items from the whole item table (replicated for propagation),
+  sums them into its own users (all-reduced over the n/S devices of its user shard), and sums
+  its users' vectors into a partial item table (all-reduced over all n devices).
+- Per device and step: E/n edges (12 bytes each, sharded like the data, not copied), U/S x D
+  user rows, a few I x D item tables, and gathered rows for at most `EDGE_CHUNK` edges at a
+  time (edges are scanned in chunks). Time: O(E x D / n) for the sums, plus per layer an
+  all-reduce of I x D over all devices and of U/S x D over n/S devices.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from jaxlens.models.tables import padded_rows
+from jaxlens.models.variables import DataArray
+from jaxlens.sharding import Layout
+
+EDGE_CHUNK = 1 << 20  # edges gathered at once per device: bounds the (chunk, D) temporaries
+
+
+def normalized_weights(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+  """`1 / sqrt(deg(u) deg(i))` per edge, degrees counting repeated interactions."""
+  user_degree = np.bincount(users)[users].astype(np.float64)
+  item_degree = np.bincount(items)[items].astype(np.float64)
+  return (1 / np.sqrt(user_degree * item_degree)).astype(np.float32)
+
+
+class BipartiteGraph(nnx.Module):
+  """The edges (user u, item i) laid out over the mesh; `__call__` is one propagation step."""
+
+  def __init__(self, users: np.ndarray, items: np.ndarray, num_user_rows: int, layout: Layout):
+    """`num_user_rows` (a multiple of the 'users' shards) is the size of the user tables."""
+    mesh, user_axis = layout.mesh, layout.axis('users')
+    self.mesh, self.user_axis = mesh, user_axis
+    self.other_axes = tuple(a for a in mesh.axis_names if a != user_axis)
+    self.edge_axes = ((user_axis,) if user_axis else ()) + self.other_axes
+    shards = layout.shards('users')
+    self.rows_per_shard = num_user_rows // shards
+    devices_per_shard = mesh.size // shards
+    weights = normalized_weights(users, items)
+    order = np.lexsort((items, users))  # by user, so each device's users come sorted
+    users, items, weights = users[order], items[order], weights[order]
+    shard = users // self.rows_per_shard
+    counts = np.bincount(shard, minlength=shards)
+    per_device = max(1, -(-counts.max() // devices_per_shard))
+    if per_device > EDGE_CHUNK:
+      per_device = padded_rows(per_device, EDGE_CHUNK)
+    rank = np.arange(len(users)) - np.repeat(np.cumsum(counts) - counts, counts)
+    slot = (shard * devices_per_shard + rank // per_device) * per_device + rank % per_device
+    # Filler edges have weight 0, the last local user (keeps users sorted) and item 0.
+    local_users = np.full(mesh.size * per_device, self.rows_per_shard - 1, np.int32)
+    local_users[slot] = users - shard * self.rows_per_shard
+    edge_items = np.zeros(mesh.size * per_device, np.int32)
+    edge_items[slot] = items
+    edge_weights = np.zeros(mesh.size * per_device, np.float32)
+    edge_weights[slot] = weights
+    spec = P(self.edge_axes)
+    sharding = NamedSharding(mesh, spec)
+    place = lambda host: DataArray(jax.make_array_from_callback(
+        host.shape, sharding, lambda index: host[index]), partition=spec)
+    self.edge_users, self.edge_items, self.edge_weights = (
+        place(local_users), place(edge_items), place(edge_weights))
+
+  def _local_step(self, users, items, edge_users, edge_items, edge_weights):
+    """One device: its users' and a partial item table's sums over its edges, chunk by chunk."""
+    chunk = min(EDGE_CHUNK, edge_users.shape[0])
+    chunks = lambda a: a.reshape(-1, chunk)
+
+    def add(sums, edges):
+      to_users, to_items = sums
+      u, i, w = edges
+      w = w[:, None].astype(items.dtype)
+      to_users += jax.ops.segment_sum(items[i] * w, u, users.shape[0], indices_are_sorted=True)
+      # One sum after the other: XLA:CPU ran the two at once, 22% slower per step on 2 cores.
+      to_users, users_now = jax.lax.optimization_barrier((to_users, users))
+      to_items += jax.ops.segment_sum(users_now[u] * w, i, items.shape[0])
+      return (to_users, to_items), None
+
+    varying = lambda a: jax.lax.pcast(jnp.zeros(a.shape, a.dtype), self.edge_axes, to='varying')
+    zeros = (varying(users), varying(items))  # per-device partial sums
+    (to_users, to_items), _ = jax.lax.scan(
+        add, zeros, (chunks(edge_users), chunks(edge_items), chunks(edge_weights)))
+    if self.other_axes:
+      to_users = jax.lax.psum(to_users, self.other_axes)
+    return to_users, jax.lax.psum(to_items, self.edge_axes)
+
+  def __call__(self, users: jax.Array, items: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`(A_hat [users; items])`: user rows `(U, D)` (sharded over users) and the item table
+    `(I, D)`, both from the previous step's vectors."""
+    user_spec, edge_spec = P(self.user_axis), P(self.edge_axes)
+    step = jax.shard_map(self._local_step, mesh=self.mesh,
+                         in_specs=(user_spec, P(), edge_spec, edge_spec, edge_spec),
+                         out_specs=(user_spec, P()))
+    return step(users, items, self.edge_users[...], self.edge_items[...],
+                self.edge_weights[...])

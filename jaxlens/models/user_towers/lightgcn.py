@@ -1,0 +1,55 @@
+"""LightGCN as the reference's IDRec baseline (reference 6.2): user and item vectors propagated
+over the normalised user-item graph of the training interactions.
+
+`model.graph_layers` propagation steps (the reference: 1) over the user table and the item
+tower's table; the final vectors are the mean of every step's, user and item alike. Training
+recomputes the propagation every step (the whole graph, whatever the batch); evaluation does it
+once. The edges live in the model as `DataArray`s, sharded over the mesh and left out of
+checkpoints (`jaxlens.models.graph`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxlens.data.protocol import Interactions
+from jaxlens.models import graph, tables
+from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec
+from jaxlens.sharding import Layout
+
+
+class LightGCN(UserTower):
+
+  def __init__(self, data: Interactions, hidden: int, *, layers: int, layout: Layout,
+               rngs: nnx.Rngs, dtype=jnp.float32):
+    multiple = layout.row_multiple('users')
+    self.user_table = tables.sharded_table(data.num_users, hidden, 'users', multiple=multiple,
+                                           rngs=rngs, dtype=dtype)
+    users, slots = data.train_interactions()
+    self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
+                                      tables.padded_rows(data.num_users, multiple), layout)
+    self.layers = layers
+
+  def propagate(self, items: jax.Array) -> Tables:
+    users = self.user_table.embedding[...].astype(items.dtype)
+    user_sum, item_sum = users, items
+    for _ in range(self.layers):
+      users, items = self.graph(users, items)
+      user_sum, item_sum = user_sum + users, item_sum + items
+    return Tables(items=item_sum / (self.layers + 1), users=user_sum / (self.layers + 1))
+
+  def __call__(self, history, mask, user_ids, users=None):
+    del history, mask  # a user is their propagated vector
+    return users[user_ids][:, None]
+
+
+def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> LightGCN:
+  return LightGCN(data, config.model.hidden, layers=config.model.graph_layers, layout=layout,
+                  rngs=rngs, dtype=dtype)
+
+
+REGISTRY.register(UserTowerSpec('lightgcn', _build, task='pair', paper_batch_size=128,
+                                needs_item_table=True,
+                                description='propagation over the user-item graph (He et al.)'))

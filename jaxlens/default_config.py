@@ -33,8 +33,8 @@ def load(spec: str) -> ml_collections.ConfigDict:
 def base() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 42
-  # JAX's persistent compilation cache: 'auto' = WORKDIR/compilation_cache (a resumed or rerun
-  # job skips its compiles), '' = off, or a folder (shared between runs, e.g. on a bucket).
+  # JAX's persistent compilation cache: 'auto' = WORKDIR/compilation_cache on accelerators (a
+  # resumed or rerun job skips its compiles), off on CPU; '' = off; or a folder (shared).
   config.compilation_cache_dir = 'auto'
   # 'START,N': a jax.profiler trace of N train steps from step START into WORKDIR/profile,
   # for TensorBoard's profile plugin or Perfetto; '' = none.

@@ -41,7 +41,9 @@ def _tiny(workdir, pairs_path):
 
 def test_terminal_is_quiet_and_the_workdir_keeps_log_cache_and_profile(tmp_path, pairs_path):
   workdir = tmp_path / 'run'
-  result = _cli(tmp_path, *_tiny(workdir, pairs_path), '--config.profile_steps=1,2')
+  cache = tmp_path / 'cache'  # 'auto' is off on CPU
+  result = _cli(tmp_path, *_tiny(workdir, pairs_path), '--config.profile_steps=1,2',
+                f'--config.compilation_cache_dir={cache}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert not INFO_LINE.search(result.stderr), result.stderr[:2000]
   assert len(re.findall(r'epoch \d+: valid', result.stdout)) == 2
@@ -50,9 +52,10 @@ def test_terminal_is_quiet_and_the_workdir_keeps_log_cache_and_profile(tmp_path,
     log = f.read()
   assert 'Saving checkpoint at step 3' in log and 'profile written to' in log
   assert glob.glob(str(workdir / 'profile' / '**' / '*.xplane.pb'), recursive=True)
-  assert os.listdir(workdir / 'compilation_cache')
+  assert os.listdir(cache) and not os.path.exists(workdir / 'compilation_cache')
   verbose = _cli(tmp_path, *_tiny(tmp_path / 'verbose', pairs_path), '--alsologtostderr')
   assert INFO_LINE.search(verbose.stderr)
+  assert not os.path.exists(tmp_path / 'verbose' / 'compilation_cache')  # 'auto' on CPU
 
 
 def test_failed_multi_process_launch_is_one_line(tmp_path, pairs_path):

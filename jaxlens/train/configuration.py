@@ -101,10 +101,13 @@ def profile_steps(config) -> tuple[int, int] | None:
   return int(start), int(count)
 
 
-def compilation_cache(config, workdir: str) -> str | None:
-  """'auto': under the workdir, or for a workdir in a bucket a local folder (every compile,
-  even a tiny one, looks the cache up; a bucket makes each lookup a round trip)."""
+def compilation_cache(config, workdir: str, backend: str) -> str | None:
+  """'auto': off on CPU (its compiles are short, and XLA:CPU failed to serialise the video
+  step: bad_alloc); elsewhere under the workdir, or for a workdir in a bucket a local folder
+  (every compile, even a tiny one, looks the cache up; a bucket makes each a round trip)."""
   if config.compilation_cache_dir == 'auto':
+    if backend == 'cpu':
+      return None
     return os.fspath(paths.local_companion(workdir, 'compilation_cache'))
   return config.compilation_cache_dir or None
 

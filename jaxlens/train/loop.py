@@ -169,7 +169,7 @@ def setup(config, workdir: str) -> Run:
              if isinstance(data, sharded.ShardedInteractions) else ''), flush=True)
   paths.resolve(workdir).mkdir(parents=True, exist_ok=True)
   logging.info('log of %s', logs.to_file(workdir, jax.process_index()))
-  cache = configuration.compilation_cache(config, workdir)
+  cache = configuration.compilation_cache(config, workdir, jax.default_backend())
   if cache:
     jax.config.update('jax_compilation_cache_dir', cache)
   if is_main:

@@ -127,6 +127,7 @@ def test_paper_batch_for_id_models_and_unknown_pairs():
 def test_resume_refuses_a_config_that_changes_the_run(tmp_path):
   config = configuration.resolve(helpers.tiny_config())
   configuration.save(config, str(tmp_path))
+  (tmp_path / 'checkpoints' / '3').mkdir(parents=True)  # a committed step: a run to resume
   longer = _set(_set(configuration.resolve(helpers.tiny_config()), 'train.epochs', 9),
                 'eval.batch_size', 64)
   configuration.check_resume(longer, str(tmp_path))  # schedule length and eval batch may change
@@ -151,3 +152,19 @@ def test_workdir_must_be_a_writable_folder(tmp_path, monkeypatch):
     configuration.check_workdir(str(locked / 'run'))
   configuration.check_workdir(str(tmp_path / 'new' / 'run'))
   assert not (tmp_path / 'new').exists()
+
+
+def test_a_workdir_without_checkpoints_never_blocks_a_corrected_config(tmp_path):
+  """A start that failed after writing config.json but before its first checkpoint (a config
+  error found while building the model, a kill during data loading) left no run to resume: the
+  next start may use another config. Once a step is committed, the config is the run's."""
+  config = configuration.resolve(helpers.tiny_config())
+  configuration.save(config, str(tmp_path))
+  (tmp_path / 'checkpoints' / '3.orbax-checkpoint-tmp-1').mkdir(parents=True)  # uncommitted
+  corrected = _set(configuration.resolve(helpers.tiny_config()), 'model.num_heads', 4)
+  configuration.check_resume(corrected, str(tmp_path))
+  for committed in ('3', '3.damaged'):
+    (tmp_path / 'checkpoints' / committed).mkdir()
+    with pytest.raises(JaxlensError, match=r'differs in model.num_heads \(2 -> 4\)'):
+      configuration.check_resume(corrected, str(tmp_path))
+    (tmp_path / 'checkpoints' / committed).rmdir()

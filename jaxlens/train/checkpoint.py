@@ -26,6 +26,16 @@ from absl import logging
 from jaxlens import paths
 from jaxlens.errors import JaxlensError
 
+DIRECTORY = 'checkpoints'
+
+
+def holds_a_run(workdir: str) -> bool:
+  """A step was committed (intact, or moved aside as damaged): the workdir holds a run. Orbax's
+  uncommitted temporary folders do not count."""
+  folder = paths.resolve(workdir) / DIRECTORY
+  return folder.is_dir() and any(p.name.isdigit() or '.damaged' in p.name
+                                 for p in folder.iterdir())
+
 
 @dataclasses.dataclass
 class RunState:
@@ -65,7 +75,7 @@ def is_better(value: float, best: dict | None) -> bool:
 class Checkpoints:
 
   def __init__(self, workdir: str):
-    self.directory = os.fspath(paths.resolve(workdir) / 'checkpoints')
+    self.directory = os.fspath(paths.resolve(workdir) / DIRECTORY)
     policy = ocp.checkpoint_managers.AnyPreservationPolicy([
         ocp.checkpoint_managers.LatestN(n=2),
         ocp.checkpoint_managers.BestN(get_metric_fn=selection_key, n=1,

@@ -28,7 +28,7 @@ from jaxlens.eval import evaluators, metrics
 from jaxlens.models import factory, item_towers, user_towers
 from jaxlens.models.video import freezing, paper_batches
 from jaxlens.models.video import registry as encoders
-from jaxlens.train import losses
+from jaxlens.train import checkpoint, losses
 
 CONFIG_FILE = 'config.json'
 RANDOM_INIT = 'random'
@@ -223,9 +223,12 @@ def _as_json(config) -> dict:
 
 
 def check_resume(config, workdir: str) -> None:
-  """A workdir with a `config.json` resumes only under a config that trains the same run."""
+  """A workdir with a `config.json` and a committed checkpoint resumes only under a config that
+  trains the same run. Without a checkpoint there is no run to resume: a start that stopped
+  before its first save (an error found while building the model, a kill) never blocks the
+  next one."""
   path = paths.resolve(workdir) / CONFIG_FILE
-  if not path.exists():
+  if not path.exists() or not checkpoint.holds_a_run(workdir):
     return
   try:
     saved = dict(_flat(paths.read_json(path)))

@@ -42,6 +42,12 @@ def _set(config, key, value):
     ('mesh.data', 2, r"config.mesh \{'data': 2, 'model': 1\} uses 2 of 8 devices"),
     ('model.encoder.init_from', '/weights/x', r"init_from='/weights/x' is set, but the 'id' item "
                                               r'tower has no video encoder'),
+    # Found while building the model, after the workdir was made, before these checks.
+    ('model.num_heads', 3, r'config.model.hidden=16 is not divisible by config.model.num_heads=3 '
+                           r'\(SASRec splits it over its heads\)'),
+    ('model.num_heads', 0, r'config.model.num_heads=0 must be a positive integer'),
+    ('model.hidden', 0, r'config.model.hidden=0 must be a positive integer'),
+    ('model.dropout', 1.5, r'config.model.dropout=1.5 must be at least 0 and below 1'),
 ])
 def test_id_config_errors(key, value, message):
   config = helpers.tiny_config()
@@ -74,6 +80,10 @@ def _converted(tmp_path, **info):
     (_video(train_mode='scratch', init_from='weights/slowfast_r50'),
      r"train_mode='scratch' trains from random weights, but init_from='weights/slowfast_r50'"),
     (_video(init_from='/nowhere/weights'), r'/nowhere/weights: not a converted encoder'),
+    (_video(init_from='random', output='logits'),
+     r"config.model.encoder.output='logits'; choose head or features"),
+    (_video(init_from='random', frozen_batch_norm='frozen'),
+     r"config.model.encoder.frozen_batch_norm='frozen'; choose batch or running"),
 ])
 def test_video_config_errors(config, message):
   with pytest.raises(JaxlensError, match=message):

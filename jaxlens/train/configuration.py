@@ -113,9 +113,16 @@ def negatives_group(config) -> int:
 
 
 def _check_parts(config) -> None:
-  user_towers.REGISTRY.get(config.model.user_tower)  # every user tower trains with every loss
+  user = user_towers.REGISTRY.get(config.model.user_tower)  # every one trains with every loss
   item = item_towers.REGISTRY.get(config.model.item_tower)
   loss = losses.REGISTRY.get(config.loss.name)
+  _positive(config, 'model.hidden')
+  if not 0 <= config.model.dropout < 1:
+    raise JaxlensError(f'config.model.dropout={config.model.dropout!r} must be at least 0 and '
+                       'below 1')
+  for part in (user, item):
+    if part.check is not None:
+      part.check(config)
   if loss.needs_table and not item.has_table:
     usable = [name for name in losses.REGISTRY.names()
               if not losses.REGISTRY.get(name).needs_table]

@@ -59,6 +59,8 @@ class ItemTowerSpec:
   # Per-item inputs the training pipeline puts into batches and evaluation streams ('clips').
   batch_inputs: str | None = None
   description: str = ''
+  # check(config): raises JaxlensError for keys the tower cannot build with, before any data.
+  check: Callable[..., None] | None = None
 
 
 REGISTRY: Registry[ItemTowerSpec] = Registry('item tower', 'config.model.item_tower')

@@ -81,12 +81,20 @@ class VideoTower(ItemTower):
     return self.content(clips)
 
 
-def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype) -> VideoTower:
-  del vocab_multiple  # no table to shard
+def _check(config) -> None:
   encoder = config.model.encoder
-  spec = encoders.get(encoder.name)
   if encoder.output not in ('head', 'features'):
     raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
+  if encoder.frozen_batch_norm not in ('batch', 'running'):
+    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
+                       'choose batch or running')
+
+
+def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype) -> VideoTower:
+  del vocab_multiple  # no table to shard
+  _check(config)
+  encoder = config.model.encoder
+  spec = encoders.get(encoder.name)
   is_trainable = freezing.trainable_predicate(spec, encoder.train_mode)
   tower = VideoTower(spec, num_items, output=encoder.output, hidden=config.model.hidden,
                      rngs=rngs, dtype=dtype, remat=encoder.remat,
@@ -99,11 +107,9 @@ def _build(config, num_items: int, *, vocab_multiple: int, rngs: nnx.Rngs, dtype
                                       and not is_trainable(tuple(path)))
     tower.content.encoder = nnx.view(tower.content.encoder, only=frozen_norm,
                                      use_running_average=True, raise_if_not_found=False)
-  elif encoder.frozen_batch_norm != 'batch':
-    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
-                       'choose batch or running')
   return tower
 
 
 REGISTRY.register(ItemTowerSpec('video', _build, has_table=False, batch_inputs=CLIPS,
-                                description='a video encoder over raw frames (VideoRec)'))
+                                description='a video encoder over raw frames (VideoRec)',
+                                check=_check))

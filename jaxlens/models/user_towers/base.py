@@ -50,6 +50,8 @@ class UserTowerSpec:
   task: str  # the training sample layout, a `jaxlens.data.tasks` name
   paper_batch_size: int  # the reference's global batch, what `train.batch_size=-1` means
   description: str = ''
+  # check(config): raises JaxlensError for keys the tower cannot build with, before any data.
+  check: Callable[..., None] | None = None
 
 
 REGISTRY: Registry[UserTowerSpec] = Registry('user tower', 'config.model.user_tower')

@@ -7,6 +7,7 @@ preemption) -> the best checkpoint evaluated on valid and test -> `results.json`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -61,6 +62,24 @@ class _Preemption:
     del signum, frame
     logging.warning('SIGTERM received: saving a checkpoint and stopping')
     self.requested = True
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(where: str):
+  """SIGTERM raises `Preempted` at once, in phases that save nothing (setup, the final
+  evaluation): the next start redoes them. The training steps' `_Preemption` overrides this
+  while it runs. Single process only, as `_Preemption`."""
+
+  def handle(signum, frame):
+    del signum, frame
+    raise Preempted(f'stopped {where}; run the same command to resume')
+
+  previous = signal.signal(signal.SIGTERM, handle) if jax.process_count() == 1 else None
+  try:
+    yield
+  finally:
+    if previous is not None:
+      signal.signal(signal.SIGTERM, previous)
 
 
 def unique_bucket(config, mesh) -> int:
@@ -388,15 +407,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
   """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`."""
   session_start = time.time()
   config = configuration.resolve(config)
-  run = setup(config, workdir)
+  with _stop_on_sigterm('during the setup'):
+    run = setup(config, workdir)
   try:
-    restored = run.checkpoints.restore_latest(run.trainer.state)
+    with _stop_on_sigterm('during the setup'):
+      restored = run.checkpoints.restore_latest(run.trainer.state)
     state = RunState()
     if restored is not None:
       run.trainer.state, state = restored
       logging.info('resumed from step %d (epoch %d)', int(run.trainer.state.step), state.epoch)
     _Loop(run, state, session_start).run_training()
-    results = _results(run, state)
+    with _stop_on_sigterm('during the final evaluation'):
+      results = _results(run, state)
   finally:
     run.summary.close()
   if run.is_main:

@@ -178,3 +178,11 @@ def test_a_workdir_without_checkpoints_never_blocks_a_corrected_config(tmp_path)
     with pytest.raises(JaxlensError, match=r'differs in model.num_heads \(2 -> 4\)'):
       configuration.check_resume(corrected, str(tmp_path))
     (tmp_path / 'checkpoints' / committed).rmdir()
+
+
+@pytest.mark.parametrize('user_tower', ['sasrec', 'gru4rec', 'nextitnet'])
+def test_the_best_epoch_is_selected_as_the_reference_does(user_tower):
+  """VideoRec by valid HR@10 (reference 5.5), IDRec by valid NDCG@10 (reference 5.6)."""
+  assert helpers.load_config(f'{user_tower}_v').eval.select_metric == 'HR@10'
+  assert helpers.load_config(f'{user_tower}_v', 'toy').eval.select_metric == 'HR@10'
+  assert helpers.load_config(f'{user_tower}_id').eval.select_metric == 'NDCG@10'

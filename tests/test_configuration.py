@@ -32,6 +32,8 @@ def _set(config, key, value):
     ('loss.name', 'hinge', r"unknown loss 'hinge' \(config.loss.name\); known: bce, "),
     ('loss.negatives', 'local', r"config.loss.negatives='local': 'global' or a positive"),
     ('loss.negatives', '0', r"config.loss.negatives='0': 'global' or a positive"),
+    ('loss.negatives', '5', r"config.loss.negatives='5' does not divide config.train.batch_size="
+                            r'16: the rows of each step must form whole groups$'),
     ('model.user_tower', 'bert4rec', r"unknown user tower 'bert4rec'"),
     ('model.item_tower', 'audio', r"unknown item tower 'audio'"),
     ('model.dtype', 'float16', r"config.model.dtype='float16'; choose one of float32, bfloat16"),

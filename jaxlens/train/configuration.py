@@ -128,8 +128,13 @@ def _check_parts(config) -> None:
               if not losses.REGISTRY.get(name).needs_table]
     raise JaxlensError(f'config.loss.name={loss.name!r} does not work with the '
                        f'{item.name!r} item tower: {loss.why_table}; use {" or ".join(usable)}')
-  if negatives_group(config) and loss.name != 'in_batch':
+  group = negatives_group(config)
+  if group and loss.name != 'in_batch':
     raise JaxlensError('config.loss.negatives applies to the in_batch loss only')
+  if group and config.train.batch_size % group:
+    raise JaxlensError(f'config.loss.negatives={config.loss.negatives!r} does not divide '
+                       f'config.train.batch_size={config.train.batch_size}: the rows of each '
+                       'step must form whole groups')
   factory.dtype_of(config.model.dtype)
   factory.dtype_of(config.eval.dtype, 'config.eval.dtype')
   if config.optim.schedule not in ('constant', 'cosine'):

@@ -85,9 +85,10 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
       np.testing.assert_allclose(b['valid'][name], value, atol=1e-7)
   with open(os.path.join(workdir, 'results.json')) as f:
     written = json.load(f)
-  assert set(written) == {'valid', 'test', 'test_cold', 'best_epoch', 'epoch_seconds',
-                          'train_sequences_per_second', 'eval_seconds', 'history', 'breakdowns',
-                          'data'}
+  assert set(written) == {'valid', 'test', 'test_cold', 'best_epoch', 'best_fallback',
+                          'epoch_seconds', 'train_sequences_per_second', 'eval_seconds',
+                          'history', 'breakdowns', 'data'}
+  assert written['best_fallback'] is None
   assert set(written['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
   assert written['data'] == {'users': 40, 'items': 30, 'interactions': int(np.count_nonzero(
       synthetic.sequential_interactions(users=40).sequences))}

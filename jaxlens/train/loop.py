@@ -382,7 +382,11 @@ class _Loop:
 def _results(run: Run, state: RunState) -> dict:
   """The best checkpoint evaluated on valid and test."""
   run.checkpoints.wait()
-  run.trainer.state = run.checkpoints.restore_best(run.trainer.state, state)
+  metric = run.config.eval.select_metric
+  validated = {entry['epoch'] * run.steps_per_epoch: entry['valid'][metric]
+               for entry in state.history}  # validations come at epochs' ends
+  best = run.checkpoints.restore_best(run.trainer.state, state, validated)
+  run.trainer.state = best.state
   states = run.trainer.state.model_states()
   eval_start = time.time()
   valid = run.evaluation.run(states, 'valid')
@@ -391,7 +395,8 @@ def _results(run: Run, state: RunState) -> dict:
   evaluations = len(state.history)
   return {
       'valid': valid, 'test': test, 'test_cold': breakdowns.get('cold'),
-      'best_epoch': state.best['epoch'] if state.best else state.epoch,
+      'best_epoch': best.epoch,  # the epoch evaluated
+      'best_fallback': best.fallback,  # why it is not the recorded best (None: it is)
       'epoch_seconds': state.train_seconds / max(state.epoch, 1),
       'train_sequences_per_second': len(run.rows) * state.epoch / max(state.train_seconds, 1e-9),
       'eval_seconds': (state.eval_seconds / evaluations if evaluations
@@ -423,6 +428,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     run.summary.close()
   if run.is_main:
     paths.write_json(paths.resolve(workdir) / 'results.json', results)
+    fallback = results['best_fallback']
     print('test ' + ' '.join(f'{k}={v:.4f}' for k, v in results['test'].items()) +
-          f' (best epoch {results["best_epoch"]})')
+          f' (best epoch {results["best_epoch"]}' +
+          (f': the recorded best, epoch {fallback["recorded_epoch"]}, has no usable checkpoint; '
+           'see best_fallback in results.json' if fallback else '') + ')')
   return results

@@ -112,6 +112,19 @@ def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, 
   assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9']
 
 
+def test_a_resumed_run_keeps_the_best_step_of_an_earlier_session(tmp_path, monkeypatch):
+  """The best of a session that ended is kept through the two newer saves of the next one (Orbax
+  holds step metrics in memory only: a metric policy forgets them at a resume)."""
+  workdir = tmp_path / 'run'
+  checkpoints = workdir / 'checkpoints'
+  _declining_validation(monkeypatch)  # for both sessions: epoch 1 stays the best
+  loop.train_and_evaluate(_config(tmp_path, epochs=2), str(workdir))
+  assert sorted(os.listdir(checkpoints)) == ['3', '6']
+  longer = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))  # resumes at 6
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9']
+  assert longer['best_epoch'] == 1 and longer['best_fallback'] is None
+
+
 def test_no_intact_best_is_one_line_naming_the_damaged_folders(tmp_path, monkeypatch):
   workdir = tmp_path / 'run'
   checkpoints = workdir / 'checkpoints'

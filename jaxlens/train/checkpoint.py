@@ -1,13 +1,14 @@
 """Orbax checkpoints under `WORKDIR/checkpoints`: one manager, one atomic save per epoch.
 
-Each save holds the train state and the run's bookkeeping (`RunState`, which records which step
-is the best so far) together, with the validation metric that selects the best. The input
-pipeline needs no state of its own: batch i is a function of the seed and i
-(`jaxlens.data.pipeline.train_dataset`), so a restored step says where it resumes. "This epoch's
-state, and whether it is the best" is therefore one commit: Orbax writes a step into a temporary
-folder and renames it when complete, so a kill at any moment leaves either the previous commit
-or the new one. The preservation policy keeps the two latest steps (the previous one is the
-fallback if the latest is damaged) and the best by metric.
+Each save holds the train state and the run's bookkeeping (`RunState`: the validations, and which
+step is the best so far) together. The input pipeline needs no state of its own: batch i is a
+function of the seed and i (`jaxlens.data.pipeline.train_dataset`), so a restored step says where it
+resumes. "This epoch's state, and whether it is the best" is therefore one commit: Orbax writes a
+step into a temporary folder and renames it when complete, so a kill at any moment leaves either the
+previous commit or the new one. The preservation policy keeps the two latest steps (the previous one
+is the fallback if the latest is damaged) and the best, the step that the saved `RunState.best`
+names, whichever session saved it. (Orbax's own metric policy cannot: it holds step metrics in
+memory only, so after a resume it forgot the earlier best, and deleted it two saves later.)
 
 A damaged checkpoint (a truncated or missing file) is moved aside to `<step>.damaged`, never
 deleted, and the run resumes from the newest intact one with a warning; when none is intact the
@@ -91,14 +92,26 @@ def is_better(value: float, best: dict | None) -> bool:
   return best is None or value > best['value']
 
 
+@dataclasses.dataclass
+class _KeepBest:
+  """Orbax preservation policy: keeps the step the run being saved records as its best. Orbax
+  applies it within `save`, to the kept steps and the one being saved; the steps it drops are
+  deleted once that save commits, so the committed `RunState.best` always names a kept step."""
+
+  step: int | None = None
+
+  def should_preserve(self, checkpoints, *, context) -> list[bool]:
+    del context
+    return [info.step == self.step for info in checkpoints]
+
+
 class Checkpoints:
 
   def __init__(self, workdir: str):
     self.directory = os.fspath(paths.resolve(workdir) / DIRECTORY)
+    self._best = _KeepBest()
     policy = ocp.checkpoint_managers.AnyPreservationPolicy([
-        ocp.checkpoint_managers.LatestN(n=2),
-        ocp.checkpoint_managers.BestN(get_metric_fn=selection_key, n=1,
-                                      keep_checkpoints_without_metrics=False)])
+        ocp.checkpoint_managers.LatestN(n=2), self._best])
     self._manager = ocp.CheckpointManager(
         self.directory, options=ocp.CheckpointManagerOptions(preservation_policy=policy,
                                                              create=True))
@@ -106,13 +119,12 @@ class Checkpoints:
   def has_any(self) -> bool:
     return self._manager.latest_step() is not None
 
-  def save(self, step: int, state, run: RunState, select: float | None) -> None:
-    """Commits state and bookkeeping at `step`; `select` is the validation metric when this
-    step was evaluated."""
-    metrics = None if select is None else {'select': select, 'step': step}
+  def save(self, step: int, state, run: RunState) -> None:
+    """Commits state and bookkeeping at `step`; keeps the two latest steps and `run.best`'s."""
+    self._best.step = run.best['step'] if run.best else None
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
-        run=ocp.args.JsonSave(dataclasses.asdict(run))), metrics=metrics, force=True)
+        run=ocp.args.JsonSave(dataclasses.asdict(run))), force=True)
 
   def _restore(self, step: int, state):
     """Onto `state`'s shardings, whatever mesh or process count wrote the checkpoint."""

@@ -276,10 +276,10 @@ class _Loop:
                                     'train/grad_norm': float(metrics['grad_norm']),
                                     'train/steps_per_second': bar.format_dict['rate'] or 0.0})
 
-  def _save(self, step: int, select: float | None) -> None:
+  def _save(self, step: int) -> None:
     self.state.elapsed = self._elapsed()
     self.state.saved_step = step
-    self.run.checkpoints.save(step, self.run.trainer.state, self.state, select)
+    self.run.checkpoints.save(step, self.run.trainer.state, self.state)
 
   def _preempted(self, step: int) -> bool:
     return self._preemption.requested or self.run.checkpoints.reached_preemption(step)
@@ -288,7 +288,7 @@ class _Loop:
     """Saves (unless the epoch's end just did) and stops for preemption."""
     if not saved:
       self._check_finite()
-      self._save(step, None)
+      self._save(step)
     self.run.checkpoints.wait()
     raise Preempted(f'stopped at step {step} after saving a checkpoint; run the same command '
                     'to resume')
@@ -299,7 +299,6 @@ class _Loop:
     epoch = step // run.steps_per_epoch
     state.train_seconds += time.time() - self._epoch_start
     state.epoch = epoch
-    select = None
     if epoch % config.eval.every_epochs == 0 or epoch == config.train.epochs:
       eval_start = time.time()
       valid = run.evaluation.run(run.trainer.state.model_states(), 'valid')
@@ -315,7 +314,7 @@ class _Loop:
       if run.is_main:
         tqdm.tqdm.write(f'epoch {epoch}: valid ' +
                         ' '.join(f'{k}={v:.4f}' for k, v in valid.items()))
-    self._save(step, select)
+    self._save(step)
     self._epoch_start = time.time()
 
   def _trace(self, step: int) -> None:

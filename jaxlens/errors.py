@@ -15,10 +15,13 @@ class Diverged(Exception):
   """
 
 
-class Preempted(Exception):
-  """SIGTERM (or a multi-host preemption notice) stopped training after a checkpoint was saved.
+class Preempted(BaseException):
+  """SIGTERM (or a multi-host preemption notice) stopped the run: during training after a
+  checkpoint was saved, or at once where nothing is being saved (setup, the final evaluation).
 
-  Exit status `PREEMPTED_EXIT_STATUS`: the same command resumes the run.
+  Exit status `PREEMPTED_EXIT_STATUS`: the same command resumes the run. A `BaseException`, as
+  `KeyboardInterrupt`: raised from the signal handler, it must pass through `except Exception`
+  (a restore that fails is taken for a damaged checkpoint).
   """
 
 

@@ -5,8 +5,8 @@ How a run ends, as one line and an exit status:
 - 0: finished; `WORKDIR/results.json` holds the test results.
 - 1: training diverged (`error: loss became nan at step N ...`); nothing after it was saved.
 - 2: bad input or configuration (`error: ...`), reported before any long work.
-- 75: stopped by SIGTERM or a preemption notice after saving a checkpoint: run the same command
-  again to resume.
+- 75: stopped by SIGTERM or a preemption notice (in training, after saving a checkpoint): run
+  the same command again to resume.
 """
 
 import sys

@@ -15,7 +15,9 @@ import pytest
 
 from jaxlens.data import synthetic
 from jaxlens.errors import JaxlensError
+from jaxlens.eval.evaluation import Evaluation
 from jaxlens.train import loop
+from jaxlens.train.checkpoint import Checkpoints
 from tests import helpers
 
 
@@ -61,6 +63,87 @@ def test_no_intact_checkpoint_is_one_line_naming_the_damaged_folders(tmp_path):
   assert f'{workdir}/checkpoints/6: ' in message and f'{workdir}/checkpoints/3: ' in message
   assert '\n' not in message
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6']  # nothing moved or deleted
+
+
+def _declining_validation(monkeypatch):
+  """Validation NDCG@10 (the selection metric) of 1, 1/2, 1/3, ...: epoch 1 is the best."""
+  original, calls = Evaluation.run, []
+
+  def declining(self, states, split, evaluators=()):
+    metrics = original(self, states, split, evaluators)
+    if split == 'valid':
+      calls.append(split)
+      metrics['NDCG@10'] = 1.0 / len(calls)
+    return metrics
+
+  monkeypatch.setattr(Evaluation, 'run', declining)
+
+
+def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, caplog):
+  """A damaged best that is not the latest: a rerun resumes from the intact latest, trains
+  nothing, and evaluates the best intact kept step instead, saying so."""
+  workdir = tmp_path / 'run'
+  checkpoints = workdir / 'checkpoints'
+  with monkeypatch.context() as patch:
+    _declining_validation(patch)
+    first = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  assert first['best_epoch'] == 1 and first.get('best_fallback') is None
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9']  # the best and the two latest
+  _truncate_state(checkpoints / '3')
+  again = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  assert again['best_epoch'] == 2  # selection metric 1/2: the best of the intact steps 6 and 9
+  fallback = again['best_fallback']
+  assert fallback['recorded_epoch'] == 1 and fallback['recorded_step'] == 3
+  assert fallback['reason'].startswith(f'{checkpoints}/3 is damaged (')
+  assert fallback['reason'].endswith(f'moved to {checkpoints}/3.damaged')
+  assert 'checkpoint step 3 is damaged' in caplog.text
+  assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9']  # kept, not deleted
+  # The weights evaluated are epoch 2's.
+  np.testing.assert_allclose(again['valid']['HR@10'], first['history'][1]['valid']['HR@10'],
+                             atol=1e-7)
+  with open(workdir / 'results.json') as f:
+    assert json.load(f)['best_fallback'] == fallback
+  # Every later rerun evaluates the same step and says why.
+  third = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  assert third['best_epoch'] == 2
+  assert third['best_fallback']['reason'] == (
+      f'{checkpoints}/3 was moved aside as damaged before ({checkpoints}/3.damaged)')
+  assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9']
+
+
+def test_a_resumed_run_keeps_the_best_step_of_an_earlier_session(tmp_path, monkeypatch):
+  """The best of a session that ended is kept through the two newer saves of the next one (Orbax
+  holds step metrics in memory only: a metric policy forgets them at a resume)."""
+  workdir = tmp_path / 'run'
+  checkpoints = workdir / 'checkpoints'
+  _declining_validation(monkeypatch)  # for both sessions: epoch 1 stays the best
+  loop.train_and_evaluate(_config(tmp_path, epochs=2), str(workdir))
+  assert sorted(os.listdir(checkpoints)) == ['3', '6']
+  longer = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))  # resumes at 6
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9']
+  assert longer['best_epoch'] == 1 and longer['best_fallback'] is None
+
+
+def test_no_intact_best_is_one_line_naming_the_damaged_folders(tmp_path, monkeypatch):
+  workdir = tmp_path / 'run'
+  checkpoints = workdir / 'checkpoints'
+  loop.train_and_evaluate(_config(tmp_path), str(workdir))
+  restore_latest = Checkpoints.restore_latest
+
+  def then_damage(self, state):  # damage after the resume, before the final evaluation
+    restored = restore_latest(self, state)
+    for step in ('3', '6'):
+      _truncate_state(checkpoints / step)
+    return restored
+
+  monkeypatch.setattr(Checkpoints, 'restore_latest', then_damage)
+  with pytest.raises(JaxlensError) as error:
+    loop.train_and_evaluate(_config(tmp_path), str(workdir))
+  message = str(error.value)
+  assert message.startswith(f'no intact checkpoint to evaluate in {checkpoints}: ')
+  assert f'{checkpoints}/6: ' in message and f'{checkpoints}/3: ' in message
+  assert '\n' not in message
+  assert sorted(os.listdir(checkpoints)) == ['3', '6']  # nothing moved or deleted
 
 
 def test_checkpoint_of_another_model_is_a_config_error_not_damage(tmp_path):

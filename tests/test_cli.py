@@ -33,6 +33,7 @@ def test_bad_pairs_file(tmp_path, text, message):
   assert result.returncode == 2, result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
   assert f'error: {tmp_path}/{message}' in result.stderr
+  assert not (tmp_path / 'run').exists()  # inputs are checked before the workdir is made
 
 
 def test_missing_pairs_file(tmp_path):
@@ -42,11 +43,14 @@ def test_missing_pairs_file(tmp_path):
   assert f'error: {tmp_path}/absent.tsv: no such pairs file' in result.stderr
 
 
-def test_unknown_config_key(tmp_path):
-  result = _run(tmp_path, '--config.model.hiden=64')
+@pytest.mark.parametrize('override, key', [('--config.model.hiden=64', 'hiden'),
+                                           ('--config.modle.hidden=3', 'modle')])
+def test_unknown_config_key(tmp_path, override, key):
+  result = _run(tmp_path, override)
   assert result.returncode == 2
   assert 'Traceback' not in result.stderr
-  assert "error: config has no key 'hiden'" in result.stderr
+  assert f"error: config has no key '{key}'" in result.stderr
+  assert not (tmp_path / 'run').exists()
 
 
 def test_bad_config_value(tmp_path):
@@ -54,6 +58,7 @@ def test_bad_config_value(tmp_path):
                 '--config.model.user_tower=bert4rec')
   assert result.returncode == 2
   assert "error: unknown user tower 'bert4rec' (config.model.user_tower)" in result.stderr
+  assert not (tmp_path / 'run').exists()
 
 
 def test_paper_config_without_data_says_how_to_build_it(tmp_path):

@@ -19,7 +19,7 @@ from tensorboardX.record_writer import GCSRecordWriter
 
 from jaxlens import paths
 from jaxlens.data import pairs, synthetic
-from jaxlens.train import loop
+from jaxlens.train import checkpoint, loop
 from tests import helpers
 
 BUCKET = 'jaxlens-test'
@@ -68,6 +68,7 @@ def test_training_with_the_workdir_and_data_in_a_bucket(bucket, tmp_path):
   workdir = f'{bucket}/runs/sasrec'
   loop.train_and_evaluate(config, workdir)
   assert sorted(p.name for p in epath.Path(f'{workdir}/checkpoints').iterdir()) == ['3']
+  assert checkpoint.holds_a_run(workdir)  # so its config.json guards the resume
   config.train.epochs = 2  # resumes from the bucket's checkpoint at step 3
   got = loop.train_and_evaluate(config, workdir)
   assert got['test'] == want['test'] and got['history'] == [

@@ -32,6 +32,8 @@ def _set(config, key, value):
     ('loss.name', 'hinge', r"unknown loss 'hinge' \(config.loss.name\); known: bce, "),
     ('loss.negatives', 'local', r"config.loss.negatives='local': 'global' or a positive"),
     ('loss.negatives', '0', r"config.loss.negatives='0': 'global' or a positive"),
+    ('loss.negatives', '5', r"config.loss.negatives='5' does not divide config.train.batch_size="
+                            r'16: the rows of each step must form whole groups$'),
     ('model.user_tower', 'bert4rec', r"unknown user tower 'bert4rec'"),
     ('model.item_tower', 'audio', r"unknown item tower 'audio'"),
     ('model.dtype', 'float16', r"config.model.dtype='float16'; choose one of float32, bfloat16"),
@@ -45,6 +47,12 @@ def _set(config, key, value):
     ('optim.clip_norm', -1.0, r'config.optim.clip_norm=-1.0: 0 \(no clipping\) or a positive'),
     ('model.graph_layers', -1, r'config.model.graph_layers=-1 must be 0 or more'),
     ('model.tower_mlp', (64, 0), r'config.model.tower_mlp=\(64, 0\) must be positive layer widths'),
+    # Found while building the model, after the workdir was made, before these checks.
+    ('model.num_heads', 3, r'config.model.hidden=16 is not divisible by config.model.num_heads=3 '
+                           r'\(SASRec splits it over its heads\)'),
+    ('model.num_heads', 0, r'config.model.num_heads=0 must be a positive integer'),
+    ('model.hidden', 0, r'config.model.hidden=0 must be a positive integer'),
+    ('model.dropout', 1.5, r'config.model.dropout=1.5 must be at least 0 and below 1'),
 ])
 def test_id_config_errors(key, value, message):
   config = helpers.tiny_config()
@@ -81,6 +89,10 @@ def _converted(tmp_path, **info):
     (_video(train_mode='scratch', init_from='weights/slowfast_r50'),
      r"train_mode='scratch' trains from random weights, but init_from='weights/slowfast_r50'"),
     (_video(init_from='/nowhere/weights'), r'/nowhere/weights: not a converted encoder'),
+    (_video(init_from='random', output='logits'),
+     r"config.model.encoder.output='logits'; choose head or features"),
+    (_video(init_from='random', frozen_batch_norm='frozen'),
+     r"config.model.encoder.frozen_batch_norm='frozen'; choose batch or running"),
 ])
 def test_video_config_errors(config, message):
   with pytest.raises(JaxlensError, match=message):
@@ -134,6 +146,7 @@ def test_paper_batch_for_id_models_and_unknown_pairs():
 def test_resume_refuses_a_config_that_changes_the_run(tmp_path):
   config = configuration.resolve(helpers.tiny_config())
   configuration.save(config, str(tmp_path))
+  (tmp_path / 'checkpoints' / '3').mkdir(parents=True)  # a committed step: a run to resume
   longer = _set(_set(configuration.resolve(helpers.tiny_config()), 'train.epochs', 9),
                 'eval.batch_size', 64)
   configuration.check_resume(longer, str(tmp_path))  # schedule length and eval batch may change
@@ -158,3 +171,27 @@ def test_workdir_must_be_a_writable_folder(tmp_path, monkeypatch):
     configuration.check_workdir(str(locked / 'run'))
   configuration.check_workdir(str(tmp_path / 'new' / 'run'))
   assert not (tmp_path / 'new').exists()
+
+
+def test_a_workdir_without_checkpoints_never_blocks_a_corrected_config(tmp_path):
+  """A start that failed after writing config.json but before its first checkpoint (a config
+  error found while building the model, a kill during data loading) left no run to resume: the
+  next start may use another config. Once a step is committed, the config is the run's."""
+  config = configuration.resolve(helpers.tiny_config())
+  configuration.save(config, str(tmp_path))
+  (tmp_path / 'checkpoints' / '3.orbax-checkpoint-tmp-1').mkdir(parents=True)  # uncommitted
+  corrected = _set(configuration.resolve(helpers.tiny_config()), 'model.num_heads', 4)
+  configuration.check_resume(corrected, str(tmp_path))
+  for committed in ('3', '3.damaged'):
+    (tmp_path / 'checkpoints' / committed).mkdir()
+    with pytest.raises(JaxlensError, match=r'differs in model.num_heads \(2 -> 4\)'):
+      configuration.check_resume(corrected, str(tmp_path))
+    (tmp_path / 'checkpoints' / committed).rmdir()
+
+
+@pytest.mark.parametrize('user_tower', ['sasrec', 'gru4rec', 'nextitnet'])
+def test_the_best_epoch_is_selected_as_the_reference_does(user_tower):
+  """VideoRec by valid HR@10 (reference 5.5), IDRec by valid NDCG@10 (reference 5.6)."""
+  assert helpers.load_config(f'{user_tower}_v').eval.select_metric == 'HR@10'
+  assert helpers.load_config(f'{user_tower}_v', 'toy').eval.select_metric == 'HR@10'
+  assert helpers.load_config(f'{user_tower}_id').eval.select_metric == 'NDCG@10'

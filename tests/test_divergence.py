@@ -63,5 +63,6 @@ def test_command_line_exit_status_and_message(tmp_path):
   assert 'Traceback' not in result.stderr
   errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
   assert len(errors) == 1 and 'loss became nan at step' in errors[0]
+  assert 'config (resolved):' in result.stdout and '  optim.lr = 1000000.0' in result.stdout
   with open(tmp_path / 'run' / 'config.json') as f:
     assert json.load(f)['optim']['lr'] == 1e6

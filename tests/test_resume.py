@@ -12,7 +12,7 @@ from jaxlens.data import interactions as interactions_lib
 from jaxlens.data import pairs, synthetic
 from jaxlens.data.clips import ClipStore
 from jaxlens.errors import Preempted
-from jaxlens.train import loop
+from jaxlens.train import checkpoint, loop
 from jaxlens.train.step import Trainer
 from tests import helpers
 
@@ -38,6 +38,15 @@ def _fake_clips(monkeypatch):
   monkeypatch.setattr(interactions_lib, 'clip_store', lambda data_config, data: ClipStore(
       synthetic.RandomFrames(data_config.num_frames, data_config.frame_size),
       data.original_item_ids, in_memory=True))
+
+
+def _one_epoch(tmp_path):
+  """The ID config for one epoch (3 steps) on 40 users written to `tmp_path`."""
+  pairs_path = str(tmp_path / 'toy_pairs.tsv')
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  config = _config(pairs_path)
+  config.train.epochs = 1
+  return config
 
 
 def preempt_after(monkeypatch, steps: int):
@@ -82,9 +91,10 @@ def test_sigterm_then_resume_equals_straight_run(tmp_path, monkeypatch, tower):
       np.testing.assert_allclose(b['valid'][name], value, atol=1e-7)
   with open(os.path.join(workdir, 'results.json')) as f:
     written = json.load(f)
-  assert set(written) == {'valid', 'test', 'test_cold', 'best_epoch', 'epoch_seconds',
-                          'train_sequences_per_second', 'eval_seconds', 'history', 'breakdowns',
-                          'data'}
+  assert set(written) == {'valid', 'test', 'test_cold', 'best_epoch', 'best_fallback',
+                          'epoch_seconds', 'train_sequences_per_second', 'eval_seconds',
+                          'history', 'breakdowns', 'data'}
+  assert written['best_fallback'] is None
   assert set(written['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
   assert written['data'] == {'users': 40, 'items': 30, 'interactions': int(np.count_nonzero(
       synthetic.sequential_interactions(users=40).sequences))}
@@ -109,10 +119,7 @@ def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypat
 
 def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
-  pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
-  config = _config(pairs_path)
-  config.train.epochs = 1
+  config = _one_epoch(tmp_path)
   workdir = tmp_path / 'run'
   loop.train_and_evaluate(config, str(workdir))
   checkpoints = workdir / 'checkpoints'
@@ -124,10 +131,56 @@ def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
 
 
 def test_sigterm_handler_is_only_installed_while_training(tmp_path):
-  pairs_path = str(tmp_path / 'toy_pairs.tsv')
-  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
-  config = _config(pairs_path)
-  config.train.epochs = 1
+  config = _one_epoch(tmp_path)
   before = signal.getsignal(signal.SIGTERM)
   loop.train_and_evaluate(config, str(tmp_path / 'run'))
   assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize('moment', ['setup', 'final evaluation'])
+def test_sigterm_outside_the_steps_is_a_preemption_too(tmp_path, monkeypatch, moment):
+  """Before training (data, compiling) and in the final evaluation nothing is being saved:
+  SIGTERM stops at once with `Preempted` (exit status 75), never a kill by the signal or a
+  finished run, and the same command finishes the run."""
+  previous = signal.signal(signal.SIGTERM, lambda *_: None)  # without jaxlens', the run goes on
+  config = _one_epoch(tmp_path)
+  if moment == 'setup':
+    target, name = loop, 'build_evaluation'
+  else:
+    target, name = loop.Evaluation, 'run'
+  original = getattr(target, name)
+
+  def terminated(*args, **kwargs):
+    if moment == 'setup' or args[2] == 'test':
+      os.kill(os.getpid(), signal.SIGTERM)
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(target, name, terminated)
+  workdir = str(tmp_path / 'run')
+  try:
+    with pytest.raises(Preempted, match=f'stopped during the {moment}'):
+      loop.train_and_evaluate(config, workdir)
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  assert not os.path.exists(os.path.join(workdir, 'results.json'))
+  monkeypatch.setattr(target, name, original)
+  results = loop.train_and_evaluate(config, workdir)
+  assert [h['epoch'] for h in results['history']] == [1]
+
+
+def test_sigterm_while_restoring_is_not_damage(tmp_path, monkeypatch):
+  """A stop that interrupts the restore of an intact checkpoint moves nothing aside."""
+  config = _one_epoch(tmp_path)
+  workdir = tmp_path / 'run'
+  loop.train_and_evaluate(config, str(workdir))
+  original = checkpoint.Checkpoints._restore  # pylint: disable=protected-access
+
+  def terminated(self, step, state):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return original(self, step, state)
+
+  monkeypatch.setattr(checkpoint.Checkpoints, '_restore', terminated)
+  config.train.epochs = 2
+  with pytest.raises(Preempted, match='stopped during the setup'):
+    loop.train_and_evaluate(config, str(workdir))
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3']

@@ -32,7 +32,7 @@ from jaxlens.eval import evaluators, metrics
 from jaxlens.models import factory, item_towers, user_towers
 from jaxlens.models.video import freezing, paper_batches
 from jaxlens.models.video import registry as encoders
-from jaxlens.train import losses
+from jaxlens.train import checkpoint, losses
 
 CONFIG_FILE = 'config.json'
 RANDOM_INIT = 'random'
@@ -134,13 +134,25 @@ def _check_parts(config) -> None:
                        f'{item.name!r} item tower: it propagates over every item\'s vector each '
                        'step, so every item would be embedded each step; use the '
                        f'{" or ".join(with_table)} item tower')
+  _positive(config, 'model.hidden')
+  if not 0 <= config.model.dropout < 1:
+    raise JaxlensError(f'config.model.dropout={config.model.dropout!r} must be at least 0 and '
+                       'below 1')
+  for part in (user, item):
+    if part.check is not None:
+      part.check(config)
   if loss.needs_table and not item.has_table:
     usable = [name for name in losses.REGISTRY.names()
               if not losses.REGISTRY.get(name).needs_table]
     raise JaxlensError(f'config.loss.name={loss.name!r} does not work with the '
                        f'{item.name!r} item tower: {loss.why_table}; use {" or ".join(usable)}')
-  if negatives_group(config) and loss.name != 'in_batch':
+  group = negatives_group(config)
+  if group and loss.name != 'in_batch':
     raise JaxlensError('config.loss.negatives applies to the in_batch loss only')
+  if group and config.train.batch_size % group:
+    raise JaxlensError(f'config.loss.negatives={config.loss.negatives!r} does not divide '
+                       f'config.train.batch_size={config.train.batch_size}: the rows of each '
+                       'step must form whole groups')
   factory.dtype_of(config.model.dtype)
   factory.dtype_of(config.eval.dtype, 'config.eval.dtype')
   if config.optim.schedule not in ('constant', 'cosine'):
@@ -268,9 +280,12 @@ def _as_json(config) -> dict:
 
 
 def check_resume(config, workdir: str) -> None:
-  """A workdir with a `config.json` resumes only under a config that trains the same run."""
+  """A workdir with a `config.json` and a committed checkpoint resumes only under a config that
+  trains the same run. Without a checkpoint there is no run to resume: a start that stopped
+  before its first save (an error found while building the model, a kill) never blocks the
+  next one."""
   path = paths.resolve(workdir) / CONFIG_FILE
-  if not path.exists():
+  if not path.exists() or not checkpoint.holds_a_run(workdir):
     return
   try:
     saved = dict(_flat(paths.read_json(path)))

@@ -7,6 +7,7 @@ preemption) -> the best checkpoint evaluated on valid and test -> `results.json`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -61,6 +62,24 @@ class _Preemption:
     del signum, frame
     logging.warning('SIGTERM received: saving a checkpoint and stopping')
     self.requested = True
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(where: str):
+  """SIGTERM raises `Preempted` at once, in phases that save nothing (setup, the final
+  evaluation): the next start redoes them. The training steps' `_Preemption` overrides this
+  while it runs. Single process only, as `_Preemption`."""
+
+  def handle(signum, frame):
+    del signum, frame
+    raise Preempted(f'stopped {where}; run the same command to resume')
+
+  previous = signal.signal(signal.SIGTERM, handle) if jax.process_count() == 1 else None
+  try:
+    yield
+  finally:
+    if previous is not None:
+      signal.signal(signal.SIGTERM, previous)
 
 
 def unique_bucket(config, mesh) -> int:
@@ -256,10 +275,10 @@ class _Loop:
                                     'train/grad_norm': float(metrics['grad_norm']),
                                     'train/steps_per_second': bar.format_dict['rate'] or 0.0})
 
-  def _save(self, step: int, select: float | None) -> None:
+  def _save(self, step: int) -> None:
     self.state.elapsed = self._elapsed()
     self.state.saved_step = step
-    self.run.checkpoints.save(step, self.run.trainer.state, self.state, select)
+    self.run.checkpoints.save(step, self.run.trainer.state, self.state)
 
   def _preempted(self, step: int) -> bool:
     return self._preemption.requested or self.run.checkpoints.reached_preemption(step)
@@ -268,7 +287,7 @@ class _Loop:
     """Saves (unless the epoch's end just did) and stops for preemption."""
     if not saved:
       self._check_finite()
-      self._save(step, None)
+      self._save(step)
     self.run.checkpoints.wait()
     raise Preempted(f'stopped at step {step} after saving a checkpoint; run the same command '
                     'to resume')
@@ -279,7 +298,6 @@ class _Loop:
     epoch = step // run.steps_per_epoch
     state.train_seconds += time.time() - self._epoch_start
     state.epoch = epoch
-    select = None
     if epoch % config.eval.every_epochs == 0 or epoch == config.train.epochs:
       eval_start = time.time()
       valid = run.evaluation.run(run.trainer.state.model_states(), 'valid')
@@ -295,7 +313,7 @@ class _Loop:
       if run.is_main:
         tqdm.tqdm.write(f'epoch {epoch}: valid ' +
                         ' '.join(f'{k}={v:.4f}' for k, v in valid.items()))
-    self._save(step, select)
+    self._save(step)
     self._epoch_start = time.time()
 
   def _trace(self, step: int) -> None:
@@ -362,7 +380,11 @@ class _Loop:
 def _results(run: Run, state: RunState) -> dict:
   """The best checkpoint evaluated on valid and test."""
   run.checkpoints.wait()
-  run.trainer.state = run.checkpoints.restore_best(run.trainer.state, state)
+  metric = run.config.eval.select_metric
+  validated = {entry['epoch'] * run.steps_per_epoch: entry['valid'][metric]
+               for entry in state.history}  # validations come at epochs' ends
+  best = run.checkpoints.restore_best(run.trainer.state, state, validated)
+  run.trainer.state = best.state
   states = run.trainer.state.model_states()
   eval_start = time.time()
   valid = run.evaluation.run(states, 'valid')
@@ -371,7 +393,8 @@ def _results(run: Run, state: RunState) -> dict:
   evaluations = len(state.history)
   return {
       'valid': valid, 'test': test, 'test_cold': breakdowns.get('cold'),
-      'best_epoch': state.best['epoch'] if state.best else state.epoch,
+      'best_epoch': best.epoch,  # the epoch evaluated
+      'best_fallback': best.fallback,  # why it is not the recorded best (None: it is)
       'epoch_seconds': state.train_seconds / max(state.epoch, 1),
       'train_sequences_per_second': len(run.rows) * state.epoch / max(state.train_seconds, 1e-9),
       'eval_seconds': (state.eval_seconds / evaluations if evaluations
@@ -387,19 +410,25 @@ def train_and_evaluate(config, workdir: str) -> dict:
   """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`."""
   session_start = time.time()
   config = configuration.resolve(config)
-  run = setup(config, workdir)
+  with _stop_on_sigterm('during the setup'):
+    run = setup(config, workdir)
   try:
-    restored = run.checkpoints.restore_latest(run.trainer.state)
+    with _stop_on_sigterm('during the setup'):
+      restored = run.checkpoints.restore_latest(run.trainer.state)
     state = RunState()
     if restored is not None:
       run.trainer.state, state = restored
       logging.info('resumed from step %d (epoch %d)', int(run.trainer.state.step), state.epoch)
     _Loop(run, state, session_start).run_training()
-    results = _results(run, state)
+    with _stop_on_sigterm('during the final evaluation'):
+      results = _results(run, state)
   finally:
     run.summary.close()
   if run.is_main:
     paths.write_json(paths.resolve(workdir) / 'results.json', results)
+    fallback = results['best_fallback']
     print('test ' + ' '.join(f'{k}={v:.4f}' for k, v in results['test'].items()) +
-          f' (best epoch {results["best_epoch"]})')
+          f' (best epoch {results["best_epoch"]}' +
+          (f': the recorded best, epoch {fallback["recorded_epoch"]}, has no usable checkpoint; '
+           'see best_fallback in results.json' if fallback else '') + ')')
   return results

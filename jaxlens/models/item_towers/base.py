@@ -64,6 +64,8 @@ class ItemTowerSpec:
   # Reads a frozen item-feature table (`config.model.features`, from `python -m jaxlens.extract`).
   reads_features: bool = False
   description: str = ''
+  # check(config): raises JaxlensError for keys the tower cannot build with, before any data.
+  check: Callable[..., None] | None = None
 
 
 REGISTRY: Registry[ItemTowerSpec] = Registry('item tower', 'config.model.item_tower')

@@ -84,13 +84,21 @@ class VideoTower(ItemTower):
     return self.content(clips)
 
 
+def _check(config) -> None:
+  encoder = config.model.encoder
+  if encoder.output not in ('head', 'features'):
+    raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
+  if encoder.frozen_batch_norm not in ('batch', 'running'):
+    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
+                       'choose batch or running')
+
+
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs,
            dtype) -> VideoTower:
   del layout  # no table to shard
+  _check(config)
   encoder = config.model.encoder
   spec = encoders.get(encoder.name)
-  if encoder.output not in ('head', 'features'):
-    raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
   is_trainable = freezing.trainable_predicate(spec, encoder.train_mode)
   tower = VideoTower(spec, data.num_items, output=encoder.output, hidden=config.model.hidden,
                      rngs=rngs, dtype=dtype, remat=encoder.remat,
@@ -103,11 +111,9 @@ def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs,
                                       and not is_trainable(tuple(path)))
     tower.content.encoder = nnx.view(tower.content.encoder, only=frozen_norm,
                                      use_running_average=True, raise_if_not_found=False)
-  elif encoder.frozen_batch_norm != 'batch':
-    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
-                       'choose batch or running')
   return tower
 
 
 REGISTRY.register(ItemTowerSpec('video', _build, has_table=False, batch_inputs=CLIPS,
-                                description='a video encoder over raw frames (VideoRec)'))
+                                description='a video encoder over raw frames (VideoRec)',
+                                check=_check))

@@ -77,6 +77,8 @@ class UserTowerSpec:
   # Every item's vector each step (graph propagation): only item towers with a table serve it.
   needs_item_table: bool = False
   description: str = ''
+  # check(config): raises JaxlensError for keys the tower cannot build with, before any data.
+  check: Callable[..., None] | None = None
 
 
 REGISTRY: Registry[UserTowerSpec] = Registry('user tower', 'config.model.user_tower')

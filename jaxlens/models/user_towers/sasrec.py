@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens.errors import JaxlensError
 from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
 
 _XAVIER = nnx.initializers.xavier_normal()
@@ -86,5 +87,15 @@ def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> SASRec:
                 num_heads=model.num_heads, dropout=model.dropout, rngs=rngs, dtype=dtype)
 
 
+def _check(config) -> None:
+  hidden, heads = config.model.hidden, config.model.num_heads
+  if not isinstance(heads, int) or isinstance(heads, bool) or heads <= 0:
+    raise JaxlensError(f'config.model.num_heads={heads!r} must be a positive integer')
+  if hidden % heads:
+    raise JaxlensError(f'config.model.hidden={hidden} is not divisible by config.model.num_heads='
+                       f'{heads} (SASRec splits it over its heads)')
+
+
 REGISTRY.register(UserTowerSpec('sasrec', _build, task='sequence', paper_batch_size=512,
-                                description='self-attention over the history (Kang & McAuley)'))
+                                description='self-attention over the history (Kang & McAuley)',
+                                check=_check))

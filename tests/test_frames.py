@@ -1,4 +1,4 @@
-"""Frame choice and extraction (`jaxlens.data.frames`) on generated and real videos."""
+"""Frame choice and extraction (`jaxlens.data.build.frames`) on generated and real videos."""
 
 import glob
 import os

@@ -53,7 +53,7 @@ def test_the_table_is_a_constant_outside_gradients_state_and_checkpoints(tmp_pat
   for tree in (trainer.state.params, trainer.state.opt_state, trainer.state.rest):
     assert table.shape not in {leaf.shape for leaf in jax.tree.leaves(tree)}
   checkpoints = Checkpoints(str(tmp_path / 'run'))
-  checkpoints.save(1, trainer.state, RunState(), None)
+  checkpoints.save(1, trainer.state, RunState())
   checkpoints.wait()
   saved = ocp.StandardCheckpointer().metadata(
       os.path.join(checkpoints.directory, '1', 'state')).item_metadata
@@ -65,6 +65,7 @@ def test_the_table_is_a_constant_outside_gradients_state_and_checkpoints(tmp_pat
 def test_a_resumed_run_refuses_a_changed_table(tmp_path):
   config = helpers.tiny_features_config(tmp_path / 'table')
   configuration.save(configuration.resolve(config), str(tmp_path))
+  (tmp_path / 'checkpoints' / '3').mkdir(parents=True)  # a committed step: a run to resume
   configuration.check_resume(configuration.resolve(config), str(tmp_path))
   helpers.random_feature_table(tmp_path / 'table', np.arange(1, 31), dim=12, seed=1)
   with pytest.raises(JaxlensError, match=r'differs in model.features.fingerprint'):

@@ -40,10 +40,6 @@ def memory(compiled) -> dict[str, int]:
   return out
 
 
-def round_up(n: int, multiple: int) -> int:
-  return -(-n // multiple) * multiple
-
-
 def full_batch(users: int, slots: int, num_items: int, distinct_clips: int | None,
                clip_multiple: int, negatives: bool = False) -> dict[str, np.ndarray]:
   """A batch whose `users * slots` slots all hold real items (the worst case for positions);
@@ -55,7 +51,7 @@ def full_batch(users: int, slots: int, num_items: int, distinct_clips: int | Non
   if negatives:
     batch[pipeline.NEGATIVE_IDS] = np.roll(ids, 1)[:, 1:]
   if distinct_clips is not None:
-    unique = round_up(min(distinct_clips, users * slots), clip_multiple)
+    unique = pipeline.padded_length(min(distinct_clips, users * slots), clip_multiple)
     for field in [f for f in batch if f != pipeline.USER_IDS]:
       batch[pipeline.clip_index(field)] = (np.arange(batch[field].size) % unique).reshape(
           batch[field].shape).astype(np.int32)
@@ -99,7 +95,7 @@ def compile_steps(config, *, users: int, items: int, distinct_clips: int | None 
   table = None
   if on_device:
     data_axis = sharding.mesh_axis(rules, 'batch')
-    rows = round_up(items + 1, mesh.shape[data_axis] if data_axis else 1)
+    rows = pipeline.padded_length(items + 1, mesh.shape[data_axis] if data_axis else 1)
     table = jax.ShapeDtypeStruct((rows,) + clip_shape, jnp.uint8, sharding=jax.sharding.
                                  NamedSharding(mesh, jax.P(data_axis)))
   trainer = loop.build_trainer(config, data, mesh, clip_table=table)

@@ -71,16 +71,20 @@ def test_two_processes_train_like_one(tmp_path, pairs_path, one_process):
 
 
 def test_two_process_checkpoint_resumes_on_one_process(tmp_path, pairs_path, one_process):
+  """SIGTERM as soon as both processes finished their setup: the notice reaches the training
+  steps' sync point (mid-epoch, before any step could end the run), however loaded the host."""
   workdir = tmp_path / 'run'
   children = multiprocess.launch(_argv(workdir, pairs_path), processes=2, devices_per_process=4)
-  committed = workdir / 'checkpoints' / '3' / 'commit_success.txt'
+  logs = [workdir / 'logs' / f'process_{process}.log' for process in (0, 1)]
   start = time.time()
-  while not committed.exists() and time.time() - start < 600:
+  while not all(log.exists() and 'loads rows' in log.read_text() for log in logs):
+    assert time.time() - start < 600 and all(c.poll() is None for c in children)
     time.sleep(0.01)
   for child in children:
     child.send_signal(signal.SIGTERM)
   outcomes = multiprocess.wait(children)
   assert [status for status, _, _ in outcomes] == [75, 75], outcomes[0][2][-3000:]
+  assert glob.glob(str(workdir / 'checkpoints' / '*' / 'commit_success.txt'))
   [(status, _, stderr)] = multiprocess.wait(
       multiprocess.launch(_argv(workdir, pairs_path), processes=1, devices_per_process=8))
   assert status == 0, stderr[-3000:]

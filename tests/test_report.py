@@ -174,3 +174,20 @@ def test_bad_folder_is_one_error_line(tmp_path, capsys):
   assert capsys.readouterr().err == f'error: {tmp_path}/absent: no such folder\n'
   assert report_cli.main([str(tmp_path), '--out', str(tmp_path / 'r')]) == 2
   assert capsys.readouterr().err.startswith('error: no runs under')
+
+
+def test_warm_runs_in_numeric_order_with_their_data_sizes(tmp_path, capsys):
+  """warm50 before warm200, and each table names every data set it used with its size."""
+  root = tmp_path / 'table8_50k'
+  cells = [Cell(f'sasrec_id-warm{n}', {'model.item_tower': 'id', 'data.min_item_interactions': n})
+           for n in (50, 200)]
+  _sweep_record(root, 'configs/sweeps/table8.py:50k', cells)
+  for n in (50, 200):
+    _run(root / f'sasrec_id-warm{n}', 0.5, {'model.user_tower': 'sasrec', 'model.item_tower': 'id',
+                                             'data.name': 'microlens/50k',
+                                             'data.min_item_interactions': n})
+  assert report_cli.main([str(root), '--out', str(tmp_path / 'report')]) == 0
+  printed = capsys.readouterr().out
+  assert printed.index('warm50:') < printed.index('warm200:')
+  assert ('Our data: microlens/50k warm-50 (48 users, 30 items), microlens/50k warm-200 (48 users,'
+          ' 30 items).') in (tmp_path / 'report' / 'report.md').read_text()

@@ -21,8 +21,13 @@ _TITLES = {studies.BENCHMARK: 'Benchmark', studies.TABLE6: 'Table 6: video encod
 
 
 def _datasets(runs: list[Run]) -> str:
-  labels = sorted({naming.dataset(run.config) for run in runs if run.config})
-  return ', '.join(labels) or 'unknown (no config.json)'
+  """Each data set once, with its size after the protocol from a finished run: warm-N settings
+  differ by orders of magnitude (warm-200 on MicroLens-50K leaves a few dozen items)."""
+  labels: dict[str, str] = {}
+  for run in runs:
+    if run.config and (run.finished or naming.dataset(run.config) not in labels):
+      labels[naming.dataset(run.config)] = naming.dataset_with_size(run.config, run.results)
+  return ', '.join(labels.values()) or 'unknown (no config.json)'
 
 
 def _image(name: str, drawn: bool, caption: str) -> list[str]:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from jaxlens.report import __main__ as report_cli
-from jaxlens.report import naming
+from jaxlens.report import naming, plots
+from jaxlens.report import runs as runs_lib
 from jaxlens.sweep import Cell, Sweep, spec
 from jaxlens.sweep.state import SweepRecord
 
@@ -191,3 +192,15 @@ def test_warm_runs_in_numeric_order_with_their_data_sizes(tmp_path, capsys):
   assert printed.index('warm50:') < printed.index('warm200:')
   assert ('Our data: microlens/50k warm-50 (48 users, 30 items), microlens/50k warm-200 (48 users,'
           ' 30 items).') in (tmp_path / 'report' / 'report.md').read_text()
+
+
+def test_far_apart_learning_curves_use_a_log_axis(tmp_path, monkeypatch):
+  """Warm-200 near 1 beside warm-0 near 0.07: a linear axis would flatten warm-0."""
+  figures = []
+  monkeypatch.setattr(plots, '_save', lambda figure, path: figures.append(figure) or True)
+  for name, hr10 in (('warm0', 0.07), ('warm200', 0.9), ('warm20', 0.1)):
+    _run(tmp_path / name, hr10, {'model.user_tower': 'sasrec', 'model.item_tower': 'id'})
+  runs = runs_lib.find([str(tmp_path)])
+  assert plots.learning_curves(runs, '') and plots.learning_curves(runs[:2], '')
+  assert [[axes.get_yscale() for axes in figure.axes[:2]] for figure in figures] == [
+      ['log', 'log'], ['linear', 'linear']]

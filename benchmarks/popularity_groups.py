@@ -78,10 +78,13 @@ def markdown(comparison: Comparison) -> str:
 
 
 def plot(comparisons: list[Comparison], path: str) -> None:
-  """HR@10 per non-empty group, the run's bar beside most-popular's, one panel per run."""
-  figure, axes = plt.subplots(1, len(comparisons), figsize=(7 * len(comparisons), 4.5),
-                              squeeze=False)
-  for panel, comparison in zip(axes[0], comparisons):
+  """HR@10 per non-empty group, the run's bar beside most-popular's, one panel per run (two
+  panels a row)."""
+  columns, rows = min(2, len(comparisons)), (len(comparisons) + 1) // 2
+  figure, axes = plt.subplots(rows, columns, figsize=(7 * columns, 4.5 * rows), squeeze=False)
+  for panel in axes.flat[len(comparisons):]:
+    panel.set_axis_off()
+  for panel, comparison in zip(axes.flat, comparisons):
     rows = [row for row in comparison.rows if row['users']]
     positions = range(len(rows))
     panel.bar([x - 0.2 for x in positions], [row['run HR@10'] for row in rows], 0.4,
@@ -94,7 +97,8 @@ def plot(comparisons: list[Comparison], path: str) -> None:
               ylabel='test HR@10')
     panel.set_title(f'{comparison.model} against most-popular\n({comparison.source})',
                     fontsize='small')
-    panel.legend(fontsize='small')
+    panel.set_ylim(top=1.25 * max(max(row['run HR@10'], row['mp HR@10']) for row in rows))
+    panel.legend(fontsize='small', loc='upper left')  # the headroom above keeps bars clear
   figure.tight_layout()
   figure.savefig(path, dpi=80)
   plt.close(figure)

@@ -7,9 +7,9 @@ Paper: MicroLens-100K, each encoder from its Kinetics weights (`python -m jaxlen
 --output weights/<encoder>`) at the paper's batch for that encoder and policy (batch_size=-1).
 `:toy`: a miniature on the synthetic toy subset, 3 encoders that take small clips, randomly
 initialised (no pretrained weights offline), so it exercises the study, not the paper's finding.
-To fit about 40 minutes on 2 shared CPU cores it trains 3 epochs (the toy config's 8) and gives
-R3D-r18 4x16x16 clips (its smallest input; the others get the toy's 4x32x32): at 4x32x32 its FT
-cell alone took about 18 minutes an epoch there.
+To be shorter on 2 shared CPU cores it trains 3 epochs (the toy config's 8) and gives R3D-r18
+4x16x16 clips (its smallest input; the others get the toy's 4x32x32): at 4x32x32 its FT cell
+alone took about 18 minutes an epoch there. It still took 80 minutes at load average 6.7.
 """
 
 from jaxlens.sweep import Cell, Sweep

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from jaxlens.report import __main__ as report_cli
-from jaxlens.report import naming
+from jaxlens.report import naming, plots
+from jaxlens.report import runs as runs_lib
 from jaxlens.sweep import Cell, Sweep, spec
 from jaxlens.sweep.state import SweepRecord
 
@@ -174,3 +175,32 @@ def test_bad_folder_is_one_error_line(tmp_path, capsys):
   assert capsys.readouterr().err == f'error: {tmp_path}/absent: no such folder\n'
   assert report_cli.main([str(tmp_path), '--out', str(tmp_path / 'r')]) == 2
   assert capsys.readouterr().err.startswith('error: no runs under')
+
+
+def test_warm_runs_in_numeric_order_with_their_data_sizes(tmp_path, capsys):
+  """warm50 before warm200, and each table names every data set it used with its size."""
+  root = tmp_path / 'table8_50k'
+  cells = [Cell(f'sasrec_id-warm{n}', {'model.item_tower': 'id', 'data.min_item_interactions': n})
+           for n in (50, 200)]
+  _sweep_record(root, 'configs/sweeps/table8.py:50k', cells)
+  for n in (50, 200):
+    _run(root / f'sasrec_id-warm{n}', 0.5, {'model.user_tower': 'sasrec', 'model.item_tower': 'id',
+                                             'data.name': 'microlens/50k',
+                                             'data.min_item_interactions': n})
+  assert report_cli.main([str(root), '--out', str(tmp_path / 'report')]) == 0
+  printed = capsys.readouterr().out
+  assert printed.index('warm50:') < printed.index('warm200:')
+  assert ('Our data: microlens/50k warm-50 (48 users, 30 items), microlens/50k warm-200 (48 users,'
+          ' 30 items).') in (tmp_path / 'report' / 'report.md').read_text()
+
+
+def test_far_apart_learning_curves_use_a_log_axis(tmp_path, monkeypatch):
+  """Warm-200 near 1 beside warm-0 near 0.07: a linear axis would flatten warm-0."""
+  figures = []
+  monkeypatch.setattr(plots, '_save', lambda figure, path: figures.append(figure) or True)
+  for name, hr10 in (('warm0', 0.07), ('warm200', 0.9), ('warm20', 0.1)):
+    _run(tmp_path / name, hr10, {'model.user_tower': 'sasrec', 'model.item_tower': 'id'})
+  runs = runs_lib.find([str(tmp_path)])
+  assert plots.learning_curves(runs, '') and plots.learning_curves(runs[:2], '')
+  assert [[axes.get_yscale() for axes in figure.axes[:2]] for figure in figures] == [
+      ['log', 'log'], ['linear', 'linear']]

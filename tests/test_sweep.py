@@ -45,8 +45,9 @@ def test_study_files_expand():
   for job in toy:
     assert job.config == 'configs/sasrec_v.py:toy'
     assert job.overrides['model.encoder.init_from'] == 'random'
+    size = job.overrides.get('data.frame_size', 32)  # the toy's, or the cell's own (R3D-r18)
     assert all(need <= have for need, have in zip(
-        registry.get(job.overrides['model.encoder.name']).min_input, (4, 32, 32)))
+        registry.get(job.overrides['model.encoder.name']).min_input, (4, size, size)))
   table8 = spec.expand(spec.load('configs/sweeps/table8.py'), 'runs/t8')
   assert [(job.name, job.config) for job in table8][::4] == [
       ('sasrec_id-warm0', 'configs/sasrec_id.py'), ('sasrec_v-warm0', 'configs/sasrec_v.py')]
@@ -76,9 +77,10 @@ def test_print_commands_runs_nothing_but_records_the_cells(tmp_path, capsys):
   printed = capsys.readouterr().out.splitlines()
   assert printed == [
       f'python -m jaxlens.main --config configs/sasrec_v.py:toy --workdir {root}/{name} '
-      f'--config.model.encoder.name={name.split("-")[0]} '
+      f'--config.train.epochs=3 --config.model.encoder.name={name.split("-")[0]} '
       f'--config.model.encoder.train_mode={name.split("-")[1]} '
-      '--config.model.encoder.init_from=random' for name in ('x3d_xs-FT', 'r3d_18-topT')]
+      f'--config.model.encoder.init_from=random{more}'
+      for name, more in (('x3d_xs-FT', ''), ('r3d_18-topT', ' --config.data.frame_size=16'))]
   assert os.listdir(root) == ['sweep.json']
   record = _sweep_json(root)
   assert record['study'] == 'table6' and len(record['cells']) == 9

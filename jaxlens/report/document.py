@@ -21,8 +21,30 @@ _TITLES = {studies.BENCHMARK: 'Benchmark', studies.TABLE6: 'Table 6: video encod
 
 
 def _datasets(runs: list[Run]) -> str:
-  labels = sorted({naming.dataset(run.config) for run in runs if run.config})
-  return ', '.join(labels) or 'unknown (no config.json)'
+  """Each data set once, with its size after the protocol from a finished run: warm-N settings
+  differ by orders of magnitude (warm-200 on MicroLens-50K leaves a few dozen items)."""
+  labels: dict[str, str] = {}
+  for run in runs:
+    if run.config and (run.finished or naming.dataset(run.config) not in labels):
+      labels[naming.dataset(run.config)] = naming.dataset_with_size(run.config, run.results)
+  return (', '.join(labels.values()) or 'unknown (no config.json)') + _clips(runs)
+
+
+def _clips(runs: list[Run]) -> str:
+  """The video runs' clip sizes, with the encoders of each when they differ (a toy sweep gives
+  R3D-r18 smaller clips than the others)."""
+  encoders: dict[str, list[str]] = {}
+  for run in runs:
+    shape = naming.clip(run.config) if run.config else ''
+    if shape:
+      label = naming.encoder_label(naming.get(run.config, 'model.encoder.name', '?'))
+      names = encoders.setdefault(shape, [])
+      if label not in names:
+        names.append(label)
+  if len(encoders) <= 1:
+    return ''.join(f'; clips {shape}' for shape in encoders)
+  return '; clips ' + ', '.join(f'{shape} ({", ".join(names)})'
+                                for shape, names in encoders.items())
 
 
 def _image(name: str, drawn: bool, caption: str) -> list[str]:

@@ -83,6 +83,15 @@ def setting(config: dict) -> str:
   return ''
 
 
+def clip(config: dict) -> str:
+  """A video run's clips as frames x height x width (`4x32x32`); '' for other runs or when
+  config.json does not say."""
+  frames, size = get(config, 'data.num_frames'), get(config, 'data.frame_size')
+  if get(config, 'model.item_tower') != 'video' or not frames or not size:
+    return ''
+  return f'{frames}x{size}x{size}'
+
+
 def dataset(config: dict) -> str:
   """The data a run trained on: a pairs file's name or the built dataset, and warm-N."""
   pairs = get(config, 'data.pairs_path')

@@ -20,6 +20,7 @@ from jaxlens.report import paper, studies  # pylint: disable=wrong-import-positi
 from jaxlens.report.runs import Run  # pylint: disable=wrong-import-position
 
 METRIC = 'HR@10'
+LOG_SCALE_SPREAD = 5  # learning curves whose best values differ more than this use a log axis
 
 
 def _label(run: Run) -> str:
@@ -34,13 +35,18 @@ def _save(figure, path: str) -> bool:
 
 
 def learning_curves(runs: list[Run], path: str) -> bool:
-  """Validation HR@10 against epoch and against wall-clock seconds, one line per run."""
+  """Validation HR@10 against epoch and against wall-clock seconds, one line per run; on a log
+  axis when the runs' best values are far apart."""
   curves = [(run, [point for point in (run.results or {}).get('history') or []
                    if METRIC in point.get('valid', {})]) for run in runs]
   curves = [(run, history) for run, history in curves if history]
   if not curves:
     return False
   figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.5))
+  bests = [max(point['valid'][METRIC] for point in history) for _, history in curves]
+  if min(bests) > 0 and max(bests) / min(bests) > LOG_SCALE_SPREAD:
+    for axes in (by_epoch, by_time):  # warm-200 near 1 would flatten warm-0 near 0.1
+      axes.set_yscale('log')
   for run, history in curves:
     values = [point['valid'][METRIC] for point in history]
     by_epoch.plot([point['epoch'] for point in history], values, marker='.', label=_label(run))

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 from typing import Any
 
 from jaxlens.sweep import state as sweep_state
@@ -62,7 +63,12 @@ def find(folders: list[str]) -> list[Run]:
   for root in sweep_roots:
     for run in _expected_by_sweep(root, runs):
       runs.setdefault(os.path.normpath(run.path), run)
-  return sorted(runs.values(), key=lambda run: run.path)
+  return sorted(runs.values(), key=lambda run: _natural_key(run.path))
+
+
+def _natural_key(text: str) -> list:
+  """Numbers compared as numbers, so `warm50` comes before `warm200`."""
+  return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', text)]
 
 
 def _read_json(path: str) -> tuple[dict | None, str]:

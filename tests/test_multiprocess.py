@@ -1,5 +1,6 @@
-"""Multi-host for real: 2 JAX processes on localhost (4 simulated devices each) train like 1
-process with 8 devices, and checkpoints move between process counts and meshes."""
+"""Multi-host for real: 2 JAX processes on localhost (4 simulated devices each) train ID and
+video models like 1 process with 8 devices, and checkpoints move between process counts and
+meshes."""
 
 import glob
 import json
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxlens.data import synthetic
+from jaxlens.data.build import subset
 from tests import helpers, multiprocess
 
 TOLERANCE = 1e-5
@@ -68,6 +70,32 @@ def test_two_processes_train_like_one(tmp_path, pairs_path, one_process):
     with open(workdir / 'logs' / f'process_{process}.log') as f:
       assert f'process {process} of 2 loads rows {8 * process}-{8 * process + 7} of every ' \
              'global batch of 16' in f.read()
+
+
+@pytest.fixture(scope='module')
+def toy_dir(tmp_path_factory):
+  data_dir = str(tmp_path_factory.mktemp('tfds'))
+  subset.ensure_built('microlens/toy', data_dir)
+  return data_dir
+
+
+def test_two_processes_train_video_like_one(tmp_path, toy_dir):
+  """The toy VideoRec run (tiny_c3d from scratch, 8 steps): each process decodes its slice of
+  the batch's distinct clips; the same results as 1 process with 8 devices."""
+  argv = ['--config', 'configs/sasrec_v.py:toy', f'--config.data.dir={toy_dir}',
+          '--config.train.epochs=1', '--config.train.batch_size=256', '--config.model.hidden=16',
+          '--config.data.frame_size=16', '--config.data.max_seq_len=6']
+  [(status, _, stderr)] = multiprocess.wait(multiprocess.launch(
+      argv + ['--workdir', str(tmp_path / 'one')], processes=1, devices_per_process=8))
+  assert status == 0, stderr[-3000:]
+  outcomes = multiprocess.wait(multiprocess.launch(
+      argv + ['--workdir', str(tmp_path / 'two')], processes=2, devices_per_process=4))
+  for status, _, stderr in outcomes:
+    assert status == 0, stderr[-3000:]
+  _assert_same_results(_results(tmp_path / 'two'), _results(tmp_path / 'one'))
+  assert len(glob.glob(str(tmp_path / 'two' / 'tensorboard' / '*'))) == 1
+  with open(tmp_path / 'two' / 'logs' / 'process_1.log') as f:
+    assert 'process 1 of 2 loads rows 128-255 of every global batch of 256' in f.read()
 
 
 def test_two_process_checkpoint_resumes_on_one_process(tmp_path, pairs_path, one_process):

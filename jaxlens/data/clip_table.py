@@ -38,7 +38,8 @@ def on_device(choice: str, store: ClipStore, num_items: int, mesh: jax.sharding.
     raise JaxlensError(f'config.data.clip_store={choice!r}; choose one of {", ".join(STORES)}')
   if choice != 'auto':
     return choice == 'device'
-  limit = (mesh.devices.flat[0].memory_stats() or {}).get('bytes_limit')
+  # This process's own device: another host's answers no memory query.
+  limit = (mesh.local_devices[0].memory_stats() or {}).get('bytes_limit')
   shards = mesh.shape[data_axis] if data_axis else 1
   return bool(limit) and table_bytes(store, num_items) / shards <= DEVICE_MEMORY_SHARE * limit
 

@@ -8,8 +8,10 @@
    features. The 1-nearest-neighbour category accuracy of the standardised features measures
    how much content they carry (chance: 1/8).
 2. Trains SASRec and YouTube-DNN with the `id`, `id+features` and `features` item towers
-   (`configs/*_id_v.py:toy`) and prints test HR@10 / NDCG@10 overall, on users whose target is
-   cold (never in training) and on the rest, with the content towers' gain over their ID twins.
+   (`configs/*_id_v.py:toy`), DSSM_ID against DSSM_ID+V (VBPR, `configs/dssm_id_v.py:toy`), and
+   MMGCN and GRCN `_ID` against `_ID+V` (`configs/{mmgcn,grcn}_id{,_v}.py:toy`), and prints
+   test HR@10 / NDCG@10 overall, on users whose target is cold (never in training) and on the
+   rest, with the content models' gain over their ID twins.
 Runs are resumable folders under --root (a finished one is read back, not rerun).
 """
 
@@ -28,7 +30,14 @@ from jaxlens.models.item_towers.features import standardised
 from benchmarks.videorec_common import print_table, results_of
 
 TOWERS = {'id': 'ID', 'id+features': 'ID+V', 'features': 'V'}
-USERS = {'sasrec': 'SASRec', 'youtube': 'YouTube'}
+# Per model: (label, config, item tower or None for the config's own), its ID twin first.
+MODELS = {
+    'SASRec': [(label, 'sasrec_id_v:toy', tower) for tower, label in TOWERS.items()],
+    'YouTube': [(label, 'youtube_id_v:toy', tower) for tower, label in TOWERS.items()],
+    'DSSM': [('ID', 'dssm_id_v:toy', 'id'), ('ID+V', 'dssm_id_v:toy', None)],
+    'MMGCN': [('ID', 'mmgcn_id:toy', None), ('ID+V', 'mmgcn_id_v:toy', None)],
+    'GRCN': [('ID', 'grcn_id:toy', None), ('ID+V', 'grcn_id_v:toy', None)],
+}
 
 
 def extract_toy_features(directory: str, data_dir: str | None) -> np.ndarray:
@@ -46,13 +55,18 @@ def extract_toy_features(directory: str, data_dir: str | None) -> np.ndarray:
   return float(np.mean(categories[similarity.argmax(axis=1)] == categories))
 
 
-def run(user: str, tower: str, features: str, args) -> dict:
-  config = default_config.load(f'{user}_id_v:toy')
-  config.model.item_tower = tower
-  config.model.features.path = features if tower != 'id' else ''
+def run(spec: str, tower: str | None, features: str, args) -> dict:
+  config = default_config.load(spec)
+  if tower is not None:
+    config.model.item_tower = tower
+  if config.model.item_tower == 'id':  # an ID twin: no table, VBPR's halves summed back
+    config.model.features.update(path='', combine='sum')
+  else:
+    config.model.features.path = features
   config.data.dir = args.data_dir or ''
   config.train.epochs = args.epochs
-  return results_of(config, os.path.join(args.root, f'{user}-{tower}'))
+  name = f'{config.model.user_tower}-{config.model.item_tower}'  # e.g. sasrec-id+features
+  return results_of(config, os.path.join(args.root, name))
 
 
 def main() -> None:
@@ -67,16 +81,16 @@ def main() -> None:
   accuracy = extract_toy_features(features, args.data_dir)
   print(f'features: 1-NN category accuracy {accuracy:.3f} (chance 0.125)')
   rows = []
-  for user, name in USERS.items():
-    results = {tower: run(user, tower, features, args) for tower in TOWERS}
-    cold_id = results['id']['breakdowns']['cold']['HR@10']
-    for tower, label in TOWERS.items():
-      test, breakdowns = results[tower]['test'], results[tower]['breakdowns']
+  for name, variants in MODELS.items():
+    results = {label: run(spec, tower, features, args) for label, spec, tower in variants}
+    cold_id = results['ID']['breakdowns']['cold']['HR@10']
+    for label, result in results.items():
+      test, breakdowns = result['test'], result['breakdowns']
       cold, warm = breakdowns['cold'], breakdowns['warm']
       rows.append([f'{name}_{label}', f"{test['HR@10']:.4f}", f"{test['NDCG@10']:.4f}",
                    f"{cold['HR@10']:.4f}", f"{cold['NDCG@10']:.4f}",
-                   '–' if tower == 'id' else f"{cold['HR@10'] - cold_id:+.4f}",
-                   f"{warm['HR@10']:.4f}", cold['users'], results[tower]['best_epoch']])
+                   '–' if label == 'ID' else f"{cold['HR@10'] - cold_id:+.4f}",
+                   f"{warm['HR@10']:.4f}", cold['users'], result['best_epoch']])
   print_table(['model', 'test HR@10', 'test NDCG@10', 'cold HR@10', 'cold NDCG@10',
                'cold HR@10 - ID twin', 'warm HR@10', 'cold users', 'best epoch'], rows)
 

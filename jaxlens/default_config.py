@@ -72,7 +72,8 @@ def base() -> ml_collections.ConfigDict:
   # The CF towers (reference 6.2). DSSM: widths of its user and item MLPs (dropout, Linear,
   # BatchNorm, tanh each); () is the reference's pure matrix factorisation.
   config.model.tower_mlp = ()
-  config.model.graph_layers = 1  # LightGCN propagation steps
+  config.model.graph_layers = 1  # LightGCN propagation steps; MMGCN layers; GRCN's ID graph
+  config.model.routing_iterations = 3  # GRCN: preference routing steps over the content graph
   config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
@@ -93,6 +94,9 @@ def base() -> ml_collections.ConfigDict:
   config.model.features = ml_collections.ConfigDict()
   config.model.features.path = ''  # a folder written by `python -m jaxlens.extract`
   config.model.features.modality = 'video'  # video | cover | title, as the table's note says
+  # `id+features`: 'sum' e_i + W f_i (D wide each), or 'concat' [e_i | W f_i] (D/2 each: VBPR,
+  # whose user vector, D wide, is then [ID part | visual preference]).
+  config.model.features.combine = 'sum'
   # sha256 of the table, filled in from its note when the config is resolved: a resumed run
   # refuses a table that changed (the table is not in checkpoints).
   config.model.features.fingerprint = ''
@@ -206,6 +210,21 @@ def with_features(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
   """A VIDRec `_ID+V` model: the config's recipe with the paper's frozen video features."""
   config.model.item_tower = 'id+features'
   config.model.features.update(path=PAPER_FEATURES, modality='video')
+  return config
+
+
+def graph_features(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A VIDRec graph tower's `_ID+V` (MMGCN, GRCN): the graph propagates the projected frozen
+  features, its own ID vectors are the ID part (`id+features` would add a second one)."""
+  config.model.item_tower = 'features'
+  config.model.features.update(path=PAPER_FEATURES, modality='video')
+  return config
+
+
+def cf_features_cpu_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`cf_cpu_variant`, the feature projection at the recommender's learning rate."""
+  cf_cpu_variant(config)
+  config.optim.content_lr = config.optim.lr
   return config
 
 

@@ -3,7 +3,9 @@
 Propagation is LightGCN's `A_hat E` (reference 6.2): `A_hat = D^-1/2 A D^-1/2` over the bipartite
 graph of the training interactions, duplicates kept (a repeat is a second edge), degree 0 read
 as 1. It is a sparse product over an edge list: each edge (u, i, w) sends w * item_i to user u
-and w * user_u to item i (`jax.ops.segment_sum`), never a dense users x items matrix.
+and w * user_u to item i (`jax.ops.segment_sum`), never a dense users x items matrix. Other
+graph towers give their own per-edge weights, one per direction: MMGCN the mean over a node's
+neighbours (`mean=True`), GRCN attention computed each step (`dots`, `softmax`).
 
 Layout, so that it scales to the full MicroLens (1B edges, 34.5M users):
 - User vectors are split over the mesh axis of the 'users' rule (S shards of U/S rows).
@@ -43,8 +45,10 @@ def normalized_weights(users: np.ndarray, items: np.ndarray) -> np.ndarray:
 class BipartiteGraph(nnx.Module):
   """The edges (user u, item i) laid out over the mesh; `__call__` is one propagation step."""
 
-  def __init__(self, users: np.ndarray, items: np.ndarray, num_user_rows: int, layout: Layout):
-    """`num_user_rows` (a multiple of the 'users' shards) is the size of the user tables."""
+  def __init__(self, users: np.ndarray, items: np.ndarray, num_user_rows: int, layout: Layout,
+               *, mean: bool = False):
+    """`num_user_rows` (a multiple of the 'users' shards) is the size of the user tables; `mean`
+    also lays out `1/deg(u)` and `1/deg(i)` per edge (`mean_weights`)."""
     mesh, user_axis = layout.mesh, layout.axis('users')
     self.mesh, self.user_axis = mesh, user_axis
     self.other_axes = tuple(a for a in mesh.axis_names if a != user_axis)
@@ -75,36 +79,104 @@ class BipartiteGraph(nnx.Module):
         host.shape, sharding, lambda index: host[index]), partition=spec)
     self.edge_users, self.edge_items, self.edge_weights = (
         place(local_users), place(edge_items), place(edge_weights))
+    if mean:  # filler edges keep weight 0
+      self.mean_to_users, self.mean_to_items = (
+          place(_scatter(1 / np.bincount(ids)[ids], slot, len(edge_weights)))
+          for ids in (users, items))
 
-  def _local_step(self, users, items, edge_users, edge_items, edge_weights):
+  def mean_weights(self) -> tuple[jax.Array, jax.Array]:
+    """Per edge `(1/deg(u), 1/deg(i))`: `__call__` with them averages each node's neighbours."""
+    return self.mean_to_users[...], self.mean_to_items[...]
+
+  def _edges(self):
+    return self.edge_users[...], self.edge_items[...], self.edge_weights[...]
+
+  def _specs(self):
+    return P(self.user_axis), P(self.edge_axes)
+
+  def dots(self, users: jax.Array, items: jax.Array) -> jax.Array:
+    """`<users[u], items[i]>` per edge (filler edges too), laid out as the edges."""
+
+    def local(users, items, edge_users, edge_items):
+      chunk = min(EDGE_CHUNK, edge_users.shape[0])
+      dot = lambda _, e: (None, jnp.einsum('ed,ed->e', users[e[0]], items[e[1]],
+                                           preferred_element_type=jnp.float32))
+      _, out = jax.lax.scan(dot, None, (edge_users.reshape(-1, chunk),
+                                        edge_items.reshape(-1, chunk)))
+      return out.reshape(-1)
+
+    user_spec, edge_spec = self._specs()
+    edge_users, edge_items, _ = self._edges()
+    return jax.shard_map(local, mesh=self.mesh, in_specs=(user_spec, P(), edge_spec, edge_spec),
+                         out_specs=edge_spec)(users, items, edge_users, edge_items)
+
+  def softmax(self, logits: jax.Array, num_items: int) -> tuple[jax.Array, jax.Array]:
+    """Per edge, the softmax of `logits` (laid out as the edges) over its user's edges and over
+    its item's edges (`num_items` item rows): attention weights for messages to users and to
+    items. Filler edges get 0."""
+    other, every = self.other_axes, self.edge_axes
+
+    def over(logits, real, segments, size, axes):
+      logits = jnp.where(real, logits, -1e30)
+      # The shift cancels in the softmax: no gradient through it (pmax has no derivative).
+      top = jax.ops.segment_max(jax.lax.stop_gradient(logits), segments, size)
+      top = jax.lax.pmax(top, axes) if axes else top
+      exp = jnp.exp(logits - top[segments]) * real
+      total = jax.ops.segment_sum(exp, segments, size)
+      total = jax.lax.psum(total, axes) if axes else total
+      return exp / jnp.maximum(total[segments], 1e-30)
+
+    def local(logits, edge_users, edge_items, edge_weights):
+      real = edge_weights > 0
+      return (over(logits, real, edge_users, self.rows_per_shard, other),
+              over(logits, real, edge_items, num_items, every))
+
+    edge_spec = P(self.edge_axes)
+    return jax.shard_map(local, mesh=self.mesh, in_specs=(edge_spec,) * 4,
+                         out_specs=(edge_spec, edge_spec))(logits, *self._edges())
+
+  def _local_step(self, users, items, edge_users, edge_items, to_users_weights,
+                  to_items_weights):
     """One device: its users' and a partial item table's sums over its edges, chunk by chunk."""
     chunk = min(EDGE_CHUNK, edge_users.shape[0])
     chunks = lambda a: a.reshape(-1, chunk)
 
     def add(sums, edges):
       to_users, to_items = sums
-      u, i, w = edges
-      w = w[:, None].astype(items.dtype)
-      to_users += jax.ops.segment_sum(items[i] * w, u, users.shape[0], indices_are_sorted=True)
+      u, i, w_users, w_items = edges
+      w_users, w_items = (w[:, None].astype(items.dtype) for w in (w_users, w_items))
+      to_users += jax.ops.segment_sum(items[i] * w_users, u, users.shape[0],
+                                      indices_are_sorted=True)
       # One sum after the other: XLA:CPU ran the two at once, 22% slower per step on 2 cores.
       to_users, users_now = jax.lax.optimization_barrier((to_users, users))
-      to_items += jax.ops.segment_sum(users_now[u] * w, i, items.shape[0])
+      to_items += jax.ops.segment_sum(users_now[u] * w_items, i, items.shape[0])
       return (to_users, to_items), None
 
     varying = lambda a: jax.lax.pcast(jnp.zeros(a.shape, a.dtype), self.edge_axes, to='varying')
     zeros = (varying(users), varying(items))  # per-device partial sums
     (to_users, to_items), _ = jax.lax.scan(
-        add, zeros, (chunks(edge_users), chunks(edge_items), chunks(edge_weights)))
+        add, zeros, (chunks(edge_users), chunks(edge_items), chunks(to_users_weights),
+                     chunks(to_items_weights)))
     if self.other_axes:
       to_users = jax.lax.psum(to_users, self.other_axes)
     return to_users, jax.lax.psum(to_items, self.edge_axes)
 
-  def __call__(self, users: jax.Array, items: jax.Array) -> tuple[jax.Array, jax.Array]:
+  def __call__(self, users: jax.Array, items: jax.Array,
+               weights: tuple[jax.Array, jax.Array] | None = None
+               ) -> tuple[jax.Array, jax.Array]:
     """`(A_hat [users; items])`: user rows `(U, D)` (sharded over users) and the item table
-    `(I, D)`, both from the previous step's vectors."""
-    user_spec, edge_spec = P(self.user_axis), P(self.edge_axes)
+    `(I, D)`, both from the previous step's vectors. `weights`: per-edge weights of the messages
+    to users and to items, laid out as the edges (`mean_weights`, `softmax`); default `A_hat`'s."""
+    user_spec, edge_spec = self._specs()
+    edge_users, edge_items, edge_weights = self._edges()
+    to_users, to_items = weights if weights is not None else (edge_weights, edge_weights)
     step = jax.shard_map(self._local_step, mesh=self.mesh,
-                         in_specs=(user_spec, P(), edge_spec, edge_spec, edge_spec),
+                         in_specs=(user_spec, P()) + (edge_spec,) * 4,
                          out_specs=(user_spec, P()))
-    return step(users, items, self.edge_users[...], self.edge_items[...],
-                self.edge_weights[...])
+    return step(users, items, edge_users, edge_items, to_users, to_items)
+
+
+def _scatter(values: np.ndarray, slot: np.ndarray, size: int) -> np.ndarray:
+  out = np.zeros(size, np.float32)
+  out[slot] = values
+  return out

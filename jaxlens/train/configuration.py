@@ -189,6 +189,15 @@ def _check_encoder(config) -> None:
 
 def _check_features(config) -> None:
   features, tower = config.model.features, config.model.item_tower
+  if features.combine not in ('sum', 'concat'):
+    raise JaxlensError(f'config.model.features.combine={features.combine!r}; choose sum or '
+                       'concat')
+  if features.combine == 'concat' and tower != 'id+features':
+    raise JaxlensError(f'config.model.features.combine=\'concat\' joins an ID embedding and a '
+                       f'feature: it needs the id+features item tower, not {tower!r}')
+  if features.combine == 'concat' and config.model.hidden % 2:
+    raise JaxlensError(f'config.model.features.combine=\'concat\' splits model.hidden='
+                       f'{config.model.hidden} in two halves: make it even')
   if not item_towers.REGISTRY.get(tower).reads_features:
     if features.path:
       raise JaxlensError(f'config.model.features.path={features.path!r} is set, but the '
@@ -232,6 +241,9 @@ def check(config, devices=None) -> None:
   if not isinstance(config.model.graph_layers, int) or config.model.graph_layers < 0:
     raise JaxlensError(f'config.model.graph_layers={config.model.graph_layers!r} must be 0 or '
                        'more')
+  if not isinstance(config.model.routing_iterations, int) or config.model.routing_iterations < 0:
+    raise JaxlensError(f'config.model.routing_iterations={config.model.routing_iterations!r} '
+                       'must be 0 or more')
   if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
     raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
                        'layer widths')

@@ -14,6 +14,8 @@ padded as it is).
 - `id+features`: item i is `e_i + W f_i`, the ID embedding plus the projected feature. A sum
   keeps the user tower's width D and makes `features` (no `e_i`) and `id` (no `W f_i`) the two
   special cases; the ID part trains with the recommender's lr and weight decay.
+  `model.features.combine='concat'` makes it `[e_i | W f_i]`, D/2 wide each: VBPR (DSSM_ID+V,
+  reference 6.3), whose user vector `[ID part | visual preference]` scores both halves.
 """
 
 from __future__ import annotations
@@ -41,23 +43,30 @@ def standardised(features: np.ndarray) -> np.ndarray:
 
 class FeatureTower(ItemTower):
 
-  def __init__(self, features: np.ndarray, hidden: int, *, with_ids: bool,
+  def __init__(self, features: np.ndarray, hidden: int, *, with_ids: bool, concat: bool = False,
                vocab_multiple: int = 1, rngs: nnx.Rngs, dtype=jnp.float32):
-    """`features`: `(num_items, F)`, the vectors of items 1..N in order."""
+    """`features`: `(num_items, F)`, the vectors of items 1..N in order; `concat` (with ids):
+    `[e_i | W f_i]`, `hidden // 2` wide each, instead of their sum."""
+    self.concat = concat
+    width = hidden // 2 if concat else hidden
     self.num_items = len(features)
     self.vocab_size = tables.padded_rows(self.num_items + 1, vocab_multiple)
     rows = np.zeros((self.vocab_size, features.shape[1]), np.float32)
     rows[1:self.num_items + 1] = features
     self.features = DataArray(jnp.asarray(rows), out_sharding=('items', None))
-    self.content = nnx.Linear(features.shape[1], hidden, use_bias=False, dtype=dtype, rngs=rngs,
+    self.content = nnx.Linear(features.shape[1], width, use_bias=False, dtype=dtype, rngs=rngs,
                               kernel_init=nnx.initializers.xavier_normal())
-    self.ids = (IdTower(self.num_items, hidden, vocab_multiple=vocab_multiple, rngs=rngs,
+    self.ids = (IdTower(self.num_items, width, vocab_multiple=vocab_multiple, rngs=rngs,
                         dtype=dtype) if with_ids else None)
 
   def __call__(self, item_ids: jax.Array) -> jax.Array:
     """Vectors of the given ids; padding (0) has a zero feature row, so it gives exact zeros."""
     vectors = self.content(self.features[...][item_ids])
-    return vectors if self.ids is None else vectors + self.ids(item_ids)
+    if self.ids is None:
+      return vectors
+    if self.concat:
+      return jnp.concatenate([self.ids(item_ids), vectors], axis=-1)
+    return vectors + self.ids(item_ids)
 
   def embed(self, batch, fields):
     return {field: self(batch[field]) for field in fields}
@@ -73,6 +82,7 @@ def _builder(with_ids: bool):
     features = item_features.load_rows(config.model.features.path,
                                        data.original_item_ids[1:])
     return FeatureTower(standardised(features), config.model.hidden, with_ids=with_ids,
+                        concat=config.model.features.combine == 'concat',
                         vocab_multiple=layout.row_multiple('items'), rngs=rngs, dtype=dtype)
 
   return build

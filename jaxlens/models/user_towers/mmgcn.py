@@ -1,0 +1,94 @@
+"""MMGCN (Wei et al. 2019), the paper's VIDRec graph row: a modality's graph with user preferences.
+
+The item tower's vectors are the modality: `features` (the projected frozen feature, `_ID+V`) or
+`id` (learned item vectors, `_ID`, the same graph without content). Users get a learned
+preference vector in the modality's space. `model.graph_layers` layers (the paper, MMRec: 3),
+each, over x = the L2-normalised [preferences; item vectors] first:
+  h = LeakyReLU(mean over the node's neighbours of x W)           aggregation (eq. 1)
+  x_hat = LeakyReLU(x W' + b') + id_node                            the ID embedding (eq. 5)
+  x = LeakyReLU([h | x_hat] W'' + b'')                               combination (concatenation)
+`id_node` is a learned ID vector per user and item, which every layer adds. The final x of
+users and items are scored by dot product. MMGCN averages several modalities' graphs; with one
+modality there is nothing to average. Training propagates every step, evaluation once, as
+LightGCN (`jaxlens.models.user_towers.lightgcn`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxlens.data.protocol import Interactions
+from jaxlens.models import graph, tables
+from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec
+from jaxlens.sharding import Layout
+
+
+def l2_normalize(x: jax.Array) -> jax.Array:
+  """Rows of unit norm, as torch's F.normalize; zero rows (padding) stay zero with a zero
+  gradient, where the norm's would be NaN."""
+  squares = jnp.sum(jnp.square(x), axis=-1, keepdims=True)
+  return x * jax.lax.rsqrt(jnp.maximum(squares, 1e-24))
+
+
+class MMGCNLayer(nnx.Module):
+
+  def __init__(self, hidden: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
+    xavier = nnx.initializers.xavier_normal()
+    self.conv = nnx.Linear(hidden, hidden, use_bias=False, kernel_init=xavier, dtype=dtype,
+                           rngs=rngs)
+    self.linear = nnx.Linear(hidden, hidden, kernel_init=xavier, dtype=dtype, rngs=rngs)
+    self.combine = nnx.Linear(2 * hidden, hidden, kernel_init=xavier, dtype=dtype, rngs=rngs)
+
+  def __call__(self, graph_: graph.BipartiteGraph, users, items, user_ids, item_ids):
+    """One layer over users and items at once; `*_ids` are their ID vectors."""
+    h_users, h_items = graph_(self.conv(users), self.conv(items), graph_.mean_weights())
+
+    def update(x, h, ids):
+      x_hat = jax.nn.leaky_relu(self.linear(x)) + ids
+      return jax.nn.leaky_relu(self.combine(jnp.concatenate([jax.nn.leaky_relu(h), x_hat], -1)))
+
+    return update(users, h_users, user_ids), update(items, h_items, item_ids)
+
+
+class MMGCN(UserTower):
+
+  def __init__(self, data: Interactions, hidden: int, *, layers: int, layout: Layout,
+               rngs: nnx.Rngs, dtype=jnp.float32):
+    users_multiple, items_multiple = layout.row_multiple('users'), layout.row_multiple('items')
+    table = lambda rows, axis, multiple, **kw: tables.sharded_table(
+        rows, hidden, axis, multiple=multiple, rngs=rngs, dtype=dtype, **kw)
+    self.preference = table(data.num_users, 'users', users_multiple)
+    self.user_ids = table(data.num_users, 'users', users_multiple)
+    self.item_ids = table(data.num_items + 1, 'items', items_multiple, zero_first=True)
+    users, slots = data.train_interactions()
+    self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
+                                      tables.padded_rows(data.num_users, users_multiple), layout,
+                                      mean=True)
+    self.layers = nnx.List([MMGCNLayer(hidden, rngs=rngs, dtype=dtype) for _ in range(layers)])
+
+  def propagate(self, items: jax.Array) -> Tables:
+    dtype = items.dtype
+    users = l2_normalize(self.preference.embedding[...].astype(dtype))
+    items = l2_normalize(items)
+    user_ids = self.user_ids.embedding[...].astype(dtype)
+    item_ids = self.item_ids.embedding[...].astype(dtype)
+    for layer in self.layers:
+      users, items = layer(self.graph, users, items, user_ids, item_ids)
+    return Tables(items=items, users=users)
+
+  def __call__(self, history, mask, user_ids, users=None):
+    del history, mask  # a user is their propagated vector
+    return users[user_ids][:, None]
+
+
+def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> MMGCN:
+  return MMGCN(data, config.model.hidden, layers=config.model.graph_layers, layout=layout,
+               rngs=rngs, dtype=dtype)
+
+
+REGISTRY.register(UserTowerSpec('mmgcn', _build, task='pair', paper_batch_size=1024,
+                                needs_item_table=True,
+                                description='a modality graph with user preferences and ID '
+                                'vectors in every layer (Wei et al. 2019)'))

@@ -42,9 +42,11 @@ class GRCN(UserTower):
         data.num_items + 1, width, 'items', multiple=items_multiple, rngs=rngs, dtype=dtype,
         zero_first=True)
     self.preference = users_table(hidden)
-    self.user_ids, self.user_confidence = users_table(hidden), users_table(1)
-    self.item_ids, self.item_confidence = ((items_table(hidden), items_table(1)) if item_ids
-                                           else (None, None))
+    # In this order, so that `_ID` and `_ID+V` draw the same initial values as before `_V`.
+    self.user_ids = users_table(hidden)
+    self.item_ids = items_table(hidden) if item_ids else None
+    self.user_confidence = users_table(1)
+    self.item_confidence = items_table(1) if item_ids else None
     self.content_bias = nnx.Param(jnp.zeros((hidden,), jnp.float32))
     users, slots = data.train_interactions()
     self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],

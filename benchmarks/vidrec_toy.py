@@ -9,7 +9,8 @@
    how much content they carry (chance: 1/8).
 2. Trains SASRec and YouTube-DNN with the `id`, `id+features` and `features` item towers
    (`configs/*_id_v.py:toy`), DSSM_ID against DSSM_ID+V (VBPR, `configs/dssm_id_v.py:toy`), and
-   MMGCN and GRCN `_ID` against `_ID+V` (`configs/{mmgcn,grcn}_id{,_v}.py:toy`), and prints
+   MMGCN and GRCN `_ID` against `_ID+V` (`configs/{mmgcn,grcn}_id{,_v}.py:toy`) and `_V`
+   (`_ID+V` with `model.graph_item_ids=False`: no item ID vectors), and prints
    test HR@10 / NDCG@10 overall, on users whose target is cold (never in training) and on the
    rest, with the content models' gain over their ID twins.
 Runs are resumable folders under --root (a finished one is read back, not rerun).
@@ -30,13 +31,16 @@ from jaxlens.models.item_towers.features import standardised
 from benchmarks.videorec_common import print_table, results_of
 
 TOWERS = {'id': 'ID', 'id+features': 'ID+V', 'features': 'V'}
-# Per model: (label, config, item tower or None for the config's own), its ID twin first.
+# Per model: (label, config, item tower or None for the config's own[, graph item IDs]), its ID
+# twin first.
 MODELS = {
     'SASRec': [(label, 'sasrec_id_v:toy', tower) for tower, label in TOWERS.items()],
     'YouTube': [(label, 'youtube_id_v:toy', tower) for tower, label in TOWERS.items()],
     'DSSM': [('ID', 'dssm_id_v:toy', 'id'), ('ID+V', 'dssm_id_v:toy', None)],
-    'MMGCN': [('ID', 'mmgcn_id:toy', None), ('ID+V', 'mmgcn_id_v:toy', None)],
-    'GRCN': [('ID', 'grcn_id:toy', None), ('ID+V', 'grcn_id_v:toy', None)],
+    'MMGCN': [('ID', 'mmgcn_id:toy', None), ('ID+V', 'mmgcn_id_v:toy', None),
+              ('V', 'mmgcn_id_v:toy', None, False)],
+    'GRCN': [('ID', 'grcn_id:toy', None), ('ID+V', 'grcn_id_v:toy', None),
+             ('V', 'grcn_id_v:toy', None, False)],
 }
 
 
@@ -55,10 +59,11 @@ def extract_toy_features(directory: str, data_dir: str | None) -> np.ndarray:
   return float(np.mean(categories[similarity.argmax(axis=1)] == categories))
 
 
-def run(spec: str, tower: str | None, features: str, args) -> dict:
+def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True) -> dict:
   config = default_config.load(spec)
   if tower is not None:
     config.model.item_tower = tower
+  config.model.graph_item_ids = item_ids
   if config.model.item_tower == 'id':  # an ID twin: no table, VBPR's halves summed back
     config.model.features.update(path='', combine='sum')
   else:
@@ -66,6 +71,7 @@ def run(spec: str, tower: str | None, features: str, args) -> dict:
   config.data.dir = args.data_dir or ''
   config.train.epochs = args.epochs
   name = f'{config.model.user_tower}-{config.model.item_tower}'  # e.g. sasrec-id+features
+  name += '' if item_ids else '-no_item_ids'  # a graph `_V`
   return results_of(config, os.path.join(args.root, name))
 
 
@@ -82,7 +88,8 @@ def main() -> None:
   print(f'features: 1-NN category accuracy {accuracy:.3f} (chance 0.125)')
   rows = []
   for name, variants in MODELS.items():
-    results = {label: run(spec, tower, features, args) for label, spec, tower in variants}
+    results = {label: run(spec, tower, features, args, *rest)
+               for label, spec, tower, *rest in variants}
     cold_id = results['ID']['breakdowns']['cold']['HR@10']
     for label, result in results.items():
       test, breakdowns = result['test'], result['breakdowns']

@@ -74,6 +74,8 @@ def base() -> ml_collections.ConfigDict:
   config.model.tower_mlp = ()
   config.model.graph_layers = 1  # LightGCN propagation steps; MMGCN layers; GRCN's ID graph
   config.model.routing_iterations = 3  # GRCN: preference routing steps over the content graph
+  # MMGCN, GRCN: learned item ID vectors; False is their `_V` (an item is its content alone)
+  config.model.graph_item_ids = True
   config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names

@@ -20,6 +20,7 @@ from jaxlens.data.pairs import UserHistory
 from jaxlens.data.protocol import apply_protocol
 from jaxlens.errors import JaxlensError
 from jaxlens.eval.evaluation import eval_view
+from jaxlens.models.tables import padded_rows
 from jaxlens.models.item_towers.features import standardised
 from jaxlens.models.user_towers.grcn import GRCN
 from jaxlens.models.user_towers.mmgcn import MMGCN
@@ -57,7 +58,8 @@ def _tower(cls, mesh_shape, **kwargs):
                        axis_types=(jax.sharding.AxisType.Auto,) * 2)
   data = _graph_data()
   with jax.set_mesh(mesh), nnx.logical_axis_rules(RULES):
-    tower = cls(data, D, layout=sharding.Layout(mesh, RULES), rngs=nnx.Rngs(0), **kwargs)
+    layout = sharding.Layout(mesh, RULES)
+    tower = cls(data, D, layout=layout, rngs=nnx.Rngs(0), **kwargs)
   rng = np.random.default_rng(0)
   params = {}
   for path, var in nnx.to_flat_state(nnx.state(tower, nnx.Param)):
@@ -66,7 +68,8 @@ def _tower(cls, mesh_shape, **kwargs):
       value[np.all(np.asarray(var.get_value()) == 0, axis=-1)] = 0
     var.set_value(jnp.asarray(value))
     params['/'.join(map(str, path))] = value
-  items = rng.normal(size=(params[next(k for k in params if 'item' in k)].shape[0], D))
+  rows = padded_rows(data.num_items + 1, layout.row_multiple('items'))
+  items = rng.normal(size=(rows, D))
   items[0] = 0
   return data, tower, params, items.astype(np.float32)
 
@@ -92,7 +95,7 @@ def _numpy_mmgcn(adjacency, p, items, layers):
   counts[:adjacency.shape[0]] = adjacency
   to_users, to_items = _rows_over(counts), _rows_over(counts.T)  # means over neighbours
   users, items = _normalize(p['preference/embedding']), _normalize(items)
-  ids = {'users': p['user_ids/embedding'], 'items': p['item_ids/embedding']}
+  ids = {'users': p['user_ids/embedding'], 'items': p.get('item_ids/embedding', 0)}  # 0: _V
   for l in range(layers):
     w = lambda name: p[f'layers/{l}/{name}']
     h = {'users': to_users @ (items @ w('conv/kernel')),
@@ -139,10 +142,12 @@ def _numpy_grcn(adjacency, p, items, layers, routing):
   # One edge's attention times its sender's confidence, ReLU; `over_*` sum repeated edges, but
   # a weight's sign is one edge's, so the ReLU applies to the per-edge value.
   per_edge = lambda over: over / np.where(counts > 0, counts, 1)
-  to_users = counts * np.maximum(per_edge(over_users) * p['item_confidence/embedding'][:, 0], 0)
+  item_confidence = p.get('item_confidence/embedding', np.ones((vocab, 1)))  # ones: _V
+  to_users = counts * np.maximum(per_edge(over_users) * item_confidence[:, 0], 0)
   to_items = (counts * np.maximum(per_edge(over_items.T) *
                                   p['user_confidence/embedding'][:, :1], 0)).T
-  users, items = _normalize(p['user_ids/embedding']), _normalize(p['item_ids/embedding'])
+  users = _normalize(p['user_ids/embedding'])
+  items = _normalize(p.get('item_ids/embedding', np.zeros((vocab, users.shape[1]))))
   user_sum, item_sum = users, items
   for _ in range(layers):
     users, items = to_users @ items, to_items @ users
@@ -161,6 +166,27 @@ def test_grcn_matches_numpy(mesh_shape):
   assert tables.users.shape[1] == tables.items.shape[1] == 2 * D
   np.testing.assert_allclose(tables.users, want_users, atol=TOLERANCE)
   np.testing.assert_allclose(tables.items, want_items, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize('cls, kwargs', [(MMGCN, dict(layers=2)),
+                                         (GRCN, dict(layers=2, routing=2))])
+def test_graph_v_has_no_item_ids_and_scores_a_cold_item_by_its_feature(cls, kwargs):
+  """`_V` (`graph_item_ids=False`), the cold-start case: no learned item rows, the numpy model
+  without them, and item 6 (no edge) moves with its feature alone."""
+  data, tower, p, items = _tower(cls, (1, 1), item_ids=False, **kwargs)
+  assert not [k for k in p if k.startswith('item_')], list(p)
+  propagate = jax.jit(tower.propagate)
+  tables = propagate(jnp.asarray(items))
+  numpy_model = _numpy_mmgcn if cls is MMGCN else _numpy_grcn
+  want = numpy_model(_adjacency(data, items.shape[0]), p, items, *kwargs.values())
+  np.testing.assert_allclose(tables.users, want[0], atol=TOLERANCE)
+  np.testing.assert_allclose(tables.items, want[1], atol=TOLERANCE)
+  other = items.copy()
+  other[6] = np.random.default_rng(1).normal(size=D)
+  moved = propagate(jnp.asarray(other))
+  scores = lambda t: np.asarray(t.users[:data.num_users] @ t.items[:data.num_items + 1].T)
+  changed = np.any(np.abs(scores(moved) - scores(tables)) > 1e-6, axis=0)
+  assert changed.nonzero()[0].tolist() == [6]  # only the cold item's scores follow its feature
 
 
 def _vbpr_config(directory, hidden=16):
@@ -210,6 +236,8 @@ def test_vbpr_scores_match_numpy_and_evaluation_has_no_random_term(tmp_path):
     ({'model.hidden': 15}, 'splits model.hidden=15 in two halves'),
     ({'model.item_tower': 'features'}, "needs the id+features item tower, not 'features'"),
     ({'model.routing_iterations': -1}, 'routing_iterations=-1 must be 0 or more'),
+    ({'model.graph_item_ids': False, 'model.item_tower': 'id'},
+     "graph_item_ids=False (MMGCN_V, GRCN_V) needs an item tower with content, not 'id'"),
 ])
 def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
   config = _vbpr_config(tmp_path / 'table')

@@ -244,6 +244,9 @@ def check(config, devices=None) -> None:
   if not isinstance(config.model.routing_iterations, int) or config.model.routing_iterations < 0:
     raise JaxlensError(f'config.model.routing_iterations={config.model.routing_iterations!r} '
                        'must be 0 or more')
+  if not config.model.graph_item_ids and config.model.item_tower == 'id':
+    raise JaxlensError('config.model.graph_item_ids=False (MMGCN_V, GRCN_V) needs an item tower '
+                       "with content, not 'id'")
   if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
     raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
                        'layer widths')

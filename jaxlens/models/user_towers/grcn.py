@@ -11,7 +11,10 @@ The item tower's vectors are the content: `features` (the projected frozen featu
 3. The refined graph: a message's weight is ReLU(attention x its sender's learned confidence),
    pruning edges with a negative one. `model.graph_layers` (the paper, MMRec: 2) weighted-sum
    steps over normalised learned ID vectors x give x + x_1 + x_2 ...
-A user or item is [ID vector | content vector], 2D wide, scored by dot product. Every step
+A user or item is [ID vector | content vector], 2D wide, scored by dot product. `_V`
+(`model.graph_item_ids=False`) has no learned item vectors (ID or confidence): items start the ID
+graph at zero, so their ID half is their users' messages (zero for a cold item, which its content
+half alone scores), and a message from an item weighs its attention alone (no pruning). Every step
 recomputes it all over the whole graph, evaluation once (`jaxlens.models.user_towers.lightgcn`).
 """
 
@@ -31,7 +34,7 @@ from jaxlens.sharding import Layout
 class GRCN(UserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, routing: int,
-               layout: Layout, rngs: nnx.Rngs, dtype=jnp.float32):
+               layout: Layout, rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True):
     users_multiple, items_multiple = layout.row_multiple('users'), layout.row_multiple('items')
     users_table = lambda width: tables.sharded_table(
         data.num_users, width, 'users', multiple=users_multiple, rngs=rngs, dtype=dtype)
@@ -39,8 +42,11 @@ class GRCN(UserTower):
         data.num_items + 1, width, 'items', multiple=items_multiple, rngs=rngs, dtype=dtype,
         zero_first=True)
     self.preference = users_table(hidden)
-    self.user_ids, self.item_ids = users_table(hidden), items_table(hidden)
-    self.user_confidence, self.item_confidence = users_table(1), items_table(1)
+    # In this order, so that `_ID` and `_ID+V` draw the same initial values as before `_V`.
+    self.user_ids = users_table(hidden)
+    self.item_ids = items_table(hidden) if item_ids else None
+    self.user_confidence = users_table(1)
+    self.item_confidence = items_table(1) if item_ids else None
     self.content_bias = nnx.Param(jnp.zeros((hidden,), jnp.float32))
     users, slots = data.train_interactions()
     self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
@@ -66,14 +72,16 @@ class GRCN(UserTower):
     # A message's weight: attention x its sender's confidence; the sender of a message to a
     # user is the edge's item, to an item its user.
     user_confidence = self.user_confidence.embedding[...]
-    item_confidence = self.item_confidence.embedding[...]
+    item_confidence = (self.item_confidence.embedding[...] if self.item_confidence is not None
+                       else jnp.ones((content_items.shape[0], 1), jnp.float32))
     ones = lambda table: jnp.ones_like(table)
     user_confidence, item_confidence = (  # per edge, as dots with a width-1 table of ones
         self.graph.dots(user_confidence, ones(item_confidence)),
         self.graph.dots(ones(user_confidence), item_confidence))
     weights = (jax.nn.relu(to_users * item_confidence), jax.nn.relu(to_items * user_confidence))
     users = l2_normalize(self.user_ids.embedding[...].astype(dtype))
-    items = l2_normalize(self.item_ids.embedding[...].astype(dtype))
+    items = (l2_normalize(self.item_ids.embedding[...].astype(dtype)) if self.item_ids is not None
+             else jnp.zeros((content_items.shape[0], users.shape[1]), dtype))
     user_sum, item_sum = users, items
     for _ in range(self.layers):
       users, items = self.graph(users, items, weights)
@@ -88,7 +96,8 @@ class GRCN(UserTower):
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> GRCN:
   return GRCN(data, config.model.hidden, layers=config.model.graph_layers,
-              routing=config.model.routing_iterations, layout=layout, rngs=rngs, dtype=dtype)
+              routing=config.model.routing_iterations, layout=layout, rngs=rngs, dtype=dtype,
+              item_ids=config.model.graph_item_ids)
 
 
 REGISTRY.register(UserTowerSpec('grcn', _build, task='pair', paper_batch_size=1024,

@@ -7,7 +7,9 @@ each, over x = the L2-normalised [preferences; item vectors] first:
   h = LeakyReLU(mean over the node's neighbours of x W)           aggregation (eq. 1)
   x_hat = LeakyReLU(x W' + b') + id_node                            the ID embedding (eq. 5)
   x = LeakyReLU([h | x_hat] W'' + b'')                               combination (concatenation)
-`id_node` is a learned ID vector per user and item, which every layer adds. The final x of
+`id_node` is a learned ID vector per user and item, which every layer adds; `_V`
+(`model.graph_item_ids=False`, MMRec's `has_id=False` on the item side) has none for items, so
+an item, cold or not, is its content and its neighbours' messages. The final x of
 users and items are scored by dot product. MMGCN averages several modalities' graphs; with one
 modality there is nothing to average. Training propagates every step, evaluation once, as
 LightGCN (`jaxlens.models.user_towers.lightgcn`).
@@ -55,13 +57,14 @@ class MMGCNLayer(nnx.Module):
 class MMGCN(UserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, layout: Layout,
-               rngs: nnx.Rngs, dtype=jnp.float32):
+               rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True):
     users_multiple, items_multiple = layout.row_multiple('users'), layout.row_multiple('items')
     table = lambda rows, axis, multiple, **kw: tables.sharded_table(
         rows, hidden, axis, multiple=multiple, rngs=rngs, dtype=dtype, **kw)
     self.preference = table(data.num_users, 'users', users_multiple)
     self.user_ids = table(data.num_users, 'users', users_multiple)
-    self.item_ids = table(data.num_items + 1, 'items', items_multiple, zero_first=True)
+    self.item_ids = (table(data.num_items + 1, 'items', items_multiple, zero_first=True)
+                     if item_ids else None)
     users, slots = data.train_interactions()
     self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
                                       tables.padded_rows(data.num_users, users_multiple), layout,
@@ -73,7 +76,8 @@ class MMGCN(UserTower):
     users = l2_normalize(self.preference.embedding[...].astype(dtype))
     items = l2_normalize(items)
     user_ids = self.user_ids.embedding[...].astype(dtype)
-    item_ids = self.item_ids.embedding[...].astype(dtype)
+    item_ids = (self.item_ids.embedding[...].astype(dtype) if self.item_ids is not None
+                else jnp.zeros((), dtype))  # `_V`: x_hat is the content's term alone
     for layer in self.layers:
       users, items = layer(self.graph, users, items, user_ids, item_ids)
     return Tables(items=items, users=users)
@@ -85,7 +89,7 @@ class MMGCN(UserTower):
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> MMGCN:
   return MMGCN(data, config.model.hidden, layers=config.model.graph_layers, layout=layout,
-               rngs=rngs, dtype=dtype)
+               rngs=rngs, dtype=dtype, item_ids=config.model.graph_item_ids)
 
 
 REGISTRY.register(UserTowerSpec('mmgcn', _build, task='pair', paper_batch_size=1024,

@@ -1,11 +1,12 @@
-"""Title features on real MicroLens-50K: SASRec and YouTube-DNN, _ID against _ID+T (and _T).
+"""Title features on real MicroLens-50K: SASRec, YouTube-DNN and DSSM, _ID against _ID+T (and _T).
 
   python -m benchmarks.vidrec_titles_50k [--root runs/vidrec_50k] [--epochs 12]
 
 Needs `$MICROLENS_DATA_DIR` (the real files). Writes the title table once (`python -m
 jaxlens.extract --modality title`: TF-IDF + SVD of `MicroLens-50k_titles.csv`, plus category
-one-hot columns from `tags_to_summary.csv`), then trains `configs/<model>_id.py:cpu` and
-`configs/<model>_id_v.py:cpu` with the title table on `MicroLens-50k_pairs.tsv`, capped at
+one-hot columns from `tags_to_summary.csv`), then trains each model's ID config and its feature
+config (`sasrec_id` / `sasrec_id_v`, `youtube_id` / `youtube_id_v`, `dssm` / `dssm_id_v`, the
+last VBPR, which has no `_T`) at `:cpu` with the title table on `MicroLens-50k_pairs.tsv`, capped at
 --epochs (early stopping stays on). Prints test HR@10 / NDCG@10 overall, on cold targets (never
 in training) and on rare ones (fewer than 10 training interactions), with the gain over the ID
 twin. Runs are resumable folders under --root.
@@ -22,7 +23,10 @@ from jaxlens import default_config
 from jaxlens.data import item_features
 from jaxlens.extract import title_features
 
-MODELS = {'sasrec': 'SASRec', 'youtube': 'YouTube'}
+# name -> (label, ID config, feature config, the feature config's item towers)
+MODELS = {'sasrec': ('SASRec', 'sasrec_id', 'sasrec_id_v', ('id+features', 'features')),
+          'youtube': ('YouTube', 'youtube_id', 'youtube_id_v', ('id+features', 'features')),
+          'dssm': ('DSSM', 'dssm', 'dssm_id_v', ('id+features',))}
 TOWERS = {'id': 'ID', 'id+features': 'ID+T', 'features': 'T'}
 RARE_BELOW = 10  # training interactions of the target
 
@@ -38,7 +42,8 @@ def _rare(breakdowns: dict) -> dict:
 
 
 def run(model: str, tower: str, args, pairs: str, features: str) -> dict:
-  config = default_config.load(f'{model}_id:cpu' if tower == 'id' else f'{model}_id_v:cpu')
+  _, id_config, features_config, _ = MODELS[model]
+  config = default_config.load(f'{id_config if tower == "id" else features_config}:cpu')
   if tower != 'id':
     config.model.item_tower = tower
     config.model.features.update(path=features, modality='title')
@@ -52,7 +57,7 @@ def main() -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--root', default='runs/vidrec_50k')
   parser.add_argument('--epochs', type=int, default=12)
-  parser.add_argument('--models', default='sasrec,youtube')
+  parser.add_argument('--models', default='sasrec,youtube,dssm')
   parser.add_argument('--towers', default='id,id+features,features')
   args = parser.parse_args()
   data = os.environ.get('MICROLENS_DATA_DIR', '')
@@ -68,7 +73,8 @@ def main() -> None:
   rows = []
   for model in args.models.split(','):
     groups = {}
-    for tower in args.towers.split(','):
+    towers = ('id',) + MODELS[model][3]
+    for tower in [t for t in args.towers.split(',') if t in towers]:
       result = run(model, tower, args, pairs, features)
       groups[tower] = {'test': result['test'], 'cold': result['breakdowns']['cold'],
                        'rare': _rare(result['breakdowns']), 'best_epoch': result['best_epoch'],
@@ -76,7 +82,7 @@ def main() -> None:
     for tower, group in groups.items():
       gain = lambda name, key: ('–' if tower == 'id' or 'id' not in groups else
                                 f"{group[name][key] - groups['id'][name][key]:+.4f}")
-      rows.append([f'{MODELS[model]}_{TOWERS[tower]}', f"{group['test']['HR@10']:.4f}",
+      rows.append([f'{MODELS[model][0]}_{TOWERS[tower]}', f"{group['test']['HR@10']:.4f}",
                    f"{group['test']['NDCG@10']:.4f}", gain('test', 'NDCG@10'),
                    f"{group['cold']['HR@10']:.4f} ({group['cold']['users']:,})",
                    gain('cold', 'HR@10'),

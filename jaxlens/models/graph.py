@@ -176,6 +176,15 @@ class BipartiteGraph(nnx.Module):
     return step(users, items, edge_users, edge_items, to_users, to_items)
 
 
+def training_graph(data, layout: Layout, *, mean: bool = False) -> BipartiteGraph:
+  """The graph of `data`'s training interactions (`Interactions`), its user rows padded as the
+  graph towers' user tables."""
+  users, slots = data.train_interactions()
+  return BipartiteGraph(users, data.train_slots[users, slots],
+                        padded_rows(data.num_users, layout.row_multiple('users')), layout,
+                        mean=mean)
+
+
 def _scatter(values: np.ndarray, slot: np.ndarray, size: int) -> np.ndarray:
   out = np.zeros(size, np.float32)
   out[slot] = values

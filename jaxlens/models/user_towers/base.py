@@ -67,6 +67,15 @@ class UserTower(nnx.Module):
     return Tables(self.items(items, jnp.arange(items.shape[0])))
 
 
+class GraphUserTower(UserTower):
+  """Graph towers (LightGCN, MMGCN, GRCN): `propagate` makes every user's vector; a query is
+  its user's."""
+
+  def __call__(self, history, mask, user_ids, users=None):
+    del history, mask
+    return users[user_ids][:, None]
+
+
 @dataclasses.dataclass(frozen=True)
 class UserTowerSpec:
   name: str

@@ -26,12 +26,12 @@ from flax import nnx
 
 from jaxlens.data.protocol import Interactions
 from jaxlens.models import graph, tables
-from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec
+from jaxlens.models.user_towers.base import REGISTRY, GraphUserTower, Tables, UserTowerSpec
 from jaxlens.models.user_towers.mmgcn import l2_normalize
 from jaxlens.sharding import Layout
 
 
-class GRCN(UserTower):
+class GRCN(GraphUserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, routing: int,
                layout: Layout, rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True):
@@ -48,9 +48,7 @@ class GRCN(UserTower):
     self.user_confidence = users_table(1)
     self.item_confidence = items_table(1) if item_ids else None
     self.content_bias = nnx.Param(jnp.zeros((hidden,), jnp.float32))
-    users, slots = data.train_interactions()
-    self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
-                                      tables.padded_rows(data.num_users, users_multiple), layout)
+    self.graph = graph.training_graph(data, layout)
     self.layers, self.routing = layers, routing
 
   def _content(self, items: jax.Array):
@@ -88,10 +86,6 @@ class GRCN(UserTower):
       user_sum, item_sum = user_sum + users, item_sum + items
     return Tables(items=jnp.concatenate([item_sum, content_items.astype(dtype)], -1),
                   users=jnp.concatenate([user_sum, content_users.astype(dtype)], -1))
-
-  def __call__(self, history, mask, user_ids, users=None):
-    del history, mask  # a user is their propagated vector
-    return users[user_ids][:, None]
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> GRCN:

@@ -16,20 +16,18 @@ from flax import nnx
 
 from jaxlens.data.protocol import Interactions
 from jaxlens.models import graph, tables
-from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec
+from jaxlens.models.user_towers.base import REGISTRY, GraphUserTower, Tables, UserTowerSpec
 from jaxlens.sharding import Layout
 
 
-class LightGCN(UserTower):
+class LightGCN(GraphUserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, layout: Layout,
                rngs: nnx.Rngs, dtype=jnp.float32):
-    multiple = layout.row_multiple('users')
-    self.user_table = tables.sharded_table(data.num_users, hidden, 'users', multiple=multiple,
-                                           rngs=rngs, dtype=dtype)
-    users, slots = data.train_interactions()
-    self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
-                                      tables.padded_rows(data.num_users, multiple), layout)
+    self.user_table = tables.sharded_table(data.num_users, hidden, 'users',
+                                           multiple=layout.row_multiple('users'), rngs=rngs,
+                                           dtype=dtype)
+    self.graph = graph.training_graph(data, layout)
     self.layers = layers
 
   def propagate(self, items: jax.Array) -> Tables:
@@ -39,10 +37,6 @@ class LightGCN(UserTower):
       users, items = self.graph(users, items)
       user_sum, item_sum = user_sum + users, item_sum + items
     return Tables(items=item_sum / (self.layers + 1), users=user_sum / (self.layers + 1))
-
-  def __call__(self, history, mask, user_ids, users=None):
-    del history, mask  # a user is their propagated vector
-    return users[user_ids][:, None]
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> LightGCN:

@@ -23,7 +23,7 @@ from flax import nnx
 
 from jaxlens.data.protocol import Interactions
 from jaxlens.models import graph, tables
-from jaxlens.models.user_towers.base import REGISTRY, Tables, UserTower, UserTowerSpec
+from jaxlens.models.user_towers.base import REGISTRY, GraphUserTower, Tables, UserTowerSpec
 from jaxlens.sharding import Layout
 
 
@@ -54,7 +54,7 @@ class MMGCNLayer(nnx.Module):
     return update(users, h_users, user_ids), update(items, h_items, item_ids)
 
 
-class MMGCN(UserTower):
+class MMGCN(GraphUserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, layout: Layout,
                rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True):
@@ -65,10 +65,7 @@ class MMGCN(UserTower):
     self.user_ids = table(data.num_users, 'users', users_multiple)
     self.item_ids = (table(data.num_items + 1, 'items', items_multiple, zero_first=True)
                      if item_ids else None)
-    users, slots = data.train_interactions()
-    self.graph = graph.BipartiteGraph(users, data.train_slots[users, slots],
-                                      tables.padded_rows(data.num_users, users_multiple), layout,
-                                      mean=True)
+    self.graph = graph.training_graph(data, layout, mean=True)
     self.layers = nnx.List([MMGCNLayer(hidden, rngs=rngs, dtype=dtype) for _ in range(layers)])
 
   def propagate(self, items: jax.Array) -> Tables:
@@ -81,10 +78,6 @@ class MMGCN(UserTower):
     for layer in self.layers:
       users, items = layer(self.graph, users, items, user_ids, item_ids)
     return Tables(items=items, users=users)
-
-  def __call__(self, history, mask, user_ids, users=None):
-    del history, mask  # a user is their propagated vector
-    return users[user_ids][:, None]
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> MMGCN:

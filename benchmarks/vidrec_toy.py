@@ -10,7 +10,8 @@
 2. Trains SASRec and YouTube-DNN with the `id`, `id+features` and `features` item towers
    (`configs/*_id_v.py:toy`), DSSM_ID against DSSM_ID+V (VBPR, `configs/dssm_id_v.py:toy`), and
    MMGCN and GRCN `_ID` against `_ID+V` (`configs/{mmgcn,grcn}_id{,_v}.py:toy`) and `_V`
-   (`_ID+V` with `model.graph_item_ids=False`: no item ID vectors), and prints
+   (`_ID+V` with `model.graph_item_ids=False`: no item ID vectors), each also with the other
+   `model.graph_item_dropout` (MMGCN's config 0.3: without; GRCN's 0: with 0.6), and prints
    test HR@10 / NDCG@10 overall, on users whose target is cold (never in training) and on the
    rest, with the content models' gain over their ID twins.
 Runs are resumable folders under --root (a finished one is read back, not rerun).
@@ -31,16 +32,22 @@ from jaxlens.models.item_towers.features import standardised
 from benchmarks.videorec_common import print_table, results_of
 
 TOWERS = {'id': 'ID', 'id+features': 'ID+V', 'features': 'V'}
-# Per model: (label, config, item tower or None for the config's own[, graph item IDs]), its ID
-# twin first.
+# Per model: (label, config, item tower or None for the config's own[, graph item IDs[, graph
+# item dropout]]), its ID twin first.
 MODELS = {
     'SASRec': [(label, 'sasrec_id_v:toy', tower) for tower, label in TOWERS.items()],
     'YouTube': [(label, 'youtube_id_v:toy', tower) for tower, label in TOWERS.items()],
     'DSSM': [('ID', 'dssm_id_v:toy', 'id'), ('ID+V', 'dssm_id_v:toy', None)],
+    # MMGCN_ID+V trains with item dropout 0.3 (its config), GRCN_ID+V without: each also with
+    # the other setting.
     'MMGCN': [('ID', 'mmgcn_id:toy', None), ('ID+V', 'mmgcn_id_v:toy', None),
-              ('V', 'mmgcn_id_v:toy', None, False)],
+              ('V', 'mmgcn_id_v:toy', None, False),
+              ('ID+V, no item dropout', 'mmgcn_id_v:toy', None, True, 0.0),
+              ('V, no item dropout', 'mmgcn_id_v:toy', None, False, 0.0)],
     'GRCN': [('ID', 'grcn_id:toy', None), ('ID+V', 'grcn_id_v:toy', None),
-             ('V', 'grcn_id_v:toy', None, False)],
+             ('V', 'grcn_id_v:toy', None, False),
+             ('ID+V, item dropout 0.6', 'grcn_id_v:toy', None, True, 0.6),
+             ('V, item dropout 0.6', 'grcn_id_v:toy', None, False, 0.6)],
 }
 
 
@@ -59,11 +66,14 @@ def extract_toy_features(directory: str, data_dir: str | None) -> np.ndarray:
   return float(np.mean(categories[similarity.argmax(axis=1)] == categories))
 
 
-def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True) -> dict:
+def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True,
+        item_dropout: float | None = None) -> dict:
   config = default_config.load(spec)
   if tower is not None:
     config.model.item_tower = tower
   config.model.graph_item_ids = item_ids
+  if item_dropout is not None:
+    config.model.graph_item_dropout = item_dropout
   if config.model.item_tower == 'id':  # an ID twin: no table, VBPR's halves summed back
     config.model.features.update(path='', combine='sum')
   else:
@@ -72,6 +82,8 @@ def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True
   config.train.epochs = args.epochs
   name = f'{config.model.user_tower}-{config.model.item_tower}'  # e.g. sasrec-id+features
   name += '' if item_ids else '-no_item_ids'  # a graph `_V`
+  rate = config.model.graph_item_dropout
+  name += f'-item_dropout{rate}' if rate else ''
   return results_of(config, os.path.join(args.root, name))
 
 

@@ -76,6 +76,9 @@ def base() -> ml_collections.ConfigDict:
   config.model.routing_iterations = 3  # GRCN: preference routing steps over the content graph
   # MMGCN, GRCN: learned item ID vectors; False is their `_V` (an item is its content alone)
   config.model.graph_item_ids = True
+  # MMGCN, GRCN: the share of items left out of the graph in each training step, so that items
+  # without edges (cold at evaluation) are ranked by their content (`graph.ItemDropout`)
+  config.model.graph_item_dropout = 0.0
   config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names

@@ -89,11 +89,19 @@ def _rows_over(weights):
   return weights / np.where(total > 0, total, 1)
 
 
-def _numpy_mmgcn(adjacency, p, items, layers):
+def _dropped(to_users, to_items, kept):
+  """Messages with the items of `kept` (per item: 0 if dropped, else the dropout's 1 / (1 - p);
+  None: none dropped) left out: to users rescaled, to items zero or unchanged."""
+  if kept is None:
+    return to_users, to_items
+  return to_users * kept[None], to_items * (kept > 0)[:, None]
+
+
+def _numpy_mmgcn(adjacency, p, items, layers, kept=None):
   users_rows = p['preference/embedding'].shape[0]
   counts = np.zeros((users_rows, items.shape[0]))
   counts[:adjacency.shape[0]] = adjacency
-  to_users, to_items = _rows_over(counts), _rows_over(counts.T)  # means over neighbours
+  to_users, to_items = _dropped(_rows_over(counts), _rows_over(counts.T), kept)  # means
   users, items = _normalize(p['preference/embedding']), _normalize(items)
   ids = {'users': p['user_ids/embedding'], 'items': p.get('item_ids/embedding', 0)}  # 0: _V
   for l in range(layers):
@@ -122,7 +130,7 @@ def test_mmgcn_matches_numpy(mesh_shape):
                              want_users[[3, 0]], atol=TOLERANCE)
 
 
-def _numpy_grcn(adjacency, p, items, layers, routing):
+def _numpy_grcn(adjacency, p, items, layers, routing, kept=None):
   users_rows, vocab = p['preference/embedding'].shape[0], items.shape[0]
   counts = np.zeros((users_rows, vocab))
   counts[:adjacency.shape[0]] = adjacency
@@ -132,7 +140,7 @@ def _numpy_grcn(adjacency, p, items, layers, routing):
   def attention(preference):
     """Per (u, i): A[u, i] exp(<p_u, c_i>), normalised over u's edges and over i's edges."""
     weights = counts * np.exp(preference @ content.T)
-    return _rows_over(weights), _rows_over(weights.T)
+    return _dropped(_rows_over(weights), _rows_over(weights.T), kept)
 
   for _ in range(routing):
     preference = _normalize(preference + attention(preference)[0] @ content)
@@ -189,6 +197,42 @@ def test_graph_v_has_no_item_ids_and_scores_a_cold_item_by_its_feature(cls, kwar
   assert changed.nonzero()[0].tolist() == [6]  # only the cold item's scores follow its feature
 
 
+@pytest.mark.parametrize('mesh_shape', [(1, 1), (4, 2)])
+@pytest.mark.parametrize('cls, kwargs, numpy_model',
+                         [(MMGCN, dict(layers=2), _numpy_mmgcn),
+                          (GRCN, dict(layers=2, routing=2), _numpy_grcn)])
+def test_item_dropout_leaves_items_out_of_the_training_graph(cls, kwargs, numpy_model,
+                                                             mesh_shape):
+  """`model.graph_item_dropout`: a training step's dropped items send and receive no message and
+  lose their ID vector, as a cold item at evaluation; evaluation drops nothing."""
+  data, tower, p, items = _tower(cls, mesh_shape, item_dropout=0.5, **kwargs)
+  adjacency = _adjacency(data, items.shape[0])
+  draw = lambda module: np.asarray(module.dropout(jnp.ones((items.shape[0], 1))))[:, 0]
+  for _ in range(20):  # until items 1..5, those with edges, hold dropped and kept ones
+    kept = draw(nnx.clone(tower.item_dropout))  # the step's draw: the same state, the same mask
+    if 0 < np.sum(kept[1:data.num_items] == 0) < data.num_items - 1:
+      break
+    draw(tower.item_dropout)  # the next state
+  assert set(kept[1:data.num_items]) == {0, 2}, kept
+  propagate = nnx.jit(lambda t, x: t.propagate(x))
+  tables = propagate(tower, jnp.asarray(items))
+  hiding = lambda rows: {**p, 'item_ids/embedding': p['item_ids/embedding'] * rows[:, None]}
+  left_out = hiding(kept > 0)  # and their ID vectors hidden
+  want_users, want_items = numpy_model(adjacency, left_out, items, *kwargs.values(),
+                                       kept=kept)[:2]
+  np.testing.assert_allclose(tables.users, want_users, atol=TOLERANCE)
+  np.testing.assert_allclose(tables.items, want_items, atol=TOLERANCE)
+  dropped = np.flatnonzero(kept == 0)
+  without_edges = numpy_model(adjacency * (kept > 0), left_out, items, *kwargs.values())[1]
+  np.testing.assert_allclose(tables.items[dropped], without_edges[dropped], atol=TOLERANCE)
+  # Evaluation: every edge, and the ID vector of item 6 (never in training) hidden.
+  evaluated = propagate(eval_view(tower), jnp.asarray(items))
+  seen = np.zeros(items.shape[0])
+  seen[1:data.num_items] = 1
+  np.testing.assert_allclose(evaluated.items, numpy_model(adjacency, hiding(seen), items,
+                                                          *kwargs.values())[1], atol=TOLERANCE)
+
+
 def _vbpr_config(directory, hidden=16):
   config = helpers.tiny_features_config(directory, 'id+features', 'dssm')
   config.model.update(hidden=hidden)
@@ -238,6 +282,9 @@ def test_vbpr_scores_match_numpy_and_evaluation_has_no_random_term(tmp_path):
     ({'model.routing_iterations': -1}, 'routing_iterations=-1 must be 0 or more'),
     ({'model.graph_item_ids': False, 'model.item_tower': 'id'},
      "graph_item_ids=False (MMGCN_V, GRCN_V) needs an item tower with content, not 'id'"),
+    ({'model.graph_item_dropout': 1.0}, 'graph_item_dropout=1.0 must be in [0, 1)'),
+    ({'model.graph_item_dropout': 0.3},
+     "graph_item_dropout=0.3 is for the mmgcn and grcn user towers, not 'dssm'"),
 ])
 def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
   config = _vbpr_config(tmp_path / 'table')
@@ -252,13 +299,14 @@ def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
   assert '\n' not in str(error.value)
 
 
-@pytest.mark.parametrize('user_tower, item_tower', [('dssm', 'id+features'),
-                                                    ('mmgcn', 'features'),
-                                                    ('grcn', 'features')])
-def test_vidrec_graph_models_agree_across_meshes(tmp_path, user_tower, item_tower):
-  """DSSM_ID+V (concatenated halves), MMGCN_ID+V, GRCN_ID+V: one step on (8,) and (4, 2)
-  equals the one-device step."""
+@pytest.mark.parametrize('user_tower, item_tower, item_dropout', [('dssm', 'id+features', 0.0),
+                                                                  ('mmgcn', 'features', 0.3),
+                                                                  ('grcn', 'features', 0.0)])
+def test_vidrec_graph_models_agree_across_meshes(tmp_path, user_tower, item_tower, item_dropout):
+  """DSSM_ID+V (concatenated halves), MMGCN_ID+V (with its config's item dropout), GRCN_ID+V:
+  one step on (8,) and (4, 2) equals the one-device step."""
   config = helpers.tiny_features_config(tmp_path, item_tower, user_tower)
+  config.model.graph_item_dropout = item_dropout
   if user_tower == 'dssm':
     config.model.features.combine = 'concat'
   _assert_meshes_agree(configuration.resolve(config))

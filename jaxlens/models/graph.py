@@ -22,6 +22,8 @@ Layout, so that it scales to the full MicroLens (1B edges, 34.5M users):
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +34,7 @@ from jaxlens.models.tables import padded_rows
 from jaxlens.models.variables import DataArray
 from jaxlens.sharding import Layout
 
+Weights = tuple[jax.Array, jax.Array]  # per edge: the weights of its messages to users, to items
 EDGE_CHUNK = 1 << 20  # edges gathered at once per device: bounds the (chunk, D) temporaries
 
 
@@ -50,7 +53,7 @@ class BipartiteGraph(nnx.Module):
     """`num_user_rows` (a multiple of the 'users' shards) is the size of the user tables; `mean`
     also lays out `1/deg(u)` and `1/deg(i)` per edge (`mean_weights`)."""
     mesh, user_axis = layout.mesh, layout.axis('users')
-    self.mesh, self.user_axis = mesh, user_axis
+    self.mesh, self.user_axis, self.num_user_rows = mesh, user_axis, num_user_rows
     self.other_axes = tuple(a for a in mesh.axis_names if a != user_axis)
     self.edge_axes = ((user_axis,) if user_axis else ()) + self.other_axes
     shards = layout.shards('users')
@@ -109,6 +112,11 @@ class BipartiteGraph(nnx.Module):
     edge_users, edge_items, _ = self._edges()
     return jax.shard_map(local, mesh=self.mesh, in_specs=(user_spec, P(), edge_spec, edge_spec),
                          out_specs=edge_spec)(users, items, edge_users, edge_items)
+
+  def item_values(self, values: jax.Array) -> jax.Array:
+    """`values[i]` of each edge's item, for a width-1 item table `(I, 1)`, laid out as the
+    edges."""
+    return self.dots(jnp.ones((self.num_user_rows, 1), values.dtype), values)
 
   def softmax(self, logits: jax.Array, num_items: int) -> tuple[jax.Array, jax.Array]:
     """Per edge, the softmax of `logits` (laid out as the edges) over its user's edges and over
@@ -174,6 +182,41 @@ class BipartiteGraph(nnx.Module):
                          in_specs=(user_spec, P()) + (edge_spec,) * 4,
                          out_specs=(user_spec, P()))
     return step(users, items, edge_users, edge_items, to_users, to_items)
+
+
+class ItemDropout(nnx.Module):
+  """Item node dropout for cold start: in a training step, each item is left out of the graph
+  with probability `rate`, as an item never seen in training is at evaluation: it sends and
+  receives no message, and its learned ID vector is hidden. A graph tower then learns to rank an
+  item by its content alone, where messages make up most of a seen item's vector (DropoutNet's
+  idea, Volkovs et al. 2017, as NGCF's node dropout). Messages to users are rescaled by
+  `1 / (1 - rate)`, as dropout does, so that a user's sum keeps its size. Evaluation drops
+  nothing, and hides the ID vectors of items without training interactions: never trained,
+  they hold their random initial values."""
+
+  def __init__(self, rate: float, data, layout: Layout, *, rngs: nnx.Rngs):
+    """`data`: the `Interactions` of the graph; item rows are padded as the item tables."""
+    self.dropout = nnx.Dropout(rate, rngs=rngs)
+    counts = data.train_item_counts()
+    seen = np.zeros((padded_rows(len(counts), layout.row_multiple('items')), 1), np.float32)
+    seen[:len(counts), 0] = counts > 0
+    self.seen = DataArray(jnp.asarray(seen))
+
+  def __call__(self, graph_: BipartiteGraph) -> tuple[Callable[[Weights], Weights], jax.Array]:
+    """This step's draw: a function that zeroes the left-out items' edges in per-edge weights
+    `(to users, to items)`, and per item row 1 if its ID vector is kept, else 0 `(I, 1)`."""
+    if self.dropout.rate == 0:
+      return (lambda weights: weights), jnp.ones_like(self.seen[...])
+    if self.dropout.deterministic:
+      return (lambda weights: weights), self.seen[...]
+    scale = self.dropout(jnp.ones_like(self.seen[...]))
+    per_edge = graph_.item_values(scale)
+
+    def drop(weights: Weights) -> Weights:
+      to_users, to_items = weights
+      return to_users * per_edge.astype(to_users.dtype), jnp.where(per_edge > 0, to_items, 0)
+
+    return drop, (scale > 0).astype(jnp.float32)
 
 
 def training_graph(data, layout: Layout, *, mean: bool = False) -> BipartiteGraph:

@@ -247,6 +247,12 @@ def check(config, devices=None) -> None:
   if not config.model.graph_item_ids and config.model.item_tower == 'id':
     raise JaxlensError('config.model.graph_item_ids=False (MMGCN_V, GRCN_V) needs an item tower '
                        "with content, not 'id'")
+  dropout = config.model.graph_item_dropout
+  if not 0 <= dropout < 1:
+    raise JaxlensError(f'config.model.graph_item_dropout={dropout!r} must be in [0, 1)')
+  if dropout and config.model.user_tower not in ('mmgcn', 'grcn'):
+    raise JaxlensError(f'config.model.graph_item_dropout={dropout!r} is for the mmgcn and grcn '
+                       f'user towers, not {config.model.user_tower!r}')
   if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
     raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
                        'layer widths')

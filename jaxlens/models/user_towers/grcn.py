@@ -34,7 +34,8 @@ from jaxlens.sharding import Layout
 class GRCN(GraphUserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, routing: int,
-               layout: Layout, rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True):
+               layout: Layout, rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True,
+               item_dropout: float = 0.0):
     users_multiple, items_multiple = layout.row_multiple('users'), layout.row_multiple('items')
     users_table = lambda width: tables.sharded_table(
         data.num_users, width, 'users', multiple=users_multiple, rngs=rngs, dtype=dtype)
@@ -49,24 +50,26 @@ class GRCN(GraphUserTower):
     self.item_confidence = items_table(1) if item_ids else None
     self.content_bias = nnx.Param(jnp.zeros((hidden,), jnp.float32))
     self.graph = graph.training_graph(data, layout)
+    self.item_dropout = graph.ItemDropout(item_dropout, data, layout, rngs=rngs)
     self.layers, self.routing = layers, routing
 
-  def _content(self, items: jax.Array):
+  def _content(self, items: jax.Array, drop):
     """Step 1 and 2: content vectors of users and items and the attention of every edge."""
     num_items = items.shape[0]
     items = l2_normalize(jax.nn.leaky_relu(items + self.content_bias[...].astype(items.dtype)))
     users = l2_normalize(self.preference.embedding[...].astype(items.dtype))
     for _ in range(self.routing):
       to_users, _ = self.graph.softmax(self.graph.dots(users, items), num_items)
-      routed, _ = self.graph(users, items, (to_users, jnp.zeros_like(to_users)))
+      routed, _ = self.graph(users, items, drop((to_users, jnp.zeros_like(to_users))))
       users = l2_normalize(users + routed)
-    attention = self.graph.softmax(self.graph.dots(users, items), num_items)
+    attention = drop(self.graph.softmax(self.graph.dots(users, items), num_items))
     to_users, to_items = self.graph(users, items, attention)
     return users + to_users, items + to_items, attention
 
   def propagate(self, items: jax.Array) -> Tables:
     dtype = items.dtype
-    content_users, content_items, (to_users, to_items) = self._content(items)
+    drop, kept = self.item_dropout(self.graph)
+    content_users, content_items, (to_users, to_items) = self._content(items, drop)
     # A message's weight: attention x its sender's confidence; the sender of a message to a
     # user is the edge's item, to an item its user.
     user_confidence = self.user_confidence.embedding[...]
@@ -78,7 +81,8 @@ class GRCN(GraphUserTower):
         self.graph.dots(ones(user_confidence), item_confidence))
     weights = (jax.nn.relu(to_users * item_confidence), jax.nn.relu(to_items * user_confidence))
     users = l2_normalize(self.user_ids.embedding[...].astype(dtype))
-    items = (l2_normalize(self.item_ids.embedding[...].astype(dtype)) if self.item_ids is not None
+    items = (l2_normalize(self.item_ids.embedding[...].astype(dtype)) * kept.astype(dtype)
+             if self.item_ids is not None
              else jnp.zeros((content_items.shape[0], users.shape[1]), dtype))
     user_sum, item_sum = users, items
     for _ in range(self.layers):
@@ -91,7 +95,8 @@ class GRCN(GraphUserTower):
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> GRCN:
   return GRCN(data, config.model.hidden, layers=config.model.graph_layers,
               routing=config.model.routing_iterations, layout=layout, rngs=rngs, dtype=dtype,
-              item_ids=config.model.graph_item_ids)
+              item_ids=config.model.graph_item_ids,
+              item_dropout=config.model.graph_item_dropout)
 
 
 REGISTRY.register(UserTowerSpec('grcn', _build, task='pair', paper_batch_size=1024,

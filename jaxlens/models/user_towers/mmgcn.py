@@ -43,9 +43,10 @@ class MMGCNLayer(nnx.Module):
     self.linear = nnx.Linear(hidden, hidden, kernel_init=xavier, dtype=dtype, rngs=rngs)
     self.combine = nnx.Linear(2 * hidden, hidden, kernel_init=xavier, dtype=dtype, rngs=rngs)
 
-  def __call__(self, graph_: graph.BipartiteGraph, users, items, user_ids, item_ids):
+  def __call__(self, graph_: graph.BipartiteGraph, weights: graph.Weights, users, items,
+               user_ids, item_ids):
     """One layer over users and items at once; `*_ids` are their ID vectors."""
-    h_users, h_items = graph_(self.conv(users), self.conv(items), graph_.mean_weights())
+    h_users, h_items = graph_(self.conv(users), self.conv(items), weights)
 
     def update(x, h, ids):
       x_hat = jax.nn.leaky_relu(self.linear(x)) + ids
@@ -57,7 +58,8 @@ class MMGCNLayer(nnx.Module):
 class MMGCN(GraphUserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, layout: Layout,
-               rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True):
+               rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True,
+               item_dropout: float = 0.0):
     users_multiple, items_multiple = layout.row_multiple('users'), layout.row_multiple('items')
     table = lambda rows, axis, multiple, **kw: tables.sharded_table(
         rows, hidden, axis, multiple=multiple, rngs=rngs, dtype=dtype, **kw)
@@ -66,6 +68,7 @@ class MMGCN(GraphUserTower):
     self.item_ids = (table(data.num_items + 1, 'items', items_multiple, zero_first=True)
                      if item_ids else None)
     self.graph = graph.training_graph(data, layout, mean=True)
+    self.item_dropout = graph.ItemDropout(item_dropout, data, layout, rngs=rngs)
     self.layers = nnx.List([MMGCNLayer(hidden, rngs=rngs, dtype=dtype) for _ in range(layers)])
 
   def propagate(self, items: jax.Array) -> Tables:
@@ -73,16 +76,20 @@ class MMGCN(GraphUserTower):
     users = l2_normalize(self.preference.embedding[...].astype(dtype))
     items = l2_normalize(items)
     user_ids = self.user_ids.embedding[...].astype(dtype)
-    item_ids = (self.item_ids.embedding[...].astype(dtype) if self.item_ids is not None
+    drop, kept = self.item_dropout(self.graph)
+    item_ids = (self.item_ids.embedding[...].astype(dtype) * kept.astype(dtype)
+                if self.item_ids is not None
                 else jnp.zeros((), dtype))  # `_V`: x_hat is the content's term alone
+    weights = drop(self.graph.mean_weights())
     for layer in self.layers:
-      users, items = layer(self.graph, users, items, user_ids, item_ids)
+      users, items = layer(self.graph, weights, users, items, user_ids, item_ids)
     return Tables(items=items, users=users)
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> MMGCN:
   return MMGCN(data, config.model.hidden, layers=config.model.graph_layers, layout=layout,
-               rngs=rngs, dtype=dtype, item_ids=config.model.graph_item_ids)
+               rngs=rngs, dtype=dtype, item_ids=config.model.graph_item_ids,
+               item_dropout=config.model.graph_item_dropout)
 
 
 REGISTRY.register(UserTowerSpec('mmgcn', _build, task='pair', paper_batch_size=1024,

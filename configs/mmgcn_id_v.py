@@ -6,8 +6,9 @@ bias-free projection at `optim.content_lr` (1e-4, the reference VBPR's projectio
 part is MMGCN's own learned ID vectors, which every layer adds (so not `id+features`, which would
 add a second ID embedding). Unlike the paper, each training step leaves 30% of the items out of
 the graph (`model.graph_item_dropout`): without it an item never seen in training, which has no
-edges, never reaches a top 10 (README, "VIDRec"); 0 is the published model. `:cpu` is the laptop run of the 50K benchmark (the projection at the
-recommender's lr), `:toy` the toy subset's random tiny_c3d features.
+edges, never reaches a top 10 (README, "VIDRec"); 0 is the published model. `:cpu` is the
+laptop run of the 50K benchmark (the projection at the recommender's lr), `:toy` the toy subset's
+random tiny_c3d features.
 
   python -m jaxlens.main --config configs/mmgcn_id_v.py --workdir runs/mmgcn_id_v
   python -m jaxlens.main --config configs/mmgcn_id_v.py:toy --workdir runs/mmgcn_id_v_toy

@@ -15,6 +15,7 @@ from jaxlens.eval.evaluation import eval_view
 from jaxlens.models.user_towers.deepfm import DeepFM
 from jaxlens.models.user_towers.dssm import DSSM
 from jaxlens.models.user_towers.lightgcn import LightGCN
+from jaxlens.models.user_towers import nfm
 from jaxlens.models.user_towers.nfm import NFM
 
 D = 8
@@ -123,6 +124,22 @@ def test_nfm_matches_numpy_and_its_factorised_ranking(output_relu):
   np.testing.assert_allclose(factorised, want, atol=1e-4)
   np.testing.assert_allclose(per_pair, want, atol=1e-4)
   assert (want < 0).any() != output_relu and (want > 0).any()  # the default keeps negatives
+
+
+def test_nfm_ranks_items_in_blocks_as_pair_by_pair():
+  """Full ranking runs items through the network `nfm.ITEM_BLOCK` at a time: more than two
+  blocks, the last one partial, equal every pair's score."""
+  rng = np.random.default_rng(2)
+  model = NFM(D, rngs=nnx.Rngs(0))
+  _randomise(model, rng)
+  model = eval_view(model)
+  history = rng.normal(size=(5, 4, D)).astype(np.float32)
+  candidates = jnp.asarray(rng.normal(size=(2 * nfm.ITEM_BLOCK + 7, D)), jnp.float32)
+  queries = jax.tree.map(lambda q: q[:, 0], model(jnp.asarray(history), jnp.ones((5, 4), bool)))
+  factorised = jax.jit(model.score)(queries, candidates)
+  assert factorised.shape == (5, candidates.shape[0])
+  np.testing.assert_allclose(factorised, model.score_each(queries, candidates[None]),
+                             rtol=1e-5, atol=1e-4)
 
 
 def test_deepfm_matches_numpy_and_its_factorised_ranking():

@@ -197,18 +197,17 @@ class ItemDropout(nnx.Module):
   def __init__(self, rate: float, data, layout: Layout, *, rngs: nnx.Rngs):
     """`data`: the `Interactions` of the graph; item rows are padded as the item tables."""
     self.dropout = nnx.Dropout(rate, rngs=rngs)
-    counts = data.train_item_counts()
-    seen = np.zeros((padded_rows(len(counts), layout.row_multiple('items')), 1), np.float32)
-    seen[:len(counts), 0] = counts > 0
-    self.seen = DataArray(jnp.asarray(seen))
+    # Per item row, 1 if it has a training interaction: needed with a rate only.
+    self.seen = DataArray(jnp.asarray(_seen_items(data, layout))) if rate else None
 
-  def __call__(self, graph_: BipartiteGraph) -> tuple[Callable[[Weights], Weights], jax.Array]:
+  def __call__(self, graph_: BipartiteGraph) -> tuple[Callable[[Weights], Weights],
+                                                      Callable[[jax.Array], jax.Array]]:
     """This step's draw: a function that zeroes the left-out items' edges in per-edge weights
-    `(to users, to items)`, and per item row 1 if its ID vector is kept, else 0 `(I, 1)`."""
-    if self.dropout.rate == 0:
-      return (lambda weights: weights), jnp.ones_like(self.seen[...])
+    `(to users, to items)`, and one that zeroes their rows of an item ID table `(I, D)`."""
+    if self.seen is None:
+      return (lambda weights: weights), (lambda ids: ids)
     if self.dropout.deterministic:
-      return (lambda weights: weights), self.seen[...]
+      return (lambda weights: weights), (lambda ids: ids * self.seen[...].astype(ids.dtype))
     scale = self.dropout(jnp.ones_like(self.seen[...]))
     per_edge = graph_.item_values(scale)
 
@@ -216,7 +215,7 @@ class ItemDropout(nnx.Module):
       to_users, to_items = weights
       return to_users * per_edge.astype(to_users.dtype), jnp.where(per_edge > 0, to_items, 0)
 
-    return drop, (scale > 0).astype(jnp.float32)
+    return drop, lambda ids: jnp.where(scale > 0, ids, 0)
 
 
 def training_graph(data, layout: Layout, *, mean: bool = False) -> BipartiteGraph:
@@ -226,6 +225,13 @@ def training_graph(data, layout: Layout, *, mean: bool = False) -> BipartiteGrap
   return BipartiteGraph(users, data.train_slots[users, slots],
                         padded_rows(data.num_users, layout.row_multiple('users')), layout,
                         mean=mean)
+
+
+def _seen_items(data, layout: Layout) -> np.ndarray:
+  counts = data.train_item_counts()
+  seen = np.zeros((padded_rows(len(counts), layout.row_multiple('items')), 1), np.float32)
+  seen[:len(counts), 0] = counts > 0
+  return seen
 
 
 def _scatter(values: np.ndarray, slot: np.ndarray, size: int) -> np.ndarray:

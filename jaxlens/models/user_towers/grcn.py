@@ -68,20 +68,19 @@ class GRCN(GraphUserTower):
 
   def propagate(self, items: jax.Array) -> Tables:
     dtype = items.dtype
-    drop, kept = self.item_dropout(self.graph)
+    drop, hide = self.item_dropout(self.graph)
     content_users, content_items, (to_users, to_items) = self._content(items, drop)
     # A message's weight: attention x its sender's confidence; the sender of a message to a
     # user is the edge's item, to an item its user.
     user_confidence = self.user_confidence.embedding[...]
     item_confidence = (self.item_confidence.embedding[...] if self.item_confidence is not None
                        else jnp.ones((content_items.shape[0], 1), jnp.float32))
-    ones = lambda table: jnp.ones_like(table)
-    user_confidence, item_confidence = (  # per edge, as dots with a width-1 table of ones
-        self.graph.dots(user_confidence, ones(item_confidence)),
-        self.graph.dots(ones(user_confidence), item_confidence))
+    user_confidence, item_confidence = (  # per edge
+        self.graph.dots(user_confidence, jnp.ones_like(item_confidence)),
+        self.graph.item_values(item_confidence))
     weights = (jax.nn.relu(to_users * item_confidence), jax.nn.relu(to_items * user_confidence))
     users = l2_normalize(self.user_ids.embedding[...].astype(dtype))
-    items = (l2_normalize(self.item_ids.embedding[...].astype(dtype)) * kept.astype(dtype)
+    items = (hide(l2_normalize(self.item_ids.embedding[...].astype(dtype)))
              if self.item_ids is not None
              else jnp.zeros((content_items.shape[0], users.shape[1]), dtype))
     user_sum, item_sum = users, items

@@ -76,9 +76,8 @@ class MMGCN(GraphUserTower):
     users = l2_normalize(self.preference.embedding[...].astype(dtype))
     items = l2_normalize(items)
     user_ids = self.user_ids.embedding[...].astype(dtype)
-    drop, kept = self.item_dropout(self.graph)
-    item_ids = (self.item_ids.embedding[...].astype(dtype) * kept.astype(dtype)
-                if self.item_ids is not None
+    drop, hide = self.item_dropout(self.graph)
+    item_ids = (hide(self.item_ids.embedding[...].astype(dtype)) if self.item_ids is not None
                 else jnp.zeros((), dtype))  # `_V`: x_hat is the content's term alone
     weights = drop(self.graph.mean_weights())
     for layer in self.layers:

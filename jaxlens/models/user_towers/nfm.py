@@ -61,7 +61,7 @@ class NFM(UserTower):
     kernel = self.hidden_layer.kernel[...]
     per_user = (queries['interactions'] * scale + shift) @ kernel + self.hidden_layer.bias[...]
     users, width = per_user.shape
-    per_user_kernel = ((queries['sum'] * scale)[:, :, None] * kernel)  # (P, D, H)
+    per_user_kernel = (queries['sum'] * scale)[:, :, None] * kernel  # (P, D, H)
     per_user_kernel = per_user_kernel.transpose(1, 0, 2).reshape(-1, users * width)
     output_kernel = self.output_layer.kernel[:, 0]
 

@@ -10,8 +10,9 @@
 2. Trains SASRec and YouTube-DNN with the `id`, `id+features` and `features` item towers
    (`configs/*_id_v.py:toy`), DSSM_ID against DSSM_ID+V (VBPR, `configs/dssm_id_v.py:toy`), and
    MMGCN and GRCN `_ID` against `_ID+V` (`configs/{mmgcn,grcn}_id{,_v}.py:toy`) and `_V`
-   (`_ID+V` with `model.graph_item_ids=False`: no item ID vectors), each also with the other
-   `model.graph_item_dropout` (MMGCN's config 0.3: without; GRCN's 0: with 0.6), and prints
+   (`_ID+V` with `model.graph_item_ids=False`: no item ID vectors), each also as published
+   (their configs' cold-start additions off: MMGCN's `model.graph_item_dropout` 0.3, GRCN's
+   item dropout 0.3 and `model.unit_item_vectors`), and prints
    test HR@10 / NDCG@10 overall, on users whose target is cold (never in training) and on the
    rest, with the content models' gain over their ID twins.
 Runs are resumable folders under --root (a finished one is read back, not rerun).
@@ -32,22 +33,17 @@ from jaxlens.models.item_towers.features import standardised
 from benchmarks.videorec_common import print_table, results_of
 
 TOWERS = {'id': 'ID', 'id+features': 'ID+V', 'features': 'V'}
-# Per model: (label, config, item tower or None for the config's own[, graph item IDs[, graph
-# item dropout]]), its ID twin first.
+# Per model: (label, config, item tower or None for the config's own[, graph item IDs[, the
+# cold-start additions on]]), its ID twin first.
 MODELS = {
     'SASRec': [(label, 'sasrec_id_v:toy', tower) for tower, label in TOWERS.items()],
     'YouTube': [(label, 'youtube_id_v:toy', tower) for tower, label in TOWERS.items()],
     'DSSM': [('ID', 'dssm_id_v:toy', 'id'), ('ID+V', 'dssm_id_v:toy', None)],
-    # MMGCN_ID+V trains with item dropout 0.3 (its config), GRCN_ID+V without: each also with
-    # the other setting.
-    'MMGCN': [('ID', 'mmgcn_id:toy', None), ('ID+V', 'mmgcn_id_v:toy', None),
-              ('V', 'mmgcn_id_v:toy', None, False),
-              ('ID+V, no item dropout', 'mmgcn_id_v:toy', None, True, 0.0),
-              ('V, no item dropout', 'mmgcn_id_v:toy', None, False, 0.0)],
-    'GRCN': [('ID', 'grcn_id:toy', None), ('ID+V', 'grcn_id_v:toy', None),
-             ('V', 'grcn_id_v:toy', None, False),
-             ('ID+V, item dropout 0.6', 'grcn_id_v:toy', None, True, 0.6),
-             ('V, item dropout 0.6', 'grcn_id_v:toy', None, False, 0.6)],
+    **{name: [('ID', f'{config}_id:toy', None), ('ID+V', f'{config}_id_v:toy', None),
+              ('V', f'{config}_id_v:toy', None, False),
+              ('ID+V, as published', f'{config}_id_v:toy', None, True, False),
+              ('V, as published', f'{config}_id_v:toy', None, False, False)]
+       for name, config in (('MMGCN', 'mmgcn'), ('GRCN', 'grcn'))},
 }
 
 
@@ -67,13 +63,13 @@ def extract_toy_features(directory: str, data_dir: str | None) -> np.ndarray:
 
 
 def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True,
-        item_dropout: float | None = None) -> dict:
+        cold_start: bool = True) -> dict:
   config = default_config.load(spec)
   if tower is not None:
     config.model.item_tower = tower
   config.model.graph_item_ids = item_ids
-  if item_dropout is not None:
-    config.model.graph_item_dropout = item_dropout
+  if not cold_start:
+    config.model.update(graph_item_dropout=0.0, unit_item_vectors=False)
   if config.model.item_tower == 'id':  # an ID twin: no table, VBPR's halves summed back
     config.model.features.update(path='', combine='sum')
   else:
@@ -84,6 +80,7 @@ def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True
   name += '' if item_ids else '-no_item_ids'  # a graph `_V`
   rate = config.model.graph_item_dropout
   name += f'-item_dropout{rate}' if rate else ''
+  name += '-unit_items' if config.model.unit_item_vectors else ''
   return results_of(config, os.path.join(args.root, name))
 
 

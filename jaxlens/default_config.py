@@ -79,6 +79,9 @@ def base() -> ml_collections.ConfigDict:
   # MMGCN, GRCN: the share of items left out of the graph in each training step, so that items
   # without edges (cold at evaluation) are ranked by their content (`graph.ItemDropout`)
   config.model.graph_item_dropout = 0.0
+  # GRCN: each item's [ID | content] vector at unit length, so that its neighbours' messages do
+  # not outscore items without edges (cold at evaluation)
+  config.model.unit_item_vectors = False
   config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names

@@ -130,7 +130,7 @@ def test_mmgcn_matches_numpy(mesh_shape):
                              want_users[[3, 0]], atol=TOLERANCE)
 
 
-def _numpy_grcn(adjacency, p, items, layers, routing, kept=None):
+def _numpy_grcn(adjacency, p, items, layers, routing, kept=None, unit_items=False):
   users_rows, vocab = p['preference/embedding'].shape[0], items.shape[0]
   counts = np.zeros((users_rows, vocab))
   counts[:adjacency.shape[0]] = adjacency
@@ -155,25 +155,31 @@ def _numpy_grcn(adjacency, p, items, layers, routing, kept=None):
   to_items = (counts * np.maximum(per_edge(over_items.T) *
                                   p['user_confidence/embedding'][:, :1], 0)).T
   users = _normalize(p['user_ids/embedding'])
-  items = _normalize(p.get('item_ids/embedding', np.zeros((vocab, users.shape[1]))))
-  user_sum, item_sum = users, items
+  ids = _normalize(p.get('item_ids/embedding', items))  # `_V`: the item's own vector
+  user_sum, item_sum = users, ids
   for _ in range(layers):
-    users, items = to_users @ items, to_items @ users
-    user_sum, item_sum = user_sum + users, item_sum + items
+    users, ids = to_users @ ids, to_items @ users
+    user_sum, item_sum = user_sum + users, item_sum + ids
   pruned = np.sum((counts > 0) & (to_users == 0)) + np.sum((counts.T > 0) & (to_items == 0))
+  items = np.concatenate([item_sum, content_items], -1)
   return (np.concatenate([user_sum, content_users], -1),
-          np.concatenate([item_sum, content_items], -1), pruned)
+          _normalize(items) if unit_items else items, pruned)
 
 
 @pytest.mark.parametrize('mesh_shape', [(1, 1), (4, 2)])
-def test_grcn_matches_numpy(mesh_shape):
-  data, tower, p, items = _tower(GRCN, mesh_shape, layers=2, routing=2)
+@pytest.mark.parametrize('unit_items', [False, True])
+def test_grcn_matches_numpy(mesh_shape, unit_items):
+  data, tower, p, items = _tower(GRCN, mesh_shape, layers=2, routing=2, unit_items=unit_items)
   tables = jax.jit(tower.propagate)(jnp.asarray(items))
-  want_users, want_items, pruned = _numpy_grcn(_adjacency(data, items.shape[0]), p, items, 2, 2)
+  want_users, want_items, pruned = _numpy_grcn(_adjacency(data, items.shape[0]), p, items, 2, 2,
+                                               unit_items=unit_items)
   assert pruned > 0  # some messages have a negative confidence: the ReLU prunes them
   assert tables.users.shape[1] == tables.items.shape[1] == 2 * D
   np.testing.assert_allclose(tables.users, want_users, atol=TOLERANCE)
   np.testing.assert_allclose(tables.items, want_items, atol=TOLERANCE)
+  norms = np.linalg.norm(tables.items[1:data.num_items + 1], axis=-1)
+  # `model.unit_item_vectors`: the cold item 6 and the seen ones alike; else seen ones are longer.
+  assert np.allclose(norms, 1, atol=TOLERANCE) == unit_items, norms
 
 
 @pytest.mark.parametrize('cls, kwargs', [(MMGCN, dict(layers=2)),
@@ -285,6 +291,8 @@ def test_vbpr_scores_match_numpy_and_evaluation_has_no_random_term(tmp_path):
     ({'model.graph_item_dropout': 1.0}, 'graph_item_dropout=1.0 must be in [0, 1)'),
     ({'model.graph_item_dropout': 0.3},
      "graph_item_dropout=0.3 is for the mmgcn and grcn user towers, not 'dssm'"),
+    ({'model.unit_item_vectors': True},
+     "unit_item_vectors=True is for the grcn user tower, not 'dssm'"),
 ])
 def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
   config = _vbpr_config(tmp_path / 'table')
@@ -301,12 +309,13 @@ def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
 
 @pytest.mark.parametrize('user_tower, item_tower, item_dropout', [('dssm', 'id+features', 0.0),
                                                                   ('mmgcn', 'features', 0.3),
-                                                                  ('grcn', 'features', 0.0)])
+                                                                  ('grcn', 'features', 0.3)])
 def test_vidrec_graph_models_agree_across_meshes(tmp_path, user_tower, item_tower, item_dropout):
-  """DSSM_ID+V (concatenated halves), MMGCN_ID+V (with its config's item dropout), GRCN_ID+V:
-  one step on (8,) and (4, 2) equals the one-device step."""
+  """DSSM_ID+V (concatenated halves), MMGCN_ID+V and GRCN_ID+V (with their configs' item
+  dropout, GRCN's unit item vectors): one step on (8,) and (4, 2) equals the one-device step."""
   config = helpers.tiny_features_config(tmp_path, item_tower, user_tower)
   config.model.graph_item_dropout = item_dropout
+  config.model.unit_item_vectors = user_tower == 'grcn'
   if user_tower == 'dssm':
     config.model.features.combine = 'concat'
   _assert_meshes_agree(configuration.resolve(config))
@@ -341,6 +350,9 @@ def test_configs_load_with_their_variants(name, arg):
   if name == 'dssm_id_v' and arg is None:  # reference 6.3: d = 512/2, projection lr 1e-4
     assert config.model.hidden == 512 and config.model.features.combine == 'concat'
     assert (config.optim.lr, config.optim.content_lr) == (1e-3, 1e-4)
+  # The cold-start additions (README, "VIDRec"): item dropout, and unit item vectors for GRCN.
+  assert config.model.graph_item_dropout == (0.3 if name in ('mmgcn_id_v', 'grcn_id_v') else 0)
+  assert config.model.unit_item_vectors == (name == 'grcn_id_v')
 
 
 def test_vbpr_projection_alone_is_in_the_content_group(tmp_path):

@@ -253,6 +253,9 @@ def check(config, devices=None) -> None:
   if dropout and config.model.user_tower not in ('mmgcn', 'grcn'):
     raise JaxlensError(f'config.model.graph_item_dropout={dropout!r} is for the mmgcn and grcn '
                        f'user towers, not {config.model.user_tower!r}')
+  if config.model.unit_item_vectors and config.model.user_tower != 'grcn':
+    raise JaxlensError('config.model.unit_item_vectors=True is for the grcn user tower, not '
+                       f'{config.model.user_tower!r}')
   if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
     raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
                        'layer widths')

@@ -11,11 +11,13 @@ The item tower's vectors are the content: `features` (the projected frozen featu
 3. The refined graph: a message's weight is ReLU(attention x its sender's learned confidence),
    pruning edges with a negative one. `model.graph_layers` (the paper, MMRec: 2) weighted-sum
    steps over normalised learned ID vectors x give x + x_1 + x_2 ...
-A user or item is [ID vector | content vector], 2D wide, scored by dot product. `_V`
-(`model.graph_item_ids=False`) has no learned item vectors (ID or confidence): items start the ID
-graph at zero, so their ID half is their users' messages (zero for a cold item, which its content
-half alone scores), and a message from an item weighs its attention alone (no pruning). Every step
-recomputes it all over the whole graph, evaluation once (`jaxlens.models.user_towers.lightgcn`).
+A user or item is [ID vector | content vector], 2D wide, scored by dot product;
+`model.unit_item_vectors` scales each item's to unit length (a jaxlens addition for cold start:
+a seen item's messages no longer lengthen its vector, README "VIDRec"). `_V`
+(`model.graph_item_ids=False`) has no learned item vectors (ID or confidence): as every `_V`
+replaces an item's ID vector by its content, its normalised item-tower vector starts the ID
+graph, and a message from an item weighs its attention alone (no pruning). Every step recomputes
+it all over the whole graph, evaluation once (`jaxlens.models.user_towers.lightgcn`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class GRCN(GraphUserTower):
 
   def __init__(self, data: Interactions, hidden: int, *, layers: int, routing: int,
                layout: Layout, rngs: nnx.Rngs, dtype=jnp.float32, item_ids: bool = True,
-               item_dropout: float = 0.0):
+               item_dropout: float = 0.0, unit_items: bool = False):
     users_multiple, items_multiple = layout.row_multiple('users'), layout.row_multiple('items')
     users_table = lambda width: tables.sharded_table(
         data.num_users, width, 'users', multiple=users_multiple, rngs=rngs, dtype=dtype)
@@ -51,7 +53,7 @@ class GRCN(GraphUserTower):
     self.content_bias = nnx.Param(jnp.zeros((hidden,), jnp.float32))
     self.graph = graph.training_graph(data, layout)
     self.item_dropout = graph.ItemDropout(item_dropout, data, layout, rngs=rngs)
-    self.layers, self.routing = layers, routing
+    self.layers, self.routing, self.unit_items = layers, routing, unit_items
 
   def _content(self, items: jax.Array, drop):
     """Step 1 and 2: content vectors of users and items and the attention of every edge."""
@@ -80,14 +82,15 @@ class GRCN(GraphUserTower):
         self.graph.item_values(item_confidence))
     weights = (jax.nn.relu(to_users * item_confidence), jax.nn.relu(to_items * user_confidence))
     users = l2_normalize(self.user_ids.embedding[...].astype(dtype))
-    items = (hide(l2_normalize(self.item_ids.embedding[...].astype(dtype)))
-             if self.item_ids is not None
-             else jnp.zeros((content_items.shape[0], users.shape[1]), dtype))
-    user_sum, item_sum = users, items
+    # `_V`: the item's content in place of its ID vector.
+    ids = (hide(l2_normalize(self.item_ids.embedding[...].astype(dtype)))
+           if self.item_ids is not None else l2_normalize(items))
+    user_sum, item_sum = users, ids
     for _ in range(self.layers):
-      users, items = self.graph(users, items, weights)
-      user_sum, item_sum = user_sum + users, item_sum + items
-    return Tables(items=jnp.concatenate([item_sum, content_items.astype(dtype)], -1),
+      users, ids = self.graph(users, ids, weights)
+      user_sum, item_sum = user_sum + users, item_sum + ids
+    items = jnp.concatenate([item_sum, content_items.astype(dtype)], -1)
+    return Tables(items=l2_normalize(items) if self.unit_items else items,
                   users=jnp.concatenate([user_sum, content_users.astype(dtype)], -1))
 
 
@@ -95,7 +98,8 @@ def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype)
   return GRCN(data, config.model.hidden, layers=config.model.graph_layers,
               routing=config.model.routing_iterations, layout=layout, rngs=rngs, dtype=dtype,
               item_ids=config.model.graph_item_ids,
-              item_dropout=config.model.graph_item_dropout)
+              item_dropout=config.model.graph_item_dropout,
+              unit_items=config.model.unit_item_vectors)
 
 
 REGISTRY.register(UserTowerSpec('grcn', _build, task='pair', paper_batch_size=1024,

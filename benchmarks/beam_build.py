@@ -33,11 +33,11 @@ def build_child(manual_dir: str, data_dir: str, engine: str, workers: int) -> No
   """The build whose time and memory the parent measures."""
   # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds
-  from jaxlens.data.build.subset import pipeline_options
-  from tfds_builders.microlens import microlens_dataset_builder
+  from jaxlens.builders.subset import pipeline_options
+  from jaxlens.builders import microlens
   options = pipeline_options(f'direct_num_workers={workers},'
                              'direct_running_mode=multi_processing') if engine == 'beam' else None
-  builder = microlens_dataset_builder.Builder(config='1m', data_dir=data_dir, engine=engine)
+  builder = microlens.MicroLens(config='1m', data_dir=data_dir, engine=engine)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
       manual_dir=manual_dir, beam_options=options))
 

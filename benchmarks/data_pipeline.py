@@ -20,8 +20,8 @@ from absl import flags
 import grain
 import numpy as np
 
-from jaxlens.data.build import frames
-from jaxlens.data.build import subset as build_subset
+from jaxlens.builders import frames
+from jaxlens.builders import subset as build_subset
 from jaxlens.data import normalize as normalize_lib
 from jaxlens.data import tfds_source
 

@@ -2,7 +2,7 @@
 
   python -m benchmarks.extract_throughput [--encoders videomae_b,slowfast_r50] [--chunk 4]
 
-Runs what `python -m jaxlens.extract` runs per chunk (eval-mode forward of uint8 clips, with
+Runs what `jaxlens extract` runs per chunk (eval-mode forward of uint8 clips, with
 random weights) on this machine's devices, after one warm-up chunk, and reports items/s. XLA's
 FLOP count of the chunk (of the program before CPU-specific rewrites) turns into an estimate
 for all MicroLens-100K items on an accelerator at its dense bf16 peak and at a stated model FLOP
@@ -17,7 +17,7 @@ import os
 
 from jaxlens import launch
 
-launch.prefer_onednn_convolutions()  # as python -m jaxlens.extract
+launch.prefer_onednn_convolutions()  # as jaxlens extract
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -50,7 +50,7 @@ def _build(work_dir: str, users: int) -> str:
     subprocess.run([sys.executable, '-m', 'jaxlens.data.synthetic', f'--users={users}',
                     f'--items={users // 5}', f'--interactions={int(users * 7.19)}',
                     f'--out={pairs}'], check=True)  # 7.19: the real 50K's mean length
-  from jaxlens.data.build import subset  # pylint: disable=g-import-not-at-top
+  from jaxlens.builders import subset  # pylint: disable=g-import-not-at-top
   from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
   if tfds_source.built_dir('microlens/full', data_dir) is None:
     subset.build_subset('full', data_dir=data_dir, manual_dir=manual, engine='memory')

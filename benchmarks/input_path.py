@@ -11,7 +11,7 @@ OpenCV):
   table delivers here (a CPU "device", which says little about a chip), and on each chip as an
   estimate: its memory bandwidth over the bytes a gathered clip moves (read once, written once).
 Beside them: clips/s the paper's step consumes at 40% MFU on an H200, a TPU v5e chip and an H100,
-from the ahead-of-time FLOPs of the step (`python -m jaxlens.aot`; default: the README's 147.8
+from the ahead-of-time FLOPs of the step (`jaxlens aot`; default: the README's 147.8
 TFLOP for SlowFast-r50 topT, 480 users x 11 slots, 5,280 distinct clips) and each chip's bf16
 peak. The host figure scaled to a 16-core host is an estimate (linear in cores).
 """
@@ -28,7 +28,7 @@ import numpy as np
 from absl import flags
 
 from jaxlens.data import clip_table, pipeline, tasks, tfds_source
-from jaxlens.data.build import subset as build_subset
+from jaxlens.builders import subset as build_subset
 from jaxlens.data.clips import ClipStore
 from jaxlens.data.protocol import apply_protocol
 
@@ -71,7 +71,7 @@ def main():
   parser.add_argument('--users', type=int, default=32, help='users per batch')
   parser.add_argument('--batches', type=int, default=20)
   parser.add_argument('--step_tflops', type=float, default=147.8,
-                      help='ahead-of-time FLOPs of one training step (python -m jaxlens.aot)')
+                      help='ahead-of-time FLOPs of one training step (jaxlens aot)')
   parser.add_argument('--clips_per_step', type=int, default=5280)
   parser.add_argument('--host_cores', type=int, default=16, help='the accelerator host')
   args = parser.parse_args()

@@ -5,7 +5,7 @@ r"""A run's test HR@10 / NDCG@10 per target-popularity group beside the most-pop
 The paper's Figure 6 sets VideoRec against IDRec per popularity group; without frames (the 50K
 pairs file) the only content-free yardstick is most-popular, so this sets a run against it. The
 baseline is computed on the run's own data config (`config.json`) with the same masks, ties,
-evaluators and `eval.popularity_bins` (`jaxlens.eval.popularity.most_popular`), and the group
+evaluators and `eval.popularity.bins` (`jaxlens.eval.popularity.most_popular`), and the group
 sizes must agree with the run's `breakdowns.popularity`, or the data differ and nothing is shown.
 Prints one markdown table per run; `--out` also writes them to `popularity_groups.md` with a PNG.
 """

@@ -191,7 +191,7 @@ def main():
   jax_times = common.timed(jax_step, args.warmup, args.steps)
   every_slot = (store[batch['item_ids'].reshape(-1)] if args.torch_encode == 'every_slot'
                 else None)
-  log_pop = data.log_popularity(config.loss.popularity_power)
+  log_pop = data.log_popularity(config.loss.in_batch.popularity_power)
   torch_step = _torch_step(args, batch, every_slot, log_pop)
   torch_times = common.timed(torch_step, args.warmup, args.steps)
 

@@ -10,9 +10,9 @@
 2. Trains SASRec and YouTube-DNN with the `id`, `id+features` and `features` item towers
    (`configs/*_id_v.py:toy`), DSSM_ID against DSSM_ID+V (VBPR, `configs/dssm_id_v.py:toy`), and
    MMGCN and GRCN `_ID` against `_ID+V` (`configs/{mmgcn,grcn}_id{,_v}.py:toy`) and `_V`
-   (`_ID+V` with `model.graph_item_ids=False`: no item ID vectors), each also as published
-   (their configs' cold-start additions off: MMGCN's `model.graph_item_dropout` 0.3, GRCN's
-   item dropout 0.3 and `model.unit_item_vectors`), and prints
+   (`_ID+V` with `model.<tower>.item_ids=False`: no item ID vectors), each also as published
+   (their configs' cold-start additions off: MMGCN's `model.mmgcn.item_dropout` 0.3, GRCN's
+   item dropout 0.3 and `model.grcn.unit_item_vectors`), and prints
    test HR@10 / NDCG@10 overall, on users whose target is cold (never in training) and on the
    rest, with the content models' gain over their ID twins.
 Runs are resumable folders under --root (a finished one is read back, not rerun).
@@ -27,7 +27,7 @@ import numpy as np
 
 from jaxlens import default_config
 from jaxlens.data import item_features, tfds_source
-from jaxlens.data.build import subset, toy
+from jaxlens.builders import subset, toy
 from jaxlens.extract import encoder_features
 from jaxlens.models.item_towers.features import standardised
 from benchmarks.videorec_common import print_table, results_of
@@ -67,9 +67,13 @@ def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True
   config = default_config.load(spec)
   if tower is not None:
     config.model.item_tower = tower
-  config.model.graph_item_ids = item_ids
+  graph = config.model.get(config.model.user_tower, {})  # MMGCN's and GRCN's item options
+  if not item_ids:
+    graph.item_ids = False
   if not cold_start:
-    config.model.update(graph_item_dropout=0.0, unit_item_vectors=False)
+    graph.item_dropout = 0.0
+    if 'unit_item_vectors' in graph:
+      graph.unit_item_vectors = False
   if config.model.item_tower == 'id':  # an ID twin: no table, VBPR's halves summed back
     config.model.features.update(path='', combine='sum')
   else:
@@ -78,9 +82,9 @@ def run(spec: str, tower: str | None, features: str, args, item_ids: bool = True
   config.train.epochs = args.epochs
   name = f'{config.model.user_tower}-{config.model.item_tower}'  # e.g. sasrec-id+features
   name += '' if item_ids else '-no_item_ids'  # a graph `_V`
-  rate = config.model.graph_item_dropout
+  rate = graph.get('item_dropout', 0.0)
   name += f'-item_dropout{rate}' if rate else ''
-  name += '-unit_items' if config.model.unit_item_vectors else ''
+  name += '-unit_items' if graph.get('unit_item_vectors') else ''
   return results_of(config, os.path.join(args.root, name))
 
 

@@ -1,7 +1,7 @@
-r"""Ahead-of-time report: will a config fit the accelerators, before launching it?
+r"""jaxlens aot: will a config fit the accelerators, before launching it?
 
-  python -m jaxlens.aot --config configs/sasrec_v.py --config.model.encoder.init_from=random
-  python -m jaxlens.aot --config configs/sasrec_id.py --users 1000000 --items 91402
+  jaxlens aot --config sasrec_v --config.model.encoder.init_from=random
+  jaxlens aot --config sasrec_id --users 1000000 --items 91402
 
 Compiles the config's real train step and evaluation functions for its mesh on the devices of
 this machine (simulate a pod's with XLA_FLAGS=--xla_force_host_platform_device_count=N) on
@@ -17,11 +17,11 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxlens import logs
-from jaxlens.errors import JaxlensError
+from jaxlens import cli, config_flag, logs
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Python config file.',
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'A config by name (sasrec_v) or a Python file (configs/sasrec_v.py).',
+    lock_config=True)
 _USERS = flags.DEFINE_integer('users', 100_000, 'Users of the data set (table sizes).')
 _ITEMS = flags.DEFINE_integer('items', 19_738, 'Items of the data set (table sizes).')
 _DISTINCT = flags.DEFINE_integer('distinct_clips', None, 'Distinct clips per training step '
@@ -29,18 +29,11 @@ _DISTINCT = flags.DEFINE_integer('distinct_clips', None, 'Distinct clips per tra
 flags.mark_flags_as_required(['config'])
 
 
-def main(argv):
-  del argv
-  logs.quiet_terminal()
+def _report() -> None:
   from jaxlens.train import aot, configuration  # pylint: disable=g-import-not-at-top
-  try:
-    config = configuration.resolve(_CONFIG.value)
-    configuration.check(config)
-    reports = aot.compile_steps(config, users=_USERS.value, items=_ITEMS.value,
-                                distinct_clips=_DISTINCT.value)
-  except JaxlensError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+  config = configuration.prepare(_CONFIG.value)
+  reports = aot.compile_steps(config, users=_USERS.value, items=_ITEMS.value,
+                              distinct_clips=_DISTINCT.value)
   print(f'{config.model.user_tower} + {config.model.item_tower} item tower, global batch '
         f'{config.train.batch_size}, {_USERS.value:,} users, {_ITEMS.value:,} items, '
         f'mesh data={config.mesh.data} model={config.mesh.model} over the '
@@ -48,8 +41,15 @@ def main(argv):
   print('\n'.join(aot.table(reports)))
 
 
+def main(argv):
+  del argv
+  logs.quiet_terminal()
+  sys.exit(cli.exit_status(_report))
+
+
 def run():
-  app.run(main)
+  app.run(main, flags_parser=lambda argv: config_flag.parse(argv, _CONFIG, __doc__,
+                                                            sys.modules[__name__]))
 
 
 if __name__ == '__main__':

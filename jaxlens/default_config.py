@@ -1,9 +1,12 @@
-"""Defaults every config file starts from: the paper's ID-based SR setting (reference 2.4).
+"""Defaults every config file starts from: the paper's ID-based SR setting.
 
-Config files in `configs/` call `base()` and set what their experiment changes, so a key that
-exists in one config exists in all and `--config.x.y=...` overrides are checked against it.
-Values derived from others (`train.batch_size=-1`: the paper's batch for the model) are resolved
-after the command line's overrides, by `jaxlens.train.configuration.resolve`.
+Config files (`jaxlens/configs/`, found by name: `sasrec_v:toy`) call `base()` and set what their
+experiment changes, so a key that exists in one config exists in all and `--config.x.y=...`
+overrides are checked against it. The keys of each registered part (a user or item tower, a
+loss, an evaluator) come from its registration, under a namespace of its own
+(`config.model.grcn.layers`, `config.loss.in_batch.negatives`). Values derived from others
+(`train.batch_size=-1`: the paper's batch for the model) are resolved after the command line's
+overrides, by `jaxlens.train.configuration.prepare`.
 """
 
 from __future__ import annotations
@@ -13,21 +16,76 @@ import os
 
 import ml_collections
 
-REPO_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            'configs')
+from jaxlens.errors import JaxlensError
+
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
 
 
-def load(spec: str) -> ml_collections.ConfigDict:
-  """A config file as `--config` loads it: 'configs/sasrec_v.py:toy', or a bare name
-  ('sasrec_v:toy') from this repository's `configs/`."""
+def config_path(spec: str, folder: str = '') -> tuple[str, str]:
+  """(file, argument) of a `--config` value: a path ('configs/sasrec_v.py:toy', any folder), or
+  the name of a config shipped with jaxlens ('sasrec_v:toy'; with `folder='sweeps'`, the sweep
+  'table6:toy')."""
   path, _, arg = spec.partition(':')
+  what = 'sweep' if folder == 'sweeps' else 'config'
   if not path.endswith('.py'):
-    path = os.path.join(REPO_CONFIGS, f'{path}.py')
+    shipped = os.path.join(CONFIGS, folder, f'{path}.py')
+    if '/' in path or not os.path.isfile(shipped):
+      raise JaxlensError(f'no {what} named {path!r}: give a .py file, or one of '
+                         f'{", ".join(shipped_names(folder))}')
+    path = shipped
+  elif not os.path.isfile(path):
+    raise JaxlensError(f'{what} file {path} does not exist')
+  return path, arg
+
+
+def shipped_names(folder: str = '') -> list[str]:
+  """The configs that ship with jaxlens, by name (`sweeps`: the sweep files)."""
+  return sorted(name[:-3] for name in os.listdir(os.path.join(CONFIGS, folder))
+                if name.endswith('.py') and not name.startswith('_'))
+
+
+def load_module(spec: str, getter: str = 'get_config', folder: str = ''):
+  """`getter(arg)` of a config (or sweep) file given as `config_path` takes it."""
+  path, arg = config_path(spec, folder)
   module_spec = importlib.util.spec_from_file_location(
       f'jaxlens_config_{os.path.basename(path)[:-3]}', path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
+  return getattr(module, getter)(arg or None)
+
+
+def load(spec: str) -> ml_collections.ConfigDict:
+  """A config as `--config` loads it: 'configs/sasrec_v.py:toy', or a name ('sasrec_v:toy')."""
+  return load_module(spec)
+
+
+def part_registries():
+  """The registries of parts that own config keys: user and item towers, losses, evaluators."""
+  # pylint: disable=g-import-not-at-top  # the models, imported when a config is made
+  from jaxlens.eval import evaluators
+  from jaxlens.models import item_towers, user_towers
+  from jaxlens.train import losses
+  return (user_towers.REGISTRY, item_towers.REGISTRY, losses.REGISTRY, evaluators.REGISTRY)
+
+
+def _add_parts(config: ml_collections.ConfigDict) -> None:
+  """Every registered part's namespace with its defaults."""
+  for registry in part_registries():
+    section = config[registry.section]
+    for spec in registry.specs():
+      if spec.config and spec.config_namespace not in section:
+        section[spec.config_namespace] = ml_collections.ConfigDict(dict(spec.config))
+
+
+def renamed_keys() -> dict[str, list[str]]:
+  """Keys of older configs -> the keys of the parts' namespaces that replaced them."""
+  renamed: dict[str, list[str]] = {}
+  for registry in part_registries():
+    for spec in registry.specs():
+      for old, new in spec.renamed.items():
+        renamed.setdefault(old, []).append(
+            f'{registry.section}.{spec.config_namespace}.{new}')
+  return renamed
 
 
 def base() -> ml_collections.ConfigDict:
@@ -41,7 +99,7 @@ def base() -> ml_collections.ConfigDict:
   config.profile_steps = ''
 
   config.data = ml_collections.ConfigDict()
-  config.data.name = 'microlens/100k'  # a TFDS dataset built with `tfds build` / jaxlens.data.build
+  config.data.name = 'microlens/100k'  # a TFDS dataset built with `jaxlens build` / `tfds build`
   config.data.dir = ''  # TFDS data dir; '' = TFDS's default (~/tensorflow_datasets)
   config.data.pairs_path = ''  # a raw `*_pairs.tsv`/`.csv` file; overrides `name` when set
   config.data.max_seq_len = 10
@@ -65,56 +123,11 @@ def base() -> ml_collections.ConfigDict:
   config.model.user_tower = 'sasrec'  # jaxlens.models.user_towers names
   config.model.item_tower = 'id'  # jaxlens.models.item_towers names
   config.model.hidden = 1024
-  config.model.num_blocks = 2  # SASRec blocks; GRU layers; NextItNet (1,2),(4,8) pairs
-  config.model.num_heads = 2
   config.model.dropout = 0.1
   config.model.dtype = 'float32'  # compute dtype; parameters stay float32
-  # The CF towers (reference 6.2). DSSM: widths of its user and item MLPs (dropout, Linear,
-  # BatchNorm, tanh each); () is the reference's pure matrix factorisation.
-  config.model.tower_mlp = ()
-  config.model.graph_layers = 1  # LightGCN propagation steps; MMGCN layers; GRCN's ID graph
-  config.model.routing_iterations = 3  # GRCN: preference routing steps over the content graph
-  # MMGCN, GRCN: learned item ID vectors; False is their `_V` (an item is its content alone)
-  config.model.graph_item_ids = True
-  # MMGCN, GRCN: the share of items left out of the graph in each training step, so that items
-  # without edges (cold at evaluation) are ranked by their content (`graph.ItemDropout`)
-  config.model.graph_item_dropout = 0.0
-  # GRCN: each item's [ID | content] vector at unit length, so that its neighbours' messages do
-  # not outscore items without edges (cold at evaluation)
-  config.model.unit_item_vectors = False
-  config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
-  config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
-  config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
-  config.model.encoder.output = 'features'  # features | head (the reference's 400 logits)
-  config.model.encoder.train_mode = 'topT'  # frozen | topT | halfT | FT | scratch
-  # A folder written by `python -m jaxlens.convert`, or 'random' for a deliberately randomly
-  # initialised encoder under a frozen/topT/halfT/FT policy (the paper's "OT" ablation).
-  config.model.encoder.init_from = ''
-  config.model.encoder.remat = False  # recompute each block in the backward pass
-  # DNN layers between the encoder and the projection (the paper's Figure 5b-d over frozen
-  # encoders); width 0 = the encoder's output width.
-  config.model.encoder.mlp_layers = 0
-  config.model.encoder.mlp_width = 0
-  # BatchNorm in frozen stages: 'batch' normalises with (global) batch statistics and updates the
-  # running ones, as the reference's SyncBN in train mode; 'running' keeps the pretrained ones.
-  config.model.encoder.frozen_batch_norm = 'batch'
-  # The `features` and `id+features` towers' frozen item-feature table (VIDRec).
-  config.model.features = ml_collections.ConfigDict()
-  config.model.features.path = ''  # a folder written by `python -m jaxlens.extract`
-  config.model.features.modality = 'video'  # video | cover | title, as the table's note says
-  # `id+features`: 'sum' e_i + W f_i (D wide each), or 'concat' [e_i | W f_i] (D/2 each: VBPR,
-  # whose user vector, D wide, is then [ID part | visual preference]).
-  config.model.features.combine = 'sum'
-  # sha256 of the table, filled in from its note when the config is resolved: a resumed run
-  # refuses a table that changed (the table is not in checkpoints).
-  config.model.features.fingerprint = ''
 
   config.loss = ml_collections.ConfigDict()
-  config.loss.name = 'in_batch'  # in_batch | full_softmax | bce
-  config.loss.popularity_power = 1.0  # logQ correction of in_batch
-  # in_batch negatives: 'global' (the whole global batch) or a number of rows per softmax group,
-  # as text (the reference's per-GPU softmax: '120' for SlowFast-r50 topT on 4 GPUs).
-  config.loss.negatives = 'global'
+  config.loss.name = 'in_batch'  # jaxlens.train.losses names
 
   config.optim = ml_collections.ConfigDict()
   config.optim.lr = 1e-4
@@ -141,8 +154,6 @@ def base() -> ml_collections.ConfigDict:
   config.eval.dtype = 'float32'  # item table and scores; a bf16 run is still scored in fp32
   # Summaries of the final test evaluation (jaxlens.eval.evaluators), beside HR@K / NDCG@K.
   config.eval.evaluators = ('cold', 'warm', 'popularity', 'history_length')
-  config.eval.popularity_bins = (0, 1, 3, 10, 30, 100, 300, 1000)  # target's train count
-  config.eval.history_bins = (0, 4, 6, 8, 10, 12)  # items before the target
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.data = -1  # -1: all devices not used by the other axes
@@ -151,6 +162,7 @@ def base() -> ml_collections.ConfigDict:
   # kernels are replicated; ('encoder_out', 'data') shards them FSDP-style over the batch axis.
   config.mesh.rules = (('batch', 'data'), ('items', 'model'), ('users', 'model'),
                        ('embed', None), ('encoder_out', None))
+  _add_parts(config)
   return config
 
 
@@ -207,7 +219,7 @@ def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return config
 
 
-# Where the VIDRec configs read their feature tables (`python -m jaxlens.extract ... --out`):
+# Where the VIDRec configs read their feature tables (`jaxlens extract ... --out`):
 # the paper's VideoMAE-B features of MicroLens-100K, and a frozen randomly initialised
 # tiny_c3d's of the toy clips (README, "Frozen features (VIDRec)").
 PAPER_FEATURES = 'features/100k-videomae_b'

@@ -1,7 +1,7 @@
 """How a command starts: XLA's CPU flags before JAX starts, then joining a multi-process job.
 
 Import this module before JAX (it imports JAX only inside `join_cluster`). `python -m
-jaxlens.main` and `python -m jaxlens.extract` both start this way.
+jaxlens.main` and `jaxlens extract` both start this way.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-r"""Command line: `python -m jaxlens.main --config configs/sasrec_id.py --workdir runs/x`.
+r"""jaxlens train: trains and evaluates one config.
 
-Overrides follow ml_collections: `--config.model.hidden=64`, `--config.data.pairs_path=FILE`.
-How a run ends, as one line and an exit status:
-- 0: finished; `WORKDIR/results.json` holds the test results.
-- 1: training diverged (`error: loss became nan at step N ...`); nothing after it was saved.
-- 2: bad input or configuration (`error: ...`), reported before any long work.
-- 75: stopped by SIGTERM or a preemption notice (in training, after saving a checkpoint): run
-  the same command again to resume.
+  jaxlens train --config sasrec_id:cpu --workdir runs/x --config.model.hidden=64
+  python -m jaxlens.main --config configs/sasrec_v.py --workdir runs/x   (the same)
+
+`--config` is a config shipped with jaxlens by name (`sasrec_v:toy`) or a Python file
+(`configs/sasrec_v.py:toy`); `--config.x.y=value` overrides a key. The run ends with an exit
+status (`jaxlens --help`): 0 finished, `WORKDIR/results.json` holds the test results; 1 the loss
+diverged; 2 bad input or configuration, one `error:` line before any long work; 75 stopped by
+SIGTERM or a preemption notice after saving a checkpoint: run the same command to resume.
 """
 
 import sys
@@ -15,17 +16,15 @@ from jaxlens import launch
 
 launch.prefer_onednn_convolutions()  # before JAX starts
 
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from jaxlens import logs  # pylint: disable=wrong-import-position
-from jaxlens.errors import (  # pylint: disable=wrong-import-position
-    PREEMPTED_EXIT_STATUS, Diverged, JaxlensError, Preempted)
+from jaxlens import cli, logs  # pylint: disable=wrong-import-position
+from jaxlens import config_flag  # pylint: disable=wrong-import-position
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Python config file, e.g. '
-                                          'configs/sasrec_id.py or configs/sasrec_id.py:cpu.',
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'A config by name (sasrec_v:toy) or a Python file '
+    '(configs/sasrec_v.py:toy); --config.x.y=value overrides a key.', lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Checkpoints, summaries, config.json and '
                                'results.json go here; a workdir with checkpoints resumes.')
 _COORDINATOR = flags.DEFINE_string(
@@ -36,59 +35,29 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_addre
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-def _train(config, workdir: str) -> None:
-  # Imported here: these pull in the models and Orbax, after flags are parsed.
-  from jaxlens.data.build import subset  # pylint: disable=g-import-not-at-top
-  from jaxlens.train import configuration, loop  # pylint: disable=g-import-not-at-top
-  config = configuration.resolve(config)
-  configuration.check(config)
-  if jax.process_index() == 0:
-    print(f'config (resolved):\n{configuration.summary(config)}', flush=True)
-  if not config.data.pairs_path:  # a built dataset: the synthetic toy subset builds itself
+def _ensure_data(config) -> None:
+  """A built dataset must exist; the synthetic toy subset builds itself (seconds)."""
+  from jaxlens.builders import subset  # pylint: disable=g-import-not-at-top
+  if not config.data.pairs_path:
     subset.ensure_built(config.data.name, config.data.dir or None)
-  loop.train_and_evaluate(config, workdir)
+
+
+def _train() -> None:
+  # Imported here: these pull in the models and Orbax, after flags are parsed.
+  from jaxlens.train import loop  # pylint: disable=g-import-not-at-top
+  launch.join_cluster(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value, ensure_data=_ensure_data)
 
 
 def main(argv):
   del argv
   logs.quiet_terminal()
-  try:
-    launch.join_cluster(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    _train(_CONFIG.value, _WORKDIR.value)
-  except JaxlensError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  except Diverged as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  except Preempted as e:
-    print(f'preempted: {e}', file=sys.stderr)
-    sys.exit(PREEMPTED_EXIT_STATUS)
-
-
-def _one_line(message: str) -> str:
-  """The first and last lines of a multi-line error (ml_collections embeds tracebacks)."""
-  lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-  return lines[0] if len(lines) == 1 else f'{lines[0]} {lines[-1]}'
-
-
-def _parse_flags(argv):
-  """absl's parser, with config errors (file, argument, unknown key, bad value) as one line."""
-  try:
-    remaining = flags.FLAGS(argv)
-    _CONFIG.value.seed  # pylint: disable=pointless-statement  # config files load lazily
-    return remaining
-  except (flags.Error, OSError, AttributeError, TypeError, ValueError, KeyError) as e:
-    cause = e if isinstance(e, KeyError) else (e.__cause__ or e.__context__)
-    if isinstance(cause, KeyError):  # an override of a key that does not exist
-      print(f'error: config has no key {_one_line(str(cause.args[0]))}', file=sys.stderr)
-    else:
-      print(f'error: {_one_line(str(e))}', file=sys.stderr)
-  sys.exit(2)
+  sys.exit(cli.exit_status(_train))
 
 
 def run():
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=lambda argv: config_flag.parse(argv, _CONFIG, __doc__,
+                                                            sys.modules[__name__]))
 
 
 if __name__ == '__main__':

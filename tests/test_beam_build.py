@@ -14,10 +14,10 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from jaxlens.data import tfds_source
-from jaxlens.data.build import beam_interactions
+from jaxlens.builders import beam_interactions
 from jaxlens.errors import JaxlensError
 from tests import interaction_files
-from tfds_builders.microlens import microlens_dataset_builder
+from jaxlens.builders import microlens
 
 
 def build(manual_dir, data_dir, engine: str, workers: int = 1,
@@ -25,7 +25,7 @@ def build(manual_dir, data_dir, engine: str, workers: int = 1,
   """Every file of the dataset built by `engine` (Beam: worker processes of the DirectRunner)."""
   options = PipelineOptions([f'--direct_num_workers={workers}',
                              '--direct_running_mode=multi_processing'])
-  builder = microlens_dataset_builder.Builder(config='50k', data_dir=str(data_dir),
+  builder = microlens.MicroLens(config='50k', data_dir=str(data_dir),
                                               engine=engine)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
       manual_dir=str(manual_dir), beam_options=options if engine == 'beam' else None,

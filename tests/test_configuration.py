@@ -2,11 +2,14 @@
 
 import json
 import os
+import re
 
 import pytest
 
+from jaxlens import default_config
 from jaxlens.errors import JaxlensError
-from jaxlens.train import configuration
+from jaxlens.models import user_towers
+from jaxlens.train import configuration, losses
 from tests import helpers
 
 
@@ -20,7 +23,8 @@ def _set(config, key, value):
 
 
 @pytest.mark.parametrize('key, value, message', [
-    ('train.batch_size', 0, r'config.train.batch_size=0 must be a positive integer'),
+    ('train.batch_size', 0, r"config.train.batch_size=0 must be a positive integer \(-1: the "
+                            r"paper's batch for the model\)"),
     ('train.batch_size', -3, r'config.train.batch_size=-3 must be a positive integer'),
     ('train.epochs', 0, r'config.train.epochs=0 must be a positive integer'),
     ('eval.batch_size', 0, r'config.eval.batch_size=0 must be a positive integer'),
@@ -30,10 +34,12 @@ def _set(config, key, value):
                       r'HR@5, NDCG@5'),
     ('eval.evaluators', ('cold', 'fairness'), r"unknown evaluator 'fairness'"),
     ('loss.name', 'hinge', r"unknown loss 'hinge' \(config.loss.name\); known: bce, "),
-    ('loss.negatives', 'local', r"config.loss.negatives='local': 'global' or a positive"),
-    ('loss.negatives', '0', r"config.loss.negatives='0': 'global' or a positive"),
-    ('loss.negatives', '5', r"config.loss.negatives='5' does not divide config.train.batch_size="
-                            r'16: the rows of each step must form whole groups$'),
+    ('loss.in_batch.negatives', 'local',
+     r"config.loss.in_batch.negatives='local': 'global' or a positive"),
+    ('loss.in_batch.negatives', '0', r"config.loss.in_batch.negatives='0': 'global' or a positive"),
+    ('loss.in_batch.negatives', '5',
+     r"config.loss.in_batch.negatives='5' does not divide config.train.batch_size=16: the rows "
+     r'of each step must form whole groups$'),
     ('model.user_tower', 'bert4rec', r"unknown user tower 'bert4rec'"),
     ('model.item_tower', 'audio', r"unknown item tower 'audio'"),
     ('model.dtype', 'float16', r"config.model.dtype='float16'; choose one of float32, bfloat16"),
@@ -42,17 +48,20 @@ def _set(config, key, value):
     ('eval.batch_size', 20, r'config.eval.batch_size=20 is not a multiple of the 8'),
     ('mesh.data', 3, r"config.mesh \{'data': 3, 'model': 1\} does not fit 8 devices"),
     ('mesh.data', 2, r"config.mesh \{'data': 2, 'model': 1\} uses 2 of 8 devices"),
-    ('model.encoder.init_from', '/weights/x', r"init_from='/weights/x' is set, but the 'id' item "
-                                              r'tower has no video encoder'),
-    ('optim.clip_norm', -1.0, r'config.optim.clip_norm=-1.0: 0 \(no clipping\) or a positive'),
-    ('model.graph_layers', -1, r'config.model.graph_layers=-1 must be 0 or more'),
-    ('model.tower_mlp', (64, 0), r'config.model.tower_mlp=\(64, 0\) must be positive layer widths'),
-    # Found while building the model, after the workdir was made, before these checks.
-    ('model.num_heads', 3, r'config.model.hidden=16 is not divisible by config.model.num_heads=3 '
-                           r'\(SASRec splits it over its heads\)'),
-    ('model.num_heads', 0, r'config.model.num_heads=0 must be a positive integer'),
+    ('model.encoder.init_from', '/weights/x',
+     r"config.model.encoder.init_from='/weights/x' is set, but it applies only with "
+     r"config.model.item_tower='video'$"),
+    ('model.grcn.layers', 3, r"config.model.grcn.layers=3 is set, but it applies only with "
+                             r"config.model.user_tower='grcn'$"),
+    ('optim.clip_norm', -1.0, r'config.optim.clip_norm=-1.0 must be a finite number at least 0'),
+    ('optim.lr', -1e-3, r'config.optim.lr=-0.001 must be a finite number above 0'),
+    ('optim.lr', float('nan'), r'config.optim.lr=nan must be a finite number above 0'),
+    ('model.sasrec.heads', 3, r'config.model.hidden=16 is not divisible by '
+                              r'config.model.sasrec.heads=3 \(SASRec splits it over its heads\)'),
+    ('model.sasrec.heads', 0, r'config.model.sasrec.heads=0 must be a positive integer'),
     ('model.hidden', 0, r'config.model.hidden=0 must be a positive integer'),
-    ('model.dropout', 1.5, r'config.model.dropout=1.5 must be at least 0 and below 1'),
+    ('model.dropout', 1.5, r'config.model.dropout=1.5 must be a finite number at least 0 and '
+                           r'below 1'),
 ])
 def test_id_config_errors(key, value, message):
   config = helpers.tiny_config()
@@ -90,9 +99,9 @@ def _converted(tmp_path, **info):
      r"train_mode='scratch' trains from random weights, but init_from='weights/slowfast_r50'"),
     (_video(init_from='/nowhere/weights'), r'/nowhere/weights: not a converted encoder'),
     (_video(init_from='random', output='logits'),
-     r"config.model.encoder.output='logits'; choose head or features"),
+     r"config.model.encoder.output='logits'; choose one of head, features"),
     (_video(init_from='random', frozen_batch_norm='frozen'),
-     r"config.model.encoder.frozen_batch_norm='frozen'; choose batch or running"),
+     r"config.model.encoder.frozen_batch_norm='frozen'; choose one of batch, running"),
 ])
 def test_video_config_errors(config, message):
   with pytest.raises(JaxlensError, match=message):
@@ -101,13 +110,16 @@ def test_video_config_errors(config, message):
 
 @pytest.mark.parametrize('negatives, group', [('global', 0), ('120', 120)])
 def test_negatives_groups(negatives, group):
-  config = _set(_video(init_from='random'), 'loss.negatives', negatives)
+  config = _set(_video(init_from='random'), 'loss.in_batch.negatives', negatives)
   configuration.check(configuration.resolve(config))
-  assert configuration.negatives_group(config) == group
-  with pytest.raises(JaxlensError, match='applies to the in_batch loss only'):
-    configuration.check(_set(configuration.resolve(config), 'loss.name', 'bce') if group else
-                        _set(_set(configuration.resolve(config), 'loss.name', 'bce'),
-                             'loss.negatives', '7'))
+  assert losses.REGISTRY.get('in_batch').options(config).negatives_group == group
+  bce = _set(configuration.resolve(config), 'loss.name', 'bce')
+  if group:  # the in_batch loss's keys, set for another loss
+    with pytest.raises(JaxlensError, match=r"config.loss.in_batch.negatives='120' is set, but it "
+                                           r"applies only with config.loss.name='in_batch'"):
+      configuration.check(bce)
+  else:
+    configuration.check(bce)
 
 
 def test_converted_weights_must_be_the_configured_encoder(tmp_path):
@@ -180,11 +192,11 @@ def test_a_workdir_without_checkpoints_never_blocks_a_corrected_config(tmp_path)
   config = configuration.resolve(helpers.tiny_config())
   configuration.save(config, str(tmp_path))
   (tmp_path / 'checkpoints' / '3.orbax-checkpoint-tmp-1').mkdir(parents=True)  # uncommitted
-  corrected = _set(configuration.resolve(helpers.tiny_config()), 'model.num_heads', 4)
+  corrected = _set(configuration.resolve(helpers.tiny_config()), 'model.sasrec.heads', 4)
   configuration.check_resume(corrected, str(tmp_path))
   for committed in ('3', '3.damaged'):
     (tmp_path / 'checkpoints' / committed).mkdir()
-    with pytest.raises(JaxlensError, match=r'differs in model.num_heads \(2 -> 4\)'):
+    with pytest.raises(JaxlensError, match=r'differs in model.sasrec.heads \(2 -> 4\)'):
       configuration.check_resume(corrected, str(tmp_path))
     (tmp_path / 'checkpoints' / committed).rmdir()
 
@@ -195,3 +207,54 @@ def test_the_best_epoch_is_selected_as_the_reference_does(user_tower):
   assert helpers.load_config(f'{user_tower}_v').eval.select_metric == 'HR@10'
   assert helpers.load_config(f'{user_tower}_v', 'toy').eval.select_metric == 'HR@10'
   assert helpers.load_config(f'{user_tower}_id').eval.select_metric == 'NDCG@10'
+
+
+def test_an_old_key_names_the_keys_that_replaced_it():
+  config = helpers.tiny_config()
+  config.model.num_blocks = 3  # an older config file's key
+  with pytest.raises(JaxlensError, match=r'^config.model.num_blocks is now per part: '
+                                         r'config.model.gru4rec.layers, '
+                                         r'config.model.nextitnet.blocks, '
+                                         r'config.model.sasrec.blocks, config.model.youtube.layers$'):
+    configuration.prepare(config)
+  config = helpers.tiny_config()
+  config.model.hiden = 64
+  with pytest.raises(JaxlensError, match=r'^config.model.hiden is not a config key'):
+    configuration.prepare(config)
+
+
+def _numeric_keys():
+  """Every numeric key of the defaults (every part's namespace included): (key, bad value)."""
+  flat = dict(configuration._flat(json.loads(default_config.base().to_json())))  # pylint: disable=protected-access
+  for key, value in sorted(flat.items()):
+    if isinstance(value, bool):
+      continue
+    if isinstance(value, int):
+      yield key, -5
+    elif isinstance(value, float):
+      yield key, -5.0
+      yield key, float('nan')
+    elif isinstance(value, (tuple, list)) and all(isinstance(v, int) for v in value):
+      yield key, (-5,)  # widths, ks, bin edges
+
+
+def _config_using(key: str, tmp_path):
+  """A tiny config whose parts read `key` (the tower, loss or evaluator whose namespace it is)."""
+  namespace = key.rsplit('.', 1)[0]
+  if namespace == 'model.encoder':
+    return helpers.tiny_video_config()
+  if namespace == 'model.features':
+    return helpers.tiny_features_config(tmp_path / 'table')
+  section, _, part = namespace.partition('.')
+  if section == 'model' and part in user_towers.REGISTRY.names():
+    return helpers.tiny_config(user_tower=part)
+  return helpers.tiny_config()
+
+
+@pytest.mark.parametrize('key, value', list(_numeric_keys()))
+def test_every_numeric_key_is_range_checked_before_any_data(key, value, tmp_path):
+  config = _config_using(key, tmp_path)
+  configuration.prepare(config)  # the config is good before the change
+  _set(config, key, value)
+  with pytest.raises(JaxlensError, match=rf'^config\.{re.escape(key)}=.*must be'):
+    configuration.prepare(config)

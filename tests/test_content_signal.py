@@ -2,7 +2,7 @@
 time, and both beat the most-popular baseline overall."""
 
 from jaxlens.data import interactions as interactions_lib
-from jaxlens.data.build import subset
+from jaxlens.builders import subset
 from jaxlens.eval.popularity import most_popular
 from jaxlens.train import loop
 from tests import helpers

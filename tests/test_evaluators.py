@@ -10,8 +10,8 @@ from jaxlens.eval import evaluators
 
 
 def _eval_config(**overrides):
-  config = ml_collections.ConfigDict({'ks': (1, 3), 'popularity_bins': (0, 1, 2, 4),
-                                      'history_bins': (0, 4, 6)})
+  config = ml_collections.ConfigDict({'ks': (1, 3), 'popularity': {'bins': (0, 1, 2, 4)},
+                                      'history_length': {'bins': (0, 4, 6)}})
   config.update(overrides)
   return config
 

@@ -59,7 +59,7 @@ def test_extraction_equals_the_video_tower_encoder_in_eval_mode(tmp_path):
   config.model.encoder.init_from = weights
   config.mesh.data = 1
   trainer = loop.build_trainer(config, data, sharding.make_mesh(config.mesh, jax.devices()[:1]),
-                               load_pretrained=True)
+                               new_run=True)
   tower = eval_view(trainer.model(trainer.state)).item_tower
   clips = jnp.asarray(synthetic.RandomFrames(FRAMES, SIZE).load_all(data.original_item_ids[1:]))
   np.testing.assert_allclose(table, tower.content.encoder(normalize(clips)), atol=1e-5, rtol=0)

@@ -1,4 +1,4 @@
-"""Frame choice and extraction (`jaxlens.data.build.frames`) on generated and real videos."""
+"""Frame choice and extraction (`jaxlens.builders.frames`) on generated and real videos."""
 
 import glob
 import os
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from jaxlens.data.build import frames
+from jaxlens.builders import frames
 from jaxlens.data.tfds_source import decode_jpeg
 from tests.tfds_test_videos import frame_index, write_ramp, write_truncated
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxlens.data import synthetic
-from jaxlens.data.build import subset
+from jaxlens.builders import subset
 from tests import helpers, multiprocess
 
 TOLERANCE = 1e-5

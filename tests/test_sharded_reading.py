@@ -7,7 +7,7 @@ import pytest
 
 from jaxlens.data import interactions as interactions_lib
 from jaxlens.data import pipeline, sharded, tasks
-from jaxlens.data.build import subset
+from jaxlens.builders import subset
 from jaxlens.train import loop
 from tests import helpers
 

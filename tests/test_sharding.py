@@ -61,7 +61,7 @@ def _assert_meshes_agree(config):
                                              ('full_softmax', 'global'), ('bce', 'global')])
 def test_meshes_agree(loss, negatives):
   config = helpers.tiny_config(loss)
-  config.loss.negatives = negatives
+  config.loss.in_batch.negatives = negatives
   _assert_meshes_agree(config)
 
 

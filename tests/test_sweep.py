@@ -34,25 +34,25 @@ def _states(root) -> dict:
 
 
 def test_study_files_expand():
-  table6 = spec.expand(spec.load('configs/sweeps/table6.py'), 'runs/t6')
+  table6 = spec.expand(spec.load('table6'), 'runs/t6')
   assert len(table6) == 45 and table6[0].name == 'r3d_18-frozen'
   assert table6[0].command == (
-      'python -m jaxlens.main --config configs/sasrec_v.py --workdir runs/t6/r3d_18-frozen '
+      'jaxlens train --config sasrec_v --workdir runs/t6/r3d_18-frozen '
       '--config.train.batch_size=-1 --config.model.encoder.name=r3d_18 '
       '--config.model.encoder.train_mode=frozen --config.model.encoder.init_from=weights/r3d_18')
-  toy = spec.expand(spec.load('configs/sweeps/table6.py:toy'), 'runs/t6_toy')
+  toy = spec.expand(spec.load('table6:toy'), 'runs/t6_toy')
   assert [job.name for job in toy][:3] == ['tiny_c3d-frozen', 'tiny_c3d-topT', 'tiny_c3d-FT']
   for job in toy:
-    assert job.config == 'configs/sasrec_v.py:toy'
+    assert job.config == 'sasrec_v:toy'
     assert job.overrides['model.encoder.init_from'] == 'random'
     size = job.overrides.get('data.frame_size', 32)  # the toy's, or the cell's own (R3D-r18)
     assert all(need <= have for need, have in zip(
         registry.get(job.overrides['model.encoder.name']).min_input, (4, size, size)))
   table8 = spec.expand(spec.load('configs/sweeps/table8.py'), 'runs/t8')
   assert [(job.name, job.config) for job in table8][::4] == [
-      ('sasrec_id-warm0', 'configs/sasrec_id.py'), ('sasrec_v-warm0', 'configs/sasrec_v.py')]
+      ('sasrec_id-warm0', 'sasrec_id'), ('sasrec_v-warm0', 'sasrec_v')]
   assert [job.overrides['data.min_item_interactions'] for job in table8] == [0, 20, 50, 200] * 2
-  fig5 = spec.expand(spec.load('configs/sweeps/fig5.py'), 'runs/fig5')
+  fig5 = spec.expand(spec.load('configs/sweeps/fig5.py'), 'runs/fig5')  # by path
   assert len(fig5) == 18 and {job.overrides.get('model.encoder.mlp_layers') for job in fig5} == {
       None, 0, 1, 2, 3}
   assert spec.study_name('configs/sweeps/table6.py:toy') == 'table6'
@@ -76,7 +76,7 @@ def test_print_commands_runs_nothing_but_records_the_cells(tmp_path, capsys):
   assert code == 0
   printed = capsys.readouterr().out.splitlines()
   assert printed == [
-      f'python -m jaxlens.main --config configs/sasrec_v.py:toy --workdir {root}/{name} '
+      f'jaxlens train --config sasrec_v:toy --workdir {root}/{name} '
       f'--config.train.epochs=3 --config.model.encoder.name={name.split("-")[0]} '
       f'--config.model.encoder.train_mode={name.split("-")[1]} '
       f'--config.model.encoder.init_from=random{more}'
@@ -99,7 +99,9 @@ def _write_sweep_file(tmp_path, body: str) -> str:
     ('def get_sweep(arg=None):\n  return Sweep("configs/sasrec_id.py", [Cell("a"), Cell("a")])\n',
      "cell 'a' appears twice"),
     ('def get_sweep(arg=None):\n  return Sweep("configs/nope.py", [Cell("a")])\n',
-     'no such config file configs/nope.py'),
+     'config file configs/nope.py does not exist'),
+    ('def get_sweep(arg=None):\n  return Sweep("nope", [Cell("a")])\n',
+     "no config named 'nope': give a .py file, or one of deepfm, dssm, "),
     ('def get_sweep(arg=None):\n  return Sweep("configs/sasrec_id.py", [Cell("a/b")])\n',
      'a cell name is a folder name'),
     ('def get_sweep(arg=None):\n  return Sweep("configs/sasrec_id.py", [Cell("a", {"x": [1]})])\n',
@@ -118,7 +120,10 @@ def test_unknown_cell_and_missing_file_are_one_error_line(tmp_path, capsys):
   assert sweep_cli.main(['configs/sweeps/table6.py:toy', '--root', root, '--only', 'nope']) == 2
   assert capsys.readouterr().err.startswith('error: --only names unknown cells nope; known: ')
   assert sweep_cli.main(['configs/sweeps/absent.py', '--root', root]) == 2
-  assert capsys.readouterr().err == 'error: configs/sweeps/absent.py: no such sweep file\n'
+  assert capsys.readouterr().err == 'error: sweep file configs/sweeps/absent.py does not exist\n'
+  assert sweep_cli.main(['absent', '--root', root]) == 2
+  assert capsys.readouterr().err == ("error: no sweep named 'absent': give a .py file, or one of "
+                                     'fig5, table6, table8\n')
   assert sweep_cli.main(['configs/sweeps/table6.py:big', '--root', root]) == 2
   assert "unknown sweep argument 'big'" in capsys.readouterr().err
   assert not os.path.exists(root)
@@ -176,7 +181,7 @@ def test_skip_finished_resume_unfinished_record_failures(tmp_path, capsys):
   assert cells.started == ['a', 'b', 'c', 'b', 'c']
   assert _states(root) == {'a': 'finished', 'b': 'finished', 'c': 'finished'}
   out = capsys.readouterr().out
-  assert '[1/3] a: finished already, skipped' in out and '[3/3] c: resume: python -m' in out
+  assert '[1/3] a: finished already, skipped' in out and '[3/3] c: resume: jaxlens train' in out
 
 
 def test_signal_is_forwarded_and_the_sweep_exits_resumable(tmp_path):

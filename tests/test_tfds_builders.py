@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from jaxlens.data.build import subset as build
-from jaxlens.data.build.__main__ import main as build_main
-from jaxlens.data.build import extraction
-from jaxlens.data.build import frames
-from jaxlens.data.build import item_files
-from jaxlens.data.build import sources
+from jaxlens.builders import subset as build
+from jaxlens.builders.__main__ import main as build_main
+from jaxlens.builders import extraction
+from jaxlens.builders import frames
+from jaxlens.builders import item_files
+from jaxlens.builders import sources
 from jaxlens.data import pairs
 from jaxlens.data import releases
 from jaxlens.data.tfds_source import decode_jpeg
 from jaxlens.data import tfds_source
 from jaxlens.errors import JaxlensError
-from tfds_builders.microlens import microlens_dataset_builder
+from jaxlens.builders import microlens
 from tests.tfds_test_videos import frame_index, write_dummy_videos
 
 DUMMY_DATA = os.path.join(os.path.dirname(__file__), '..', 'tfds_builders', 'microlens',
@@ -219,7 +219,7 @@ def test_unbuilt_real_subset_names_the_build_command(tmp_path):
 
 def test_50k_interactions_from_the_real_files(microlens_data_dir, tmp_path):
   folder = os.path.join(microlens_data_dir, 'microlens-50k')
-  builder = microlens_dataset_builder.Builder(config='50k', data_dir=str(tmp_path))
+  builder = microlens.MicroLens(config='50k', data_dir=str(tmp_path))
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=folder))
   histories = tfds_source.load_interactions('microlens/50k', str(tmp_path))
   items = {int(i) for h in histories for i in h.items}

@@ -15,7 +15,7 @@ import pytest
 from jaxlens.data import pairs
 from jaxlens.data import protocol
 from jaxlens.data import tfds_source
-from jaxlens.data.build import toy
+from jaxlens.builders import toy
 from tests import interaction_files
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')

@@ -10,8 +10,8 @@ import pytest
 
 from jaxlens.data import normalize as normalize_lib
 from jaxlens.data import tfds_source
-from jaxlens.data.build import subset as build_subset
-from jaxlens.data.build import toy
+from jaxlens.builders import subset as build_subset
+from jaxlens.builders import toy
 
 SPEC = toy.ToySpec()  # the `toy` builder config
 

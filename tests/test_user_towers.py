@@ -17,7 +17,9 @@ SEQUENCE_TOWERS = [name for name in user_towers.REGISTRY.names()
 
 def _encoder(name):
   config = helpers.tiny_config(user_tower=name)
-  config.data.max_seq_len, config.model.num_blocks = LENGTH, 2
+  config.data.max_seq_len = LENGTH
+  depth = next(key for key in ('blocks', 'layers') if key in config.model[name])
+  config.model[name][depth] = 2  # two blocks or layers, whatever the tower calls them
   model = user_towers.REGISTRY.get(name).build(config, None, layout=None, rngs=nnx.Rngs(0),
                                                dtype=jnp.float32)
   return nnx.view(model, deterministic=True, raise_if_not_found=False)

@@ -178,14 +178,14 @@ def test_grcn_matches_numpy(mesh_shape, unit_items):
   np.testing.assert_allclose(tables.users, want_users, atol=TOLERANCE)
   np.testing.assert_allclose(tables.items, want_items, atol=TOLERANCE)
   norms = np.linalg.norm(tables.items[1:data.num_items + 1], axis=-1)
-  # `model.unit_item_vectors`: the cold item 6 and the seen ones alike; else seen ones are longer.
+  # `model.grcn.unit_item_vectors`: the cold item 6 and the seen ones alike; else seen ones are longer.
   assert np.allclose(norms, 1, atol=TOLERANCE) == unit_items, norms
 
 
 @pytest.mark.parametrize('cls, kwargs', [(MMGCN, dict(layers=2)),
                                          (GRCN, dict(layers=2, routing=2))])
 def test_graph_v_has_no_item_ids_and_scores_a_cold_item_by_its_feature(cls, kwargs):
-  """`_V` (`graph_item_ids=False`), the cold-start case: no learned item rows, the numpy model
+  """`_V` (`item_ids=False`), the cold-start case: no learned item rows, the numpy model
   without them, and item 6 (no edge) moves with its feature alone."""
   data, tower, p, items = _tower(cls, (1, 1), item_ids=False, **kwargs)
   assert not [k for k in p if k.startswith('item_')], list(p)
@@ -209,7 +209,7 @@ def test_graph_v_has_no_item_ids_and_scores_a_cold_item_by_its_feature(cls, kwar
                           (GRCN, dict(layers=2, routing=2), _numpy_grcn)])
 def test_item_dropout_leaves_items_out_of_the_training_graph(cls, kwargs, numpy_model,
                                                              mesh_shape):
-  """`model.graph_item_dropout`: a training step's dropped items send and receive no message and
+  """`model.<tower>.item_dropout`: a training step's dropped items send and receive no message and
   lose their ID vector, as a cold item at evaluation; evaluation drops nothing."""
   data, tower, p, items = _tower(cls, mesh_shape, item_dropout=0.5, **kwargs)
   adjacency = _adjacency(data, items.shape[0])
@@ -282,17 +282,24 @@ def test_vbpr_scores_match_numpy_and_evaluation_has_no_random_term(tmp_path):
 
 
 @pytest.mark.parametrize('override, message', [
-    ({'model.features.combine': 'stack'}, "combine='stack'; choose sum or concat"),
+    ({'model.features.combine': 'stack'}, "combine='stack'; choose one of sum, concat"),
     ({'model.hidden': 15}, 'splits model.hidden=15 in two halves'),
     ({'model.item_tower': 'features'}, "needs the id+features item tower, not 'features'"),
-    ({'model.routing_iterations': -1}, 'routing_iterations=-1 must be 0 or more'),
-    ({'model.graph_item_ids': False, 'model.item_tower': 'id'},
-     "graph_item_ids=False (MMGCN_V, GRCN_V) needs an item tower with content, not 'id'"),
-    ({'model.graph_item_dropout': 1.0}, 'graph_item_dropout=1.0 must be in [0, 1)'),
-    ({'model.graph_item_dropout': 0.3},
-     "graph_item_dropout=0.3 is for the mmgcn and grcn user towers, not 'dssm'"),
-    ({'model.unit_item_vectors': True},
-     "unit_item_vectors=True is for the grcn user tower, not 'dssm'"),
+    ({'model.user_tower': 'grcn', 'model.features.combine': 'sum', 'model.item_tower': 'features',
+      'model.grcn.routing_iterations': -1},
+     'config.model.grcn.routing_iterations=-1 must be at least 0'),
+    ({'model.user_tower': 'mmgcn', 'model.features.combine': 'sum', 'model.item_tower': 'id',
+      'model.features.path': '', 'model.mmgcn.item_ids': False},
+     "config.model.mmgcn.item_ids=False (the _V model) needs an item tower with content, not 'id'"),
+    ({'model.user_tower': 'grcn', 'model.features.combine': 'sum', 'model.item_tower': 'features',
+      'model.grcn.item_dropout': 1.0},
+     'config.model.grcn.item_dropout=1.0 must be a finite number at least 0 and below 1'),
+    ({'model.mmgcn.item_dropout': 0.3},
+     "config.model.mmgcn.item_dropout=0.3 is set, but it applies only with "
+     "config.model.user_tower='mmgcn'"),
+    ({'model.grcn.unit_item_vectors': True},
+     "config.model.grcn.unit_item_vectors=True is set, but it applies only with "
+     "config.model.user_tower='grcn'"),
 ])
 def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
   config = _vbpr_config(tmp_path / 'table')
@@ -314,8 +321,10 @@ def test_vidrec_graph_models_agree_across_meshes(tmp_path, user_tower, item_towe
   """DSSM_ID+V (concatenated halves), MMGCN_ID+V and GRCN_ID+V (with their configs' item
   dropout, GRCN's unit item vectors): one step on (8,) and (4, 2) equals the one-device step."""
   config = helpers.tiny_features_config(tmp_path, item_tower, user_tower)
-  config.model.graph_item_dropout = item_dropout
-  config.model.unit_item_vectors = user_tower == 'grcn'
+  if user_tower == 'mmgcn':
+    config.model.mmgcn.item_dropout = item_dropout
+  if user_tower == 'grcn':
+    config.model.grcn.update(item_dropout=item_dropout, unit_item_vectors=True)
   if user_tower == 'dssm':
     config.model.features.combine = 'concat'
   _assert_meshes_agree(configuration.resolve(config))
@@ -351,8 +360,9 @@ def test_configs_load_with_their_variants(name, arg):
     assert config.model.hidden == 512 and config.model.features.combine == 'concat'
     assert (config.optim.lr, config.optim.content_lr) == (1e-3, 1e-4)
   # The cold-start additions (README, "VIDRec"): item dropout, and unit item vectors for GRCN.
-  assert config.model.graph_item_dropout == (0.3 if name in ('mmgcn_id_v', 'grcn_id_v') else 0)
-  assert config.model.unit_item_vectors == (name == 'grcn_id_v')
+  graph = config.model.get(config.model.user_tower, {})
+  assert graph.get('item_dropout', 0) == (0.3 if name in ('mmgcn_id_v', 'grcn_id_v') else 0)
+  assert graph.get('unit_item_vectors', False) == (name == 'grcn_id_v')
 
 
 def test_vbpr_projection_alone_is_in_the_content_group(tmp_path):

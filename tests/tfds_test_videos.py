@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from jaxlens.data.build import toy
+from jaxlens.builders import toy
 
 GREY_STEP = 8  # frame t of a ramp video is solid grey t * GREY_STEP
 

@@ -1,1 +1,1 @@
-"""TFDS builders of jaxlens; build with `python -m jaxlens.data.build` or `tfds build`."""
+"""TFDS builders of jaxlens for `tfds build`; `jaxlens build` builds the same datasets."""

@@ -1,8 +1,8 @@
-"""Converts a PyTorch video-encoder checkpoint into a jaxlens encoder folder.
+"""jaxlens convert: a PyTorch video-encoder checkpoint into a jaxlens encoder folder.
 
-  python -m jaxlens.convert --encoder mvit_b_16x4 --checkpoint MVIT_B_16x4.pyth \\
+  jaxlens convert --encoder mvit_b_16x4 --checkpoint MVIT_B_16x4.pyth \\
       --output weights/mvit_b_16x4 [--output_mode head|features] [--num_frames 5]
-  python -m jaxlens.convert --encoder slowfast_r50 --checkpoint SLOWFAST_8x8_R50.pyth \\
+  jaxlens convert --encoder slowfast_r50 --checkpoint SLOWFAST_8x8_R50.pyth \\
       --output weights/slowfast_r50 --output_mode features
 
 Any registered encoder with pretrained weights: the CNNs (r3d_18, c2d_r50, i3d_r50, slow_r50,
@@ -22,15 +22,14 @@ import sys
 from flax import nnx
 
 import jaxlens.models.video  # pylint: disable=unused-import  # registers every family
+from jaxlens import cli
 from jaxlens.convert.pretrained import load_torch, save_encoder
 from jaxlens.convert.torch_checkpoint import load_state_dict
-from jaxlens.errors import JaxlensError
 from jaxlens.models.video import registry
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(prog='python -m jaxlens.convert', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.ArgumentParser('jaxlens convert', __doc__)
   parser.add_argument('--encoder', required=True, help='registry name, e.g. mvit_b_16x4')
   parser.add_argument('--checkpoint', required=True, help='PyTorch checkpoint file')
   parser.add_argument('--output', required=True, help='new folder for the converted encoder')
@@ -59,16 +58,15 @@ def convert(encoder: str, checkpoint: str, output: str, output_mode: str = 'head
   })
 
 
+def _convert(args) -> None:
+  convert(args.encoder, args.checkpoint, args.output, args.output_mode, args.num_frames,
+          args.crop_size)
+  print(f'wrote {args.output} ({args.encoder}, {args.output_mode})')
+
+
 def main(argv: list[str]) -> int:
   args = _parse(argv)
-  try:
-    convert(args.encoder, args.checkpoint, args.output, args.output_mode, args.num_frames,
-            args.crop_size)
-  except JaxlensError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  print(f'wrote {args.output} ({args.encoder}, {args.output_mode})')
-  return 0
+  return cli.exit_status(lambda: _convert(args))
 
 
 def run() -> None:

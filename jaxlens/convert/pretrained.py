@@ -2,7 +2,7 @@
 
 `load_torch` is the one path from a torch state dict to a usable encoder (the conversion command,
 the parity tests and the benchmark all take it). Converted weights on disk are an Orbax checkpoint
-of Params/BatchStats plus a JSON note. Layout of a folder written by `python -m jaxlens.convert`
+of Params/BatchStats plus a JSON note. Layout of a folder written by `jaxlens convert`
 (what `config.model.encoder.init_from` points at):
   DIR/state/         Orbax `StandardCheckpointer` tree, one leaf per parameter path
   DIR/encoder.json   encoder name, output mode, clip geometry, source checkpoint
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 STATE_DIR = 'state'
 INFO_FILE = 'encoder.json'
+# `init_from` for a deliberately randomly initialised encoder (the paper's OT ablation).
+RANDOM_INIT = 'random'
 
 
 def load_torch(spec: EncoderSpec, state_dict: Mapping[str, np.ndarray], output: str = 'head', *,
@@ -90,7 +92,7 @@ def read_info(directory: str | os.PathLike) -> dict[str, Any]:
   info_file = directory / INFO_FILE
   if not ((directory / STATE_DIR).is_dir() and info_file.exists()):
     raise JaxlensError(f'{directory}: not a converted encoder (expected {STATE_DIR}/ and '
-                       f'{INFO_FILE}; write one with python -m jaxlens.convert)')
+                       f'{INFO_FILE}; write one with jaxlens convert)')
   try:
     return paths.read_json(info_file)
   except (OSError, ValueError) as e:

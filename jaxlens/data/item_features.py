@@ -1,4 +1,4 @@
-"""Item-feature tables on disk: one frozen vector per item, from `python -m jaxlens.extract`.
+"""Item-feature tables on disk: one frozen vector per item, from `jaxlens extract`.
 
 A table folder holds
   features.npy    float32 `(N, F)`; row r belongs to the item `item_ids[r]` of the note
@@ -74,7 +74,7 @@ def read_note(directory: str) -> dict[str, Any]:
   """The note of a complete table; a folder without one is a one-line error."""
   if not is_complete(directory):
     raise JaxlensError(f'{directory}: no item-feature table ({NOTE_FILE} is missing); write one '
-                       'with python -m jaxlens.extract, or rerun its command to finish it')
+                       'with jaxlens extract, or rerun its command to finish it')
   path = paths.resolve(directory) / NOTE_FILE
   try:
     return paths.read_json(path)

@@ -1,7 +1,7 @@
 """Readers for the official MicroLens interaction files.
 
 One parser serves every path into jaxlens: the TFDS builder stores what it returns, and training
-from a raw file calls it directly. The Beam build (`jaxlens.data.build.beam_interactions`) parses
+from a raw file calls it directly. The Beam build (`jaxlens.builders.beam_interactions`) parses
 with the same line functions and orders events by the same rule.
 
 - `*_pairs.tsv`: `user<TAB>item item ...`, items in time order, LF or CRLF, no header; one line

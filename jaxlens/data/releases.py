@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-TOY_PREFIX = 'MicroLens-toy'  # the synthetic subset's file names (jaxlens.data.build.toy)
+TOY_PREFIX = 'MicroLens-toy'  # the synthetic subset's file names (jaxlens.builders.toy)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Synthetic interactions and clips for tests, benchmarks and dry runs: no files needed.
 
-    python -m jaxlens.data.synthetic --users 1400000 --items 100000 --interactions 10000000 \\
+    jaxlens synthetic --users 1400000 --items 100000 --interactions 10000000 \\
         --out MicroLens-1M_pairs.csv [--seed 0] [--min_length 5]
 
 writes a MicroLens interactions file (`.csv`: `user,item,timestamp` rows grouped by user in time
@@ -11,13 +11,13 @@ length per user, never the interactions.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
 
 import numpy as np
 
+from jaxlens import cli
 from jaxlens.data.pairs import UserHistory
 from jaxlens.data.protocol import Interactions, apply_protocol
 from jaxlens.errors import JaxlensError
@@ -143,8 +143,7 @@ def write_interactions(path: str, spec: InteractionSpec) -> int:
 
 
 def main(argv: list[str]) -> int:
-  parser = argparse.ArgumentParser(prog='python -m jaxlens.data.synthetic', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.ArgumentParser('jaxlens synthetic', __doc__)
   parser.add_argument('--users', type=int, required=True)
   parser.add_argument('--items', type=int, required=True)
   parser.add_argument('--interactions', type=int, help='default: 7.19 per user, as the 50K')
@@ -154,13 +153,17 @@ def main(argv: list[str]) -> int:
   parser.add_argument('--out', required=True, help='FILE.csv (with timestamps) or FILE.tsv')
   args = parser.parse_args(argv)
   spec = InteractionSpec(args.users, args.items, args.interactions, args.seed, args.min_length)
-  try:
+
+  def write() -> None:
     count = write_interactions(args.out, spec)
-  except JaxlensError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  print(f'{args.out}: {spec.users} users, {count} interactions')
-  return 0
+    print(f'{args.out}: {spec.users} users, {count} interactions')
+
+  return cli.exit_status(write)
+
+
+def run() -> None:
+  """The installed command."""
+  sys.exit(main(sys.argv[1:]))
 
 
 def sequential_interactions(users: int = 48, items: int = 30, seed: int = 0,
@@ -200,4 +203,4 @@ class RandomFrames:
 
 
 if __name__ == '__main__':
-  sys.exit(main(sys.argv[1:]))
+  run()

@@ -59,7 +59,7 @@ def built_dir(dataset: str, data_dir: str | None) -> str | None:
 
 def build_command(name: str, data_dir: str | None) -> str:
   release = releases.RELEASES[dataset_names(name)[0].split('/')[1]]
-  command = f'python -m jaxlens.data.build microlens --config={name.split("/")[1]}'
+  command = f'jaxlens build microlens --config={name.split("/")[1]}'
   if data_dir:
     command += f' --data_dir={data_dir}'
   if release.name == 'toy':

@@ -12,9 +12,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from jaxlens import config_values
 from jaxlens.data.protocol import Interactions
 from jaxlens.eval import metrics
-from jaxlens.registry import Registry
+from jaxlens.registry import Part, Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,24 +55,35 @@ def warm(ranks, users: EvalUsers, eval_config) -> dict:
 
 def popularity(ranks, users: EvalUsers, eval_config) -> list[dict]:
   """By the target's training-interaction count (the paper's Figure 6 groups)."""
-  return _by_bins(ranks, users.target_train_counts, eval_config.popularity_bins, eval_config.ks)
+  return _by_bins(ranks, users.target_train_counts, eval_config.popularity.bins, eval_config.ks)
 
 
 def history_length(ranks, users: EvalUsers, eval_config) -> list[dict]:
-  return _by_bins(ranks, users.history_lengths, eval_config.history_bins, eval_config.ks)
+  return _by_bins(ranks, users.history_lengths, eval_config.history_length.bins, eval_config.ks)
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluatorSpec:
-  name: str
-  fn: Callable[[np.ndarray, EvalUsers, Any], Any]
+class EvaluatorSpec(Part):
+  """An evaluator's registration; its own config keys live under `config.eval.<name>`."""
+
+  fn: Callable[[np.ndarray, EvalUsers, Any], Any] = dataclasses.field(kw_only=True)
 
 
-REGISTRY: Registry[EvaluatorSpec] = Registry('evaluator', 'config.eval.evaluators')
-for _spec in (EvaluatorSpec('cold', cold), EvaluatorSpec('warm', warm),
-              EvaluatorSpec('popularity', popularity),
-              EvaluatorSpec('history_length', history_length)):
-  REGISTRY.register(_spec)
+def _bins(name: str):
+  return lambda config: config_values.integers(config, f'eval.{name}.bins', 0, increasing=True)
+
+
+REGISTRY: Registry[EvaluatorSpec] = Registry('evaluator', 'config.eval.evaluators', 'eval')
+REGISTRY.register(EvaluatorSpec('cold', fn=cold))
+REGISTRY.register(EvaluatorSpec('warm', fn=warm))
+REGISTRY.register(EvaluatorSpec(
+    'popularity', fn=popularity, check=_bins('popularity'), resumable=('bins',),
+    config={'bins': (0, 1, 3, 10, 30, 100, 300, 1000)},  # the target's train count
+    renamed={'eval.popularity_bins': 'bins'}))
+REGISTRY.register(EvaluatorSpec(
+    'history_length', fn=history_length, check=_bins('history_length'), resumable=('bins',),
+    config={'bins': (0, 4, 6, 8, 10, 12)},  # items before the target
+    renamed={'eval.history_bins': 'bins'}))
 
 
 def summarise(ranks: np.ndarray, users: EvalUsers, eval_config,

@@ -1,19 +1,19 @@
-r"""Writes a frozen item-feature table for the `features` and `id+features` item towers.
+r"""jaxlens extract: a frozen item-feature table for the `features` and `id+features` towers.
 
   # The paper's VIDRec features: VideoMAE-B, mean of the last hidden states, 5x224x224, fp32.
-  python -m jaxlens.extract --modality video --data microlens/100k --encoder videomae_b \
+  jaxlens extract --modality video --data microlens/100k --encoder videomae_b \
       --init_from weights/videomae_b --out features/100k-videomae_b
   # Covers through an image-capable encoder (a single frame).
-  python -m jaxlens.extract --modality cover --data microlens/100k --encoder slow_r50 \
+  jaxlens extract --modality cover --data microlens/100k --encoder slow_r50 \
       --init_from weights/slow_r50 --num_frames 1 --out features/100k-cover-slow_r50
   # Titles (TF-IDF + truncated SVD), with categories and likes/views as extra columns.
-  python -m jaxlens.extract --modality title --titles MicroLens-50k_titles.csv \
+  jaxlens extract --modality title --titles MicroLens-50k_titles.csv \
       --categories tags_to_summary.csv --out features/50k-title
 
 Video and cover tables are encoded in chunks over every device (and host), with a progress bar;
 a killed extraction resumes at its last finished chunk when the same command runs again, and
 gives the table an uninterrupted run gives. Several hosts run the same command and join as
-`python -m jaxlens.main` does (`jaxlens.launch`: TPU pods and SLURM are detected, elsewhere
+`jaxlens train` does (`jaxlens.launch`: TPU pods and SLURM are detected, elsewhere
 --coordinator_address, --num_processes, --process_id). Errors print as one `error: ...` line,
 exit status 2.
 """
@@ -23,21 +23,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jaxlens import launch
+from jaxlens import cli, launch
 from jaxlens.data import item_features
 from jaxlens.errors import JaxlensError
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(prog='python -m jaxlens.extract', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = cli.ArgumentParser('jaxlens extract', __doc__)
   parser.add_argument('--modality', required=True, choices=('video', 'cover', 'title'))
   parser.add_argument('--out', required=True, help='folder of the table (created)')
   encoded = parser.add_argument_group('video and cover')
   encoded.add_argument('--data', help='built dataset, e.g. microlens/100k (its frames or covers)')
   encoded.add_argument('--data_dir', default=None, help='TFDS data dir')
   encoded.add_argument('--encoder', help='video encoder name, e.g. videomae_b')
-  encoded.add_argument('--init_from', help="folder from python -m jaxlens.convert, or 'random'")
+  encoded.add_argument('--init_from', help="folder from jaxlens convert, or 'random'")
   encoded.add_argument('--output', default='features', choices=('head', 'features'))
   encoded.add_argument('--num_frames', type=int, default=5,
                        help='frames per clip (covers: copies of the cover)')
@@ -88,17 +87,16 @@ def _titles(args) -> None:
                          likes_views_path=args.likes_views)
 
 
+def _extract(args) -> None:
+  (_titles if args.modality == 'title' else _encoded)(args)
+  note = item_features.read_note(args.out)
+  print(f'wrote {args.out}: {note["count"]:,} items x {note["dim"]} {args.modality} features')
+
+
 def main(argv: list[str]) -> int:
   args = _parse(argv)
   launch.prefer_onednn_convolutions()  # before JAX starts
-  try:
-    (_titles if args.modality == 'title' else _encoded)(args)
-  except JaxlensError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  note = item_features.read_note(args.out)
-  print(f'wrote {args.out}: {note["count"]:,} items x {note["dim"]} {args.modality} features')
-  return 0
+  return cli.exit_status(lambda: _extract(args))
 
 
 def run() -> None:

@@ -33,7 +33,6 @@ from jaxlens.extract.partial_table import PartialTable
 from jaxlens.models import factory
 from jaxlens.models.video import registry as encoders
 
-RANDOM_INIT = 'random'
 RULES = (('batch', 'data'),)  # items over the data axis; the encoder is replicated
 
 
@@ -42,7 +41,7 @@ class EncoderSettings:
   """What makes the vectors; recorded in the table's note."""
 
   encoder: str
-  init_from: str  # a folder from `python -m jaxlens.convert`, or 'random'
+  init_from: str  # a folder from `jaxlens convert`, or 'random'
   output: str = 'features'  # 'head' | 'features'
   num_frames: int = 5
   frame_size: int = 224
@@ -50,9 +49,9 @@ class EncoderSettings:
   seed: int = 0  # draws the weights when init_from='random'
 
   def note(self) -> dict[str, Any]:
-    weights = (RANDOM_INIT if self.init_from == RANDOM_INIT else
+    weights = (pretrained.RANDOM_INIT if self.init_from == pretrained.RANDOM_INIT else
                os.path.abspath(self.init_from))
-    source = ('' if self.init_from == RANDOM_INIT else
+    source = ('' if self.init_from == pretrained.RANDOM_INIT else
               pretrained.read_info(self.init_from).get('source', ''))
     return {**dataclasses.asdict(self), 'init_from': weights, 'weights_source': source}
 
@@ -68,12 +67,12 @@ def frozen_forward(settings: EncoderSettings) -> tuple[Callable, nnx.State]:
     raise JaxlensError(f'{settings.encoder} needs clips of at least {spec.min_input} (T, H, W), '
                        f'not {geometry}')
   if not settings.init_from:
-    raise JaxlensError("set the encoder's weights: a folder from python -m jaxlens.convert, or "
-                       f"'{RANDOM_INIT}' for a randomly initialised encoder on purpose")
+    raise JaxlensError("set the encoder's weights: a folder from jaxlens convert, or "
+                       f"'{pretrained.RANDOM_INIT}' for a randomly initialised encoder on purpose")
   dtype = factory.dtype_of(settings.dtype, 'dtype')
   module = spec.build(output=settings.output, rngs=nnx.Rngs(settings.seed), dtype=dtype,
                       **spec.shape_kwargs(settings.num_frames, settings.frame_size))
-  if settings.init_from != RANDOM_INIT:
+  if settings.init_from != pretrained.RANDOM_INIT:
     pretrained.check_info(settings.init_from, spec, settings.output, settings.num_frames,
                           settings.frame_size, asked_by='command')
     pretrained.restore_encoder(module, settings.init_from)

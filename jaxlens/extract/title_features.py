@@ -20,7 +20,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from jaxlens.data import item_features
-from jaxlens.data.build import item_files
+from jaxlens.builders import item_files
 from jaxlens.errors import JaxlensError
 
 ANY_ITEM = range(2**63)  # `known_items` that holds every id (O(1) membership)

@@ -1,7 +1,9 @@
 """What a run is in the paper's words: its model class and row name, its setting, its data set.
 
 Everything is read from the run's config (config.json, nested); a key that is absent reads as
-unknown rather than as a default, so an old or partial config is never named wrongly.
+unknown rather than as a default, so an old or partial config is never named wrongly. Model
+names come from the parts' registrations (a user tower's paper name and family, an item tower's
+row suffix), so a new tower names its report rows itself.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ IDREC_CF, IDREC_SR = 'IDRec (CF)', 'IDRec (SR)'
 VIDREC, VIDEOREC = 'VIDRec (frozen encoder)', 'VideoRec (end to end)'
 CLASSES = (IDREC_CF, IDREC_SR, VIDREC, VIDEOREC)  # the benchmark table's order
 
-_CF = {'dssm': 'DSSM', 'lightgcn': 'LightGCN', 'nfm': 'NFM', 'deepfm': 'DeepFM'}
-_SR = {'sasrec': 'SASRec', 'gru4rec': 'GRU4Rec', 'nextitnet': 'NextItNet'}
-_CONTENT = {'youtube': 'YouTube', 'mmgcn': 'MMGCN', 'grcn': 'GRCN'}  # VIDRec models even on IDs
-_MODALITY = {'video': 'V', 'title': 'T', 'cover': 'C'}
+# The paper's class of a user tower's family (ID models) or of an item tower's row.
+_CLASSES = {'cf': IDREC_CF, 'sr': IDREC_SR, 'vidrec': VIDREC, 'videorec': VIDEOREC}
 
 
 def get(config: dict, dotted: str, default: Any = None) -> Any:
@@ -36,24 +36,24 @@ def user_tower(config: dict) -> str | None:
   return get(config, 'model.user_tower')
 
 
+def _spec(registry, name):
+  return registry.get(name) if name in registry.names() else None
+
+
 def model_row(config: dict) -> tuple[str, str] | None:
   """(class, row name) as in the paper's benchmark table, e.g. (VIDREC, 'SASRec_ID+V')."""
-  user, item = user_tower(config), get(config, 'model.item_tower')
-  model = {**_CF, **_SR, **_CONTENT}.get(user)
-  if model is None:
+  from jaxlens.models import item_towers, user_towers  # pylint: disable=g-import-not-at-top
+  user = _spec(user_towers.REGISTRY, user_tower(config))
+  item = _spec(item_towers.REGISTRY, get(config, 'model.item_tower'))
+  if user is None or item is None:
     return None
-  if item == 'id':
-    if user in _CONTENT:
-      return VIDREC, f'{model}_ID'
-    return (IDREC_CF if user in _CF else IDREC_SR), model
-  if item == 'video':
-    return VIDEOREC, f'{model}_V'
-  modality = _MODALITY.get(get(config, 'model.features.modality', 'video'), '?')
-  if item == 'features':
-    return VIDREC, f'{model}_{modality}'
-  if item == 'id+features':
-    return VIDREC, f'{model}_ID+{modality}'
-  return None
+  row = item.paper_row(config)
+  if row is not None:  # a content item tower names the class
+    suffix, row_class = row
+    return _CLASSES[row_class], f'{user.paper_name}_{suffix}'
+  if user.family == 'vidrec':  # a VIDRec model on IDs alone
+    return VIDREC, f'{user.paper_name}_ID'
+  return _CLASSES[user.family], user.paper_name
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 r"""Sweeps: one study of the paper as a grid of `jaxlens.main` runs, one workdir per cell.
 
-  python -m jaxlens.sweep configs/sweeps/table6.py:toy --root runs/table6_toy
-  python -m jaxlens.sweep configs/sweeps/table6.py --root runs/table6 --print_commands
+  jaxlens sweep table6:toy --root runs/table6_toy
+  jaxlens sweep table6 --root runs/table6 --print_commands
 
 A sweep file (`configs/sweeps/*.py`) defines `get_sweep(arg=None)` returning a `Sweep`:
 

@@ -1,7 +1,10 @@
-r"""Command line: run a sweep's cells here, or print their commands for a cluster.
+r"""jaxlens sweep: run a sweep's cells here, or print their commands for a cluster.
 
-  python -m jaxlens.sweep configs/sweeps/table6.py:toy --root runs/table6_toy [--only A,B]
-  python -m jaxlens.sweep configs/sweeps/table6.py --root runs/table6 --print_commands
+  jaxlens sweep table6:toy --root runs/table6_toy [--only A,B]
+  jaxlens sweep table6 --root runs/table6 --print_commands
+
+The sweep is one shipped with jaxlens by name (`table6`, `table8`, `fig5`: `jaxlens/configs/sweeps`)
+or a Python file with `get_sweep(arg)`.
 
 Exit status: 0 every selected cell finished; 75 stopped (SIGTERM/SIGINT) or cells unfinished: run
 the same command again; 1 a cell failed (sweep.json has its last stderr line); 2 a bad sweep file,
@@ -14,21 +17,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from jaxlens import cli
 from jaxlens.errors import JaxlensError
 from jaxlens.sweep import runner, spec
 from jaxlens.sweep.state import SweepRecord
 
 
-class _Parser(argparse.ArgumentParser):
-  def error(self, message):
-    raise JaxlensError(message)
-
-
 def _parse(argv: list[str]) -> argparse.Namespace:
-  parser = _Parser(prog='python -m jaxlens.sweep', description=__doc__,
-                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('sweep', help='sweep file with an optional :arg, e.g. '
-                      'configs/sweeps/table6.py:toy')
+  parser = cli.ArgumentParser('jaxlens sweep', __doc__)
+  parser.add_argument('sweep', help='a sweep by name with an optional :arg (table6:toy), or a '
+                      'sweep file (my_sweep.py:arg)')
   parser.add_argument('--root', required=True, help='one workdir per cell goes here, and '
                       'sweep.json')
   parser.add_argument('--print_commands', action='store_true',
@@ -49,15 +47,10 @@ def _select(jobs: list[spec.Job], only: str) -> list[spec.Job]:
   return [job for job in jobs if job.name in wanted]
 
 
-def main(argv: list[str]) -> int:
-  try:
-    args = _parse(argv)
-    jobs = spec.expand(spec.load(args.sweep), args.root)
-    selected = _select(jobs, args.only)
-    record = SweepRecord(args.sweep, spec.study_name(args.sweep), args.root, jobs)
-  except JaxlensError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
+def _sweep(args) -> int:
+  jobs = spec.expand(spec.load(args.sweep), args.root)
+  selected = _select(jobs, args.only)
+  record = SweepRecord(args.sweep, spec.study_name(args.sweep), args.root, jobs)
   if args.print_commands:
     record.save()
     print('\n'.join(job.command for job in selected))
@@ -65,5 +58,15 @@ def main(argv: list[str]) -> int:
   return runner.Runner(record).run(selected)
 
 
-if __name__ == '__main__':
+def main(argv: list[str]) -> int:
+  args = _parse(argv)
+  return cli.exit_status(lambda: _sweep(args))
+
+
+def run() -> None:
+  """The installed command."""
   sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == '__main__':
+  run()

@@ -1,17 +1,17 @@
-"""Sweep files: loading, checking, and expanding their cells into `jaxlens.main` commands."""
+"""Sweep files: loading, checking, and expanding their cells into `jaxlens train` commands."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import re
 import shlex
 from typing import Any, Mapping, Sequence
 
+from jaxlens import default_config
 from jaxlens.errors import JaxlensError
 
-PROGRAM = ('python', '-m', 'jaxlens.main')
+PROGRAM = ('jaxlens', 'train')
 _CELL_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]*$')  # a cell name is a folder name
 _CONFIG_KEY = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$')
 _VALUE_TYPES = (str, bool, int, float, tuple)
@@ -22,12 +22,12 @@ class Cell:
   """One run: its folder name under the sweep's root and its `--config.` overrides."""
   name: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-  config: str = ''  # this cell's config file; '' = the sweep's
+  config: str = ''  # this cell's config (a name or a file); '' = the sweep's
 
 
 @dataclasses.dataclass(frozen=True)
 class Sweep:
-  config: str  # base config file, with its optional `:arg`
+  config: str  # base config (a name or a file), with its optional `:arg`
   cells: Sequence[Cell]
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # every cell's
 
@@ -54,15 +54,11 @@ def _flag_value(value: Any) -> str:
 
 
 def load(spec: str) -> Sweep:
-  """`configs/sweeps/x.py[:arg]` -> its checked `Sweep`; any problem is one JaxlensError line."""
-  path, _, arg = spec.partition(':')
-  if not os.path.isfile(path):
-    raise JaxlensError(f'{path}: no such sweep file')
+  """A sweep by name ('table6:toy') or file ('my_sweep.py:arg') -> its checked `Sweep`; any
+  problem is one JaxlensError line."""
+  default_config.config_path(spec, 'sweeps')  # an unknown name or file: its own message
   try:
-    module_spec = importlib.util.spec_from_file_location(f'_sweep_{study_name(spec)}', path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    sweep = module.get_sweep(arg or None)
+    sweep = default_config.load_module(spec, 'get_sweep', 'sweeps')
   except Exception as e:  # pylint: disable=broad-except  # a sweep file is user code
     message = str(e) if isinstance(e, (ValueError, JaxlensError)) else f'{type(e).__name__}: {e}'
     raise JaxlensError(f'{spec}: {message}') from e
@@ -91,9 +87,10 @@ def _check(sweep: Any, spec: str) -> None:
     if cell.name in seen:
       raise JaxlensError(f'{where} appears twice')
     seen.add(cell.name)
-    config = cell.config or sweep.config
-    if not os.path.isfile(config.partition(':')[0]):
-      raise JaxlensError(f'{where}: no such config file {config.partition(":")[0]}')
+    try:
+      default_config.config_path(cell.config or sweep.config)
+    except JaxlensError as e:
+      raise JaxlensError(f'{where}: {e}') from None
     for key, value in {**sweep.overrides, **cell.overrides}.items():
       if not isinstance(key, str) or not _CONFIG_KEY.match(key):
         raise JaxlensError(f'{where}: {key!r} is not a config key like model.hidden')

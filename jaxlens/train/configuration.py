@@ -1,13 +1,14 @@
-"""One place where a run's config is resolved and checked, before any data is read.
+"""One place where a run's config is resolved and checked, once, before any data is read.
 
+- `prepare(config)`: `resolve` then `check`; every command that runs a config starts here.
 - `resolve(config)`: values derived from others, after the command line's overrides
-  (`train.batch_size=-1` is the paper's batch for the model: reference table 4.4 for a video
-  tower, by encoder and freezing policy; the user tower's reference batch otherwise; a feature
+  (`train.batch_size=-1` is the paper's batch for the model: the video tower's per encoder and
+  freezing policy, else the user tower's; each part's own derived values, such as a feature
   table's fingerprint from its note).
-- `check(config, devices)`: every key and combination, each failure one `JaxlensError` line: the
-  registered parts and what they declare they support, batch sizes against the mesh, the
-  metric that selects the best epoch, pretrained weights against the encoder, a feature table's
-  note against the config.
+- `check(config, devices)`: every key and combination, each failure one `JaxlensError` line:
+  keys that do not exist (an old key names its new one), numeric ranges, the registered parts
+  and what each declares (its own keys' checks, what it works with), settings of parts the
+  config does not use, batch sizes against the mesh, the metric that selects the best epoch.
 - `check_data(config, data)`: what needs the protocol's items (a feature table covers them).
 - `check_workdir`, `check_resume`, `save`: the workdir is usable, and a resumed run's
   `config.json` agrees with the new config in everything that changes the model, the data or
@@ -23,58 +24,58 @@ from typing import Any, Iterator
 import jax
 import ml_collections
 
-from jaxlens import paths, sharding
-from jaxlens.convert import pretrained
+from jaxlens import config_values, default_config, paths, sharding
 from jaxlens.data import clip_table, item_features
 from jaxlens.data.protocol import Interactions
 from jaxlens.errors import JaxlensError
-from jaxlens.eval import evaluators, metrics
+from jaxlens.eval import metrics
 from jaxlens.models import factory, item_towers, user_towers
-from jaxlens.models.video import freezing, paper_batches
-from jaxlens.models.video import registry as encoders
 from jaxlens.train import checkpoint, losses
 
 CONFIG_FILE = 'config.json'
-RANDOM_INIT = 'random'
 # Keys a resumed run may change: schedule length, patience, logging, evaluation batching and
-# summaries, where files and devices are. Anything else changes the model, data or optimisation.
+# summaries, where files and devices are (and each part's `resumable` keys). Anything else
+# changes the model, data or optimisation.
 RESUMABLE_CHANGES = ('compilation_cache_dir', 'profile_steps', 'train.epochs', 'train.patience',
                      'train.log_every_steps', 'eval.batch_size', 'eval.encode_batch',
-                     'eval.every_epochs', 'eval.evaluators', 'eval.popularity_bins',
-                     'eval.history_bins', 'model.encoder.init_from', 'model.features.path',
-                     'data.dir', 'data.loader.', 'mesh.')
+                     'eval.every_epochs', 'eval.evaluators', 'data.dir', 'data.loader.', 'mesh.')
 
 
-def _paper_batch(config) -> int:
-  if config.model.item_tower == 'video':
-    encoder, policy = config.model.encoder.name, config.model.encoder.train_mode
-    freezing.trainable_predicate(encoders.get(encoder), policy)  # an undefined policy raises
-    batch = paper_batches.global_batch(encoder, policy)
-    if batch is None:
-      raise JaxlensError(f'train.batch_size=-1: the paper ran no {encoder} {policy}; '
-                         'set train.batch_size')
-    return batch
-  return user_towers.REGISTRY.get(config.model.user_tower).paper_batch_size
+def _selected(registry, config) -> list:
+  """The parts of `registry` the config uses (`model.user_tower`; every `eval.evaluators`)."""
+  names = config_values.get(config, registry.config_key.removeprefix('config.'))
+  return [registry.get(name) for name in ((names,) if isinstance(names, str) else names)]
+
+
+def _parts(config) -> Iterator[tuple[Any, Any]]:
+  """(registry, spec) of every part the config uses."""
+  for registry in default_config.part_registries():
+    for spec in _selected(registry, config):
+      yield registry, spec
+
+
+def _namespace(registry, spec) -> str:
+  return f'{registry.section}.{spec.config_namespace}'
 
 
 def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """A copy of `config` with its derived values filled in."""
   config = ml_collections.ConfigDict(config.to_dict())
   if config.train.batch_size == -1:
-    config.train.batch_size = _paper_batch(config)
+    item = item_towers.REGISTRY.get(config.model.item_tower)
+    config.train.batch_size = (item.paper_batch(config) or
+                               user_towers.REGISTRY.get(config.model.user_tower).paper_batch_size)
   features = config.model.features
   if features.path and item_features.is_complete(features.path):
     features.fingerprint = item_features.read_note(features.path).get('fingerprint', '')
   return config
 
 
-def _positive(config, *keys: str) -> None:
-  for key in keys:
-    value = config
-    for part in key.split('.'):
-      value = value[part]
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-      raise JaxlensError(f'config.{key}={value!r} must be a positive integer')
+def prepare(config: ml_collections.ConfigDict, devices=None) -> ml_collections.ConfigDict:
+  """The config resolved and checked: what a run starts from."""
+  config = resolve(config)
+  check(config, devices)
+  return config
 
 
 def _check_batches(config, mesh: jax.sharding.Mesh) -> None:
@@ -112,104 +113,100 @@ def compilation_cache(config, workdir: str, backend: str) -> str | None:
   return config.compilation_cache_dir or None
 
 
-def negatives_group(config) -> int:
-  """Rows per in-batch softmax group; 0 for 'global' (the whole global batch)."""
-  negatives = str(config.loss.negatives)
-  if negatives == 'global':
-    return 0
-  if not negatives.isdigit() or int(negatives) <= 0:
-    raise JaxlensError(f"config.loss.negatives={config.loss.negatives!r}: 'global' or a "
-                       'positive number of rows per softmax group, e.g. 120')
-  return int(negatives)
+def _flat(tree: Any, prefix: str = '') -> Iterator[tuple[str, Any]]:
+  if isinstance(tree, dict):
+    for key, value in tree.items():
+      yield from _flat(value, f'{prefix}{key}.')
+  else:
+    yield prefix[:-1], tree
+
+
+def _as_json(config) -> dict:
+  return json.loads(config.to_json())
+
+
+def _check_keys(config) -> None:
+  """Every key exists in the defaults; an older config's key names the one that replaced it."""
+  known = dict(_flat(_as_json(default_config.base())))
+  renamed = default_config.renamed_keys()
+  for key, _ in _flat(_as_json(config)):
+    if key in known:
+      continue
+    if key in renamed:
+      raise JaxlensError(f'config.{key} is now per part: ' +
+                         ', '.join(f'config.{new}' for new in renamed[key]))
+    raise JaxlensError(f'config.{key} is not a config key (jaxlens/default_config.py and the '
+                       'parts\' registrations list them)')
+
+
+def _check_unused_parts(config) -> None:
+  """A part the config does not use keeps its defaults: a setting there is a mistake (a key of
+  another tower than the one chosen, say)."""
+  used = {_namespace(registry, spec) for registry, spec in _parts(config)}
+  defaults = dict(_flat(_as_json(default_config.base())))
+  for registry in default_config.part_registries():
+    for spec in registry.specs():
+      namespace = _namespace(registry, spec)
+      if not spec.config or namespace in used:
+        continue
+      for key, value in _flat(_as_json(config_values.get(config, namespace)), f'{namespace}.'):
+        if value != defaults[key]:
+          owners = ' or '.join(f'{registry.config_key}={other.name!r}'
+                               for other in registry.specs()
+                               if _namespace(registry, other) == namespace)
+          raise JaxlensError(f'config.{key}={value!r} is set, but it applies only with '
+                             f'{owners}')
+
+
+def _check_general(config) -> None:
+  """The numeric keys that belong to no part."""
+  config_values.integer(config, 'seed', 0)
+  for key in ('data.max_seq_len', 'data.min_seq_len', 'data.num_frames', 'data.frame_size',
+              'data.loader.threads', 'data.loader.prefetch', 'model.hidden', 'train.epochs',
+              'train.log_every_steps', 'eval.batch_size', 'eval.every_epochs',
+              'eval.encode_batch'):
+    config_values.integer(config, key)
+  for key in ('data.min_item_interactions', 'data.loader.worker_processes',
+              'optim.warmup_steps', 'train.patience'):
+    config_values.integer(config, key, 0)
+  config_values.integer(config, 'train.batch_size', special=(-1,),
+                        meaning="-1: the paper's batch for the model")
+  for key in ('mesh.data', 'mesh.model'):
+    config_values.integer(config, key, special=(-1,), meaning='-1: the devices left')
+  config_values.fraction(config, 'model.dropout')
+  for key in ('optim.lr', 'optim.content_lr'):
+    config_values.positive(config, key)
+  for key in ('optim.weight_decay', 'optim.content_weight_decay', 'optim.clip_norm'):
+    config_values.real(config, key)
+  config_values.choice(config, 'optim.schedule', ('constant', 'cosine'))
+  config_values.choice(config, 'data.clip_store', clip_table.STORES)
+  factory.dtype_of(config.model.dtype)
+  factory.dtype_of(config.eval.dtype, 'config.eval.dtype')
+  profile_steps(config)
+  ks = config_values.integers(config, 'eval.ks')
+  if config.eval.select_metric not in metrics.names(ks):
+    raise JaxlensError(f'config.eval.select_metric={config.eval.select_metric!r} is not among '
+                       f'the metrics eval.ks={ks} gives: {", ".join(metrics.names(ks))}')
 
 
 def _check_parts(config) -> None:
+  """Each part's own keys, then the combinations the parts declare they cannot serve."""
+  for _, spec in _parts(config):  # an unknown name raises here
+    if spec.check is not None:
+      spec.check(config)
   user = user_towers.REGISTRY.get(config.model.user_tower)  # it trains with every loss
   item = item_towers.REGISTRY.get(config.model.item_tower)
   loss = losses.REGISTRY.get(config.loss.name)
   if user.needs_item_table and not item.has_table:
-    with_table = [name for name in item_towers.REGISTRY.names()
-                  if item_towers.REGISTRY.get(name).has_table]
+    with_table = [spec.name for spec in item_towers.REGISTRY.specs() if spec.has_table]
     raise JaxlensError(f'config.model.user_tower={user.name!r} does not work with the '
                        f'{item.name!r} item tower: it propagates over every item\'s vector each '
                        'step, so every item would be embedded each step; use the '
                        f'{" or ".join(with_table)} item tower')
-  _positive(config, 'model.hidden')
-  if not 0 <= config.model.dropout < 1:
-    raise JaxlensError(f'config.model.dropout={config.model.dropout!r} must be at least 0 and '
-                       'below 1')
-  for part in (user, item):
-    if part.check is not None:
-      part.check(config)
   if loss.needs_table and not item.has_table:
-    usable = [name for name in losses.REGISTRY.names()
-              if not losses.REGISTRY.get(name).needs_table]
+    usable = [spec.name for spec in losses.REGISTRY.specs() if not spec.needs_table]
     raise JaxlensError(f'config.loss.name={loss.name!r} does not work with the '
                        f'{item.name!r} item tower: {loss.why_table}; use {" or ".join(usable)}')
-  group = negatives_group(config)
-  if group and loss.name != 'in_batch':
-    raise JaxlensError('config.loss.negatives applies to the in_batch loss only')
-  if group and config.train.batch_size % group:
-    raise JaxlensError(f'config.loss.negatives={config.loss.negatives!r} does not divide '
-                       f'config.train.batch_size={config.train.batch_size}: the rows of each '
-                       'step must form whole groups')
-  factory.dtype_of(config.model.dtype)
-  factory.dtype_of(config.eval.dtype, 'config.eval.dtype')
-  if config.optim.schedule not in ('constant', 'cosine'):
-    raise JaxlensError(f'config.optim.schedule={config.optim.schedule!r}; choose constant or '
-                       'cosine')
-
-
-def _check_encoder(config) -> None:
-  encoder = config.model.encoder
-  if config.model.item_tower != 'video':
-    if encoder.init_from:
-      raise JaxlensError(f'config.model.encoder.init_from={encoder.init_from!r} is set, but '
-                         f'the {config.model.item_tower!r} item tower has no video encoder')
-    return
-  spec = encoders.get(encoder.name)
-  freezing.trainable_predicate(spec, encoder.train_mode)  # an undefined policy raises
-  if encoder.train_mode == 'scratch':
-    if encoder.init_from:
-      raise JaxlensError(f"config.model.encoder.train_mode='scratch' trains from random "
-                         f'weights, but init_from={encoder.init_from!r} is set; use FT to '
-                         'fine-tune loaded weights')
-    return
-  if not encoder.init_from:
-    raise JaxlensError(
-        f'config.model.encoder.train_mode={encoder.train_mode!r} needs pretrained weights: set '
-        'model.encoder.init_from to a folder from python -m jaxlens.convert, or '
-        f"init_from='{RANDOM_INIT}' to train a randomly initialised encoder on purpose "
-        "(the paper's OT ablation)")
-  if encoder.init_from == RANDOM_INIT:
-    return
-  pretrained.check_info(encoder.init_from, spec, encoder.output, config.data.num_frames,
-                        config.data.frame_size, asked_by='config')
-
-
-def _check_features(config) -> None:
-  features, tower = config.model.features, config.model.item_tower
-  if features.combine not in ('sum', 'concat'):
-    raise JaxlensError(f'config.model.features.combine={features.combine!r}; choose sum or '
-                       'concat')
-  if features.combine == 'concat' and tower != 'id+features':
-    raise JaxlensError(f'config.model.features.combine=\'concat\' joins an ID embedding and a '
-                       f'feature: it needs the id+features item tower, not {tower!r}')
-  if features.combine == 'concat' and config.model.hidden % 2:
-    raise JaxlensError(f'config.model.features.combine=\'concat\' splits model.hidden='
-                       f'{config.model.hidden} in two halves: make it even')
-  if not item_towers.REGISTRY.get(tower).reads_features:
-    if features.path:
-      raise JaxlensError(f'config.model.features.path={features.path!r} is set, but the '
-                         f'{tower!r} item tower reads no feature table')
-    return
-  if not features.path:
-    raise JaxlensError(f'config.model.item_tower={tower!r} needs config.model.features.path: a '
-                       'folder written by python -m jaxlens.extract')
-  note = item_features.read_note(features.path)
-  if note.get('modality') != features.modality:
-    raise JaxlensError(f'{features.path} holds {note.get("modality")} features, but '
-                       f'config.model.features.modality={features.modality!r}')
 
 
 def check_data(config, data: Interactions) -> None:
@@ -221,58 +218,10 @@ def check_data(config, data: Interactions) -> None:
 
 def check(config, devices=None) -> None:
   """Raises `JaxlensError` for the first problem; reads no data and builds no model."""
-  _positive(config, 'train.epochs', 'train.batch_size', 'train.log_every_steps',
-            'eval.batch_size', 'eval.every_epochs', 'eval.encode_batch')
-  _positive(config, 'data.loader.threads', 'data.loader.prefetch')
-  profile_steps(config)
-  if config.data.loader.worker_processes < 0:
-    raise JaxlensError(f'config.data.loader.worker_processes='
-                       f'{config.data.loader.worker_processes} must be 0 or more')
-  if config.data.clip_store not in clip_table.STORES:
-    raise JaxlensError(f'config.data.clip_store={config.data.clip_store!r}; choose one of '
-                       f'{", ".join(clip_table.STORES)}')
-  for key in ('mlp_layers', 'mlp_width'):
-    if config.model.encoder[key] < 0:
-      raise JaxlensError(f'config.model.encoder.{key}={config.model.encoder[key]} must be 0 or '
-                         'more')
-  if not config.optim.clip_norm >= 0:
-    raise JaxlensError(f'config.optim.clip_norm={config.optim.clip_norm!r}: 0 (no clipping) or '
-                       'a positive gradient norm')
-  if not isinstance(config.model.graph_layers, int) or config.model.graph_layers < 0:
-    raise JaxlensError(f'config.model.graph_layers={config.model.graph_layers!r} must be 0 or '
-                       'more')
-  if not isinstance(config.model.routing_iterations, int) or config.model.routing_iterations < 0:
-    raise JaxlensError(f'config.model.routing_iterations={config.model.routing_iterations!r} '
-                       'must be 0 or more')
-  if not config.model.graph_item_ids and config.model.item_tower == 'id':
-    raise JaxlensError('config.model.graph_item_ids=False (MMGCN_V, GRCN_V) needs an item tower '
-                       "with content, not 'id'")
-  dropout = config.model.graph_item_dropout
-  if not 0 <= dropout < 1:
-    raise JaxlensError(f'config.model.graph_item_dropout={dropout!r} must be in [0, 1)')
-  if dropout and config.model.user_tower not in ('mmgcn', 'grcn'):
-    raise JaxlensError(f'config.model.graph_item_dropout={dropout!r} is for the mmgcn and grcn '
-                       f'user towers, not {config.model.user_tower!r}')
-  if config.model.unit_item_vectors and config.model.user_tower != 'grcn':
-    raise JaxlensError('config.model.unit_item_vectors=True is for the grcn user tower, not '
-                       f'{config.model.user_tower!r}')
-  if any(not isinstance(w, int) or w <= 0 for w in config.model.tower_mlp):
-    raise JaxlensError(f'config.model.tower_mlp={config.model.tower_mlp!r} must be positive '
-                       'layer widths')
-  if not isinstance(config.train.patience, int) or config.train.patience < 0:
-    raise JaxlensError(f'config.train.patience={config.train.patience!r}: 0 (never stop early) '
-                       'or a positive number of evaluations')
-  ks = tuple(config.eval.ks)
-  if not ks or any(not isinstance(k, int) or k <= 0 for k in ks):
-    raise JaxlensError(f'config.eval.ks={config.eval.ks!r} must be positive integers')
-  if config.eval.select_metric not in metrics.names(ks):
-    raise JaxlensError(f'config.eval.select_metric={config.eval.select_metric!r} is not among '
-                       f'the metrics eval.ks={ks} gives: {", ".join(metrics.names(ks))}')
-  for name in config.eval.evaluators:
-    evaluators.REGISTRY.get(name)
+  _check_keys(config)
+  _check_general(config)
   _check_parts(config)
-  _check_encoder(config)
-  _check_features(config)
+  _check_unused_parts(config)
   _check_batches(config, sharding.make_mesh(config.mesh, devices))
 
 
@@ -291,18 +240,6 @@ def check_workdir(workdir: str) -> None:
     raise JaxlensError(f'workdir {workdir}: {existing} is not writable')
 
 
-def _flat(tree: Any, prefix: str = '') -> Iterator[tuple[str, Any]]:
-  if isinstance(tree, dict):
-    for key, value in tree.items():
-      yield from _flat(value, f'{prefix}{key}.')
-  else:
-    yield prefix[:-1], tree
-
-
-def _as_json(config) -> dict:
-  return json.loads(config.to_json())
-
-
 def check_resume(config, workdir: str) -> None:
   """A workdir with a `config.json` and a committed checkpoint resumes only under a config that
   trains the same run. Without a checkpoint there is no run to resume: a start that stopped
@@ -317,12 +254,19 @@ def check_resume(config, workdir: str) -> None:
     raise JaxlensError(f'{path}: unreadable ({e}); move it away to start over') from None
   new = dict(_flat(_as_json(config)))
   differing = sorted(key for key in saved.keys() | new.keys()
-                     if saved.get(key) != new.get(key) and not key.startswith(RESUMABLE_CHANGES))
+                     if saved.get(key) != new.get(key) and not key.startswith(_resumable()))
   if differing:
     raise JaxlensError(
         f'{workdir} holds a run of another config; it differs in ' + ', '.join(
             f'{key} ({saved.get(key)!r} -> {new.get(key)!r})' for key in differing) +
         '. Use another workdir, or the run\'s own config')
+
+
+def _resumable() -> tuple[str, ...]:
+  """`RESUMABLE_CHANGES` and every part's `resumable` keys, as key prefixes."""
+  return RESUMABLE_CHANGES + tuple(
+      f'{_namespace(registry, spec)}.{key}' for registry in default_config.part_registries()
+      for spec in registry.specs() for key in spec.resumable)
 
 
 def save(config, workdir: str) -> None:
@@ -331,5 +275,11 @@ def save(config, workdir: str) -> None:
 
 
 def summary(config) -> str:
-  """The resolved config, one `key = value` per line, for the start of a run."""
-  return '\n'.join(f'  {key} = {value!r}' for key, value in _flat(_as_json(config)))
+  """The resolved config, one `key = value` per line, for the start of a run; the namespaces of
+  parts the config does not use (their defaults) are left out."""
+  used = {_namespace(registry, spec) for registry, spec in _parts(config)}
+  unused = tuple(f'{_namespace(registry, spec)}.' for registry in default_config.part_registries()
+                 for spec in registry.specs() if spec.config and _namespace(registry, spec)
+                 not in used)
+  return '\n'.join(f'  {key} = {value!r}' for key, value in _flat(_as_json(config))
+                   if not key.startswith(unused))

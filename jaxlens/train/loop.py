@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import time
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -90,24 +91,29 @@ def unique_bucket(config, mesh) -> int:
   return -(-max(worst // 16, 1) // devices) * devices
 
 
-def build_trainer(config, data: Interactions, mesh, *, load_pretrained: bool = False,
+def build_trainer(config, data: Interactions, mesh, *, new_run: bool = False,
                   clip_table: jax.Array | None = None) -> Trainer:
+  """`new_run`: the item tower loads what a run starts from (pretrained weights); a resumed run
+  restores its trained ones instead."""
   rules = config.mesh.rules
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   steps = pipeline.steps_per_epoch(len(task.rows(data)), config.train.batch_size)
+  item_spec = item_towers.REGISTRY.get(config.model.item_tower)
+  loss = losses.REGISTRY.get(config.loss.name)
+  options = loss.options(config)
   with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
     model = factory.build_model(config, data, layout=sharding.Layout(mesh, rules),
                                 rngs=nnx.Rngs(config.seed))
-    if load_pretrained:
-      from jaxlens.convert import pretrained  # pylint: disable=g-import-not-at-top
-      pretrained.restore_encoder(model.item_tower.content.encoder, config.model.encoder.init_from)
+    if new_run and item_spec.start is not None:
+      item_spec.start(model.item_tower, config)
     sharding.place(model, mesh, rules)
-    log_pop = data.log_popularity(config.loss.popularity_power)
+    log_pop = (np.zeros(data.num_items + 1, np.float32) if options.popularity_power is None
+               else data.log_popularity(options.popularity_power))
     trainer = Trainer(
         model, optimizer_lib.make_optimizer(config.optim, steps * config.train.epochs),
-        loss=losses.REGISTRY.get(config.loss.name), task=task,
+        loss=loss, task=task,
         log_popularity=np.pad(log_pop, (0, model.item_tower.vocab_size - len(log_pop))),
-        num_items=data.num_items, negatives_group=configuration.negatives_group(config),
+        num_items=data.num_items, negatives_group=options.negatives_group,
         clip_table=clip_table)
   trainer.compile(sharding.batch_sharding(mesh, rules))
   return trainer
@@ -171,8 +177,8 @@ def _clips(config, data: Interactions, mesh, is_main: bool):
 
 
 def setup(config, workdir: str) -> Run:
-  """Everything a run needs, inputs checked before the workdir is touched."""
-  configuration.check(config)
+  """Everything a run of a prepared config (`configuration.prepare`) needs, inputs checked
+  before the workdir is touched."""
   configuration.check_workdir(workdir)
   configuration.check_resume(config, workdir)
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
@@ -196,10 +202,7 @@ def setup(config, workdir: str) -> Run:
   mesh = sharding.make_mesh(config.mesh)
   clips, table = _clips(config, data, mesh, is_main)
   checkpoints = Checkpoints(workdir)
-  # Pretrained weights only start a run: a resumed run restores its trained ones.
-  init_from = config.model.encoder.init_from
-  trainer = build_trainer(config, data, mesh, load_pretrained=bool(init_from) and
-                          init_from != configuration.RANDOM_INIT and not checkpoints.has_any(),
+  trainer = build_trainer(config, data, mesh, new_run=not checkpoints.has_any(),
                           clip_table=table)
   rows = trainer.task.rows(data)
   process = _process()
@@ -406,10 +409,19 @@ def _results(run: Run, state: RunState) -> dict:
   }
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-  """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`."""
+def train_and_evaluate(config, workdir: str,
+                       ensure_data: Callable[[Any], None] | None = None) -> dict:
+  """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`.
+
+  The config is resolved and checked here, once, before anything is read; `ensure_data(config)`
+  then makes sure its dataset exists (the command line builds the synthetic toy subset).
+  """
   session_start = time.time()
-  config = configuration.resolve(config)
+  config = configuration.prepare(config)
+  if jax.process_index() == 0:
+    print(f'config (resolved):\n{configuration.summary(config)}', flush=True)
+  if ensure_data is not None:
+    ensure_data(config)
   with _stop_on_sigterm('during the setup'):
     run = setup(config, workdir)
   try:

@@ -9,7 +9,7 @@ tower (`score`, `score_each`), so pair-scoring towers train with the same losses
 
 - `in_batch`: reference section 2.2. Softmax over every slot embedding of the batch; logQ
   popularity correction on every column; the row's own items and padding are masked except the
-  label. `loss.negatives`: 'global' takes the negatives from the whole global batch (under
+  label. `loss.in_batch.negatives`: 'global' takes the negatives from the whole global batch (under
   `jax.jit` on a sharded batch); a number of rows G restricts each row's columns to its group of
   G rows, as the reference's per-GPU softmax over 120 users did; the loss does not depend on the
   mesh either way.
@@ -27,7 +27,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from jaxlens.registry import Registry
+from jaxlens import config_values
+from jaxlens.errors import JaxlensError
+from jaxlens.registry import Part, Registry
 
 _MASKED = -1e4  # the reference's mask value; in fp32 its exp underflows to 0 exactly
 
@@ -111,17 +113,59 @@ def bce(x: LossInputs):
 
 
 @dataclasses.dataclass(frozen=True)
-class LossSpec:
-  name: str
-  fn: Callable[[LossInputs], tuple[jax.Array, jax.Array]]
-  needs_table: bool = False  # every item's vector each step
-  needs_negatives: bool = False  # a sampled negative per query, embedded with the batch
-  why_table: str = ''
+class LossOptions:
+  """What a loss takes from its config beside the batch."""
+
+  popularity_power: float | None = None  # logQ correction's power; None: no correction
+  negatives_group: int = 0  # in_batch: rows per softmax group; 0 = the whole global batch
 
 
-REGISTRY: Registry[LossSpec] = Registry('loss', 'config.loss.name')
-REGISTRY.register(LossSpec('in_batch', in_batch_softmax))
+@dataclasses.dataclass(frozen=True)
+class LossSpec(Part):
+  """A loss's registration; its own config keys live under `config.loss.<name>`."""
+
+  fn: Callable[[LossInputs], tuple[jax.Array, jax.Array]] = dataclasses.field(kw_only=True)
+  needs_table: bool = dataclasses.field(default=False, kw_only=True)  # every item, each step
+  # A sampled negative per query, embedded with the batch.
+  needs_negatives: bool = dataclasses.field(default=False, kw_only=True)
+  why_table: str = dataclasses.field(default='', kw_only=True)
+  options: Callable[[Any], LossOptions] = dataclasses.field(
+      default=lambda config: LossOptions(), kw_only=True)
+
+
+def negatives_group(config) -> int:
+  """Rows per in-batch softmax group; 0 for 'global' (the whole global batch)."""
+  negatives = str(config.loss.in_batch.negatives)
+  if negatives == 'global':
+    return 0
+  if not negatives.isdigit() or int(negatives) <= 0:
+    raise JaxlensError(f'config.loss.in_batch.negatives={negatives!r}: \'global\' or a '
+                       'positive number of rows per softmax group, e.g. 120')
+  return int(negatives)
+
+
+def _check_in_batch(config) -> None:
+  config_values.real(config, 'loss.in_batch.popularity_power')
+  group = negatives_group(config)
+  if group and config.train.batch_size % group:
+    raise JaxlensError(f'config.loss.in_batch.negatives={config.loss.in_batch.negatives!r} does '
+                       f'not divide config.train.batch_size={config.train.batch_size}: the rows '
+                       'of each step must form whole groups')
+
+
+REGISTRY: Registry[LossSpec] = Registry('loss', 'config.loss.name', 'loss')
 REGISTRY.register(LossSpec(
-    'full_softmax', full_softmax, needs_table=True,
+    'in_batch', fn=in_batch_softmax, check=_check_in_batch,
+    options=lambda config: LossOptions(config.loss.in_batch.popularity_power,
+                                       negatives_group(config)),
+    config={
+        'popularity_power': 1.0,  # logQ correction: log of train counts to this power
+        # Negatives: 'global' (the whole global batch) or a number of rows per softmax group,
+        # as text (the reference's per-GPU softmax: '120' for SlowFast-r50 topT on 4 GPUs).
+        'negatives': 'global',
+    },
+    renamed={'loss.popularity_power': 'popularity_power', 'loss.negatives': 'negatives'}))
+REGISTRY.register(LossSpec(
+    'full_softmax', fn=full_softmax, needs_table=True,
     why_table='it scores every item each step, so every item would be embedded each step'))
-REGISTRY.register(LossSpec('bce', bce, needs_negatives=True))
+REGISTRY.register(LossSpec('bce', fn=bce, needs_negatives=True))

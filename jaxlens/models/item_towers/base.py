@@ -9,12 +9,12 @@ tower can do, so that invalid combinations are refused before a run starts
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 from flax import nnx
 
-from jaxlens.registry import Registry
+from jaxlens.registry import Part, Registry
 
 
 class ItemTower(nnx.Module):
@@ -50,22 +50,34 @@ class ItemTower(nnx.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class ItemTowerSpec:
-  name: str
+class ItemTowerSpec(Part):
+  """An item tower's registration; its own config keys live under `config.model.<namespace>`
+  (the video tower's under `model.encoder`, the feature towers' under `model.features`)."""
+
   # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> ItemTower, for
   # items 1..N whose dataset ids are `data.original_item_ids[1:]` (a feature table maps its rows
   # by them)
-  build: Callable[..., ItemTower]
+  build: Callable[..., ItemTower] = dataclasses.field(kw_only=True)
   # `table()` is cheap enough for every training step (full-softmax losses, graph propagation
   # need every item's vector each step); False for towers that encode content per batch.
-  has_table: bool
+  has_table: bool = dataclasses.field(kw_only=True)
+  # How report rows name a model with this tower, from its config (nested dicts, as config.json):
+  # (suffix after the user tower's paper name, e.g. 'ID+V' or 'V'; the paper's model class, or ''
+  # when the user tower's family decides). `None`: the user tower's name alone.
+  paper_row: Callable[[Any], tuple[str, str] | None] = dataclasses.field(
+      default=lambda config: None, kw_only=True)
   # Per-item inputs the training pipeline puts into batches and evaluation streams ('clips').
-  batch_inputs: str | None = None
-  # Reads a frozen item-feature table (`config.model.features`, from `python -m jaxlens.extract`).
-  reads_features: bool = False
-  description: str = ''
-  # check(config): raises JaxlensError for keys the tower cannot build with, before any data.
-  check: Callable[..., None] | None = None
+  batch_inputs: str | None = dataclasses.field(default=None, kw_only=True)
+  # Reads a frozen item-feature table (`config.model.features`, from `jaxlens extract`).
+  reads_features: bool = dataclasses.field(default=False, kw_only=True)
+  # paper_batch(config) -> the reference's global batch for this tower's setting, or None when
+  # the user tower's decides (`train.batch_size=-1`).
+  paper_batch: Callable[[Any], int | None] = dataclasses.field(default=lambda config: None,
+                                                                kw_only=True)
+  # start(tower, config): loads what a new run starts from (pretrained weights); never called
+  # on resume.
+  start: Callable[[ItemTower, Any], None] | None = dataclasses.field(default=None, kw_only=True)
+  description: str = dataclasses.field(default='', kw_only=True)
 
 
-REGISTRY: Registry[ItemTowerSpec] = Registry('item tower', 'config.model.item_tower')
+REGISTRY: Registry[ItemTowerSpec] = Registry('item tower', 'config.model.item_tower', 'model')

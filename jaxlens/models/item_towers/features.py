@@ -1,6 +1,6 @@
 """Item towers over a frozen item-feature table (the paper's VIDRec block; `_V`, `_ID+V`).
 
-The table (`config.model.features.path`, from `python -m jaxlens.extract`) is read once, its rows
+The table (`config.model.features.path`, from `jaxlens extract`) is read once, its rows
 put in protocol order (row i = item i, row 0 and vocabulary padding zero) and standardised per
 column over the dataset's items, then scaled by 1/sqrt(F): the projection's learning rate means
 the same for video, cover or title features whatever their scale and width, and item vectors
@@ -25,8 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.data import item_features
 from jaxlens.data.protocol import Interactions
+from jaxlens.errors import JaxlensError
 from jaxlens.models import tables
 from jaxlens.models.item_towers.base import REGISTRY, ItemTower, ItemTowerSpec
 from jaxlens.models.item_towers.ids import IdTower
@@ -88,10 +90,58 @@ def _builder(with_ids: bool):
   return build
 
 
-REGISTRY.register(ItemTowerSpec('features', _builder(with_ids=False), has_table=True,
-                                reads_features=True,
-                                description='a projected frozen feature per item (VIDRec _V)'))
-REGISTRY.register(ItemTowerSpec('id+features', _builder(with_ids=True), has_table=True,
-                                reads_features=True,
-                                description='an ID embedding plus a projected frozen feature '
-                                '(VIDRec _ID+V)'))
+_MODALITIES = {'video': 'V', 'cover': 'C', 'title': 'T'}  # report rows: SASRec_ID+V, ..._T
+
+
+def _check(with_ids: bool):
+
+  def check(config) -> None:
+    features = config.model.features
+    config_values.choice(config, 'model.features.combine', ('sum', 'concat'))
+    config_values.choice(config, 'model.features.modality', tuple(_MODALITIES))
+    if features.combine == 'concat' and not with_ids:
+      raise JaxlensError("config.model.features.combine='concat' joins an ID embedding and a "
+                         f"feature: it needs the id+features item tower, not "
+                         f'{config.model.item_tower!r}')
+    if features.combine == 'concat' and config.model.hidden % 2:
+      raise JaxlensError("config.model.features.combine='concat' splits model.hidden="
+                         f'{config.model.hidden} in two halves: make it even')
+    if not features.path:
+      raise JaxlensError(f'config.model.item_tower={config.model.item_tower!r} needs '
+                         'config.model.features.path: a folder written by jaxlens extract')
+    note = item_features.read_note(features.path)
+    if note.get('modality') != features.modality:
+      raise JaxlensError(f'{features.path} holds {note.get("modality")} features, but '
+                         f'config.model.features.modality={features.modality!r}')
+
+  return check
+
+
+def _paper_row(with_ids: bool):
+
+  def paper_row(config) -> tuple[str, str]:
+    modality = (config.get('model', {}).get('features', {}).get('modality', 'video'))
+    suffix = _MODALITIES.get(modality, '?')
+    return (f'ID+{suffix}' if with_ids else suffix), 'vidrec'
+
+  return paper_row
+
+
+_CONFIG = {
+    'path': '',  # a folder written by `jaxlens extract`
+    'modality': 'video',  # video | cover | title, as the table's note says
+    # `id+features`: 'sum' e_i + W f_i (D wide each), or 'concat' [e_i | W f_i] (D/2 each:
+    # VBPR, whose user vector, D wide, is then [ID part | visual preference]).
+    'combine': 'sum',
+    # sha256 of the table, filled in from its note when the config is resolved: a resumed run
+    # refuses a table that changed (the table is not in checkpoints).
+    'fingerprint': '',
+}
+
+for _name, _with_ids, _description in (
+    ('features', False, 'a projected frozen feature per item (VIDRec _V)'),
+    ('id+features', True, 'an ID embedding plus a projected frozen feature (VIDRec _ID+V)')):
+  REGISTRY.register(ItemTowerSpec(
+      _name, build=_builder(with_ids=_with_ids), has_table=True, reads_features=True,
+      description=_description, paper_row=_paper_row(_with_ids), namespace='features',
+      config=_CONFIG, check=_check(_with_ids), resumable=('path',)))

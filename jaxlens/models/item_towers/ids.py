@@ -46,5 +46,5 @@ def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype)
                  rngs=rngs, dtype=dtype)
 
 
-REGISTRY.register(ItemTowerSpec('id', _build, has_table=True,
+REGISTRY.register(ItemTowerSpec('id', build=_build, has_table=True,
                                 description='a learned vector per item (IDRec)'))

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
+from jaxlens.convert import pretrained
 from jaxlens.data.normalize import normalize
 from jaxlens.data.pipeline import CLIP_MASK, CLIPS, clip_index
 from jaxlens.data.protocol import Interactions
@@ -85,18 +87,51 @@ class VideoTower(ItemTower):
 
 
 def _check(config) -> None:
+  """The encoder exists with this freezing policy, and its weights are what the policy needs."""
   encoder = config.model.encoder
-  if encoder.output not in ('head', 'features'):
-    raise JaxlensError(f'config.model.encoder.output={encoder.output!r}; choose head or features')
-  if encoder.frozen_batch_norm not in ('batch', 'running'):
-    raise JaxlensError(f'config.model.encoder.frozen_batch_norm={encoder.frozen_batch_norm!r}; '
-                       'choose batch or running')
+  config_values.choice(config, 'model.encoder.output', ('head', 'features'))
+  config_values.choice(config, 'model.encoder.frozen_batch_norm', ('batch', 'running'))
+  config_values.integer(config, 'model.encoder.mlp_layers', 0)
+  config_values.integer(config, 'model.encoder.mlp_width', 0)
+  spec = encoders.get(encoder.name)
+  freezing.trainable_predicate(spec, encoder.train_mode)  # an undefined policy raises
+  if encoder.train_mode == 'scratch':
+    if encoder.init_from:
+      raise JaxlensError(f"config.model.encoder.train_mode='scratch' trains from random "
+                         f'weights, but init_from={encoder.init_from!r} is set; use FT to '
+                         'fine-tune loaded weights')
+    return
+  if not encoder.init_from:
+    raise JaxlensError(
+        f'config.model.encoder.train_mode={encoder.train_mode!r} needs pretrained weights: set '
+        'model.encoder.init_from to a folder from jaxlens convert, or '
+        f"init_from='{pretrained.RANDOM_INIT}' to train a randomly initialised encoder on "
+        "purpose (the paper's OT ablation)")
+  if encoder.init_from != pretrained.RANDOM_INIT:
+    pretrained.check_info(encoder.init_from, spec, encoder.output, config.data.num_frames,
+                          config.data.frame_size, asked_by='config')
+
+
+def _paper_batch(config) -> int:
+  encoder, policy = config.model.encoder.name, config.model.encoder.train_mode
+  freezing.trainable_predicate(encoders.get(encoder), policy)  # an undefined policy raises
+  batch = encoders.get(encoder).paper_batch(policy)
+  if batch is None:
+    raise JaxlensError(f'train.batch_size=-1: the paper ran no {encoder} {policy}; '
+                       'set train.batch_size')
+  return batch
+
+
+def _start(tower: VideoTower, config) -> None:
+  """Pretrained weights start a run (a resumed run restores its trained ones)."""
+  init_from = config.model.encoder.init_from
+  if init_from and init_from != pretrained.RANDOM_INIT:
+    pretrained.restore_encoder(tower.content.encoder, init_from)
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs,
            dtype) -> VideoTower:
   del layout  # no table to shard
-  _check(config)
   encoder = config.model.encoder
   spec = encoders.get(encoder.name)
   is_trainable = freezing.trainable_predicate(spec, encoder.train_mode)
@@ -114,6 +149,25 @@ def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs,
   return tower
 
 
-REGISTRY.register(ItemTowerSpec('video', _build, has_table=False, batch_inputs=CLIPS,
-                                description='a video encoder over raw frames (VideoRec)',
-                                check=_check))
+REGISTRY.register(ItemTowerSpec(
+    'video', build=_build, has_table=False, batch_inputs=CLIPS,
+    description='a video encoder over raw frames (VideoRec)',
+    paper_row=lambda config: ('V', 'videorec'), paper_batch=_paper_batch, start=_start,
+    namespace='encoder', check=_check, resumable=('init_from',),
+    config={
+        'name': 'slowfast_r50',  # jaxlens.models.video.registry names
+        'output': 'features',  # features | head (the reference's 400 logits)
+        'train_mode': 'topT',  # frozen | topT | halfT | FT | scratch
+        # A folder written by `jaxlens convert`, or 'random' for a deliberately randomly
+        # initialised encoder under a frozen/topT/halfT/FT policy (the paper's "OT" ablation).
+        'init_from': '',
+        'remat': False,  # recompute each block in the backward pass
+        # DNN layers between the encoder and the projection (the paper's Figure 5b-d over
+        # frozen encoders); width 0 = the encoder's output width.
+        'mlp_layers': 0,
+        'mlp_width': 0,
+        # BatchNorm in frozen stages: 'batch' normalises with (global) batch statistics and
+        # updates the running ones, as the reference's SyncBN in train mode; 'running' keeps
+        # the pretrained ones.
+        'frozen_batch_norm': 'batch',
+    }))

@@ -16,7 +16,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxlens.registry import Registry
+from jaxlens.registry import Part, Registry
+
+# The paper's class of a tower's ID-only model (`report.naming`): collaborative filtering,
+# sequential recommendation, or a VIDRec model that the benchmark also runs on IDs (`_ID`).
+FAMILIES = ('cf', 'sr', 'vidrec')
 
 
 @jax.tree_util.register_dataclass
@@ -77,17 +81,24 @@ class GraphUserTower(UserTower):
 
 
 @dataclasses.dataclass(frozen=True)
-class UserTowerSpec:
-  name: str
+class UserTowerSpec(Part):
+  """A user tower's registration; its own config keys live under `config.model.<name>`."""
+
   # build(config, data: Interactions, *, layout: sharding.Layout, rngs, dtype) -> UserTower
-  build: Callable[..., UserTower]
-  task: str  # the training sample layout, a `jaxlens.data.tasks` name
-  paper_batch_size: int  # the reference's global batch, what `train.batch_size=-1` means
+  build: Callable[..., UserTower] = dataclasses.field(kw_only=True)
+  task: str = dataclasses.field(kw_only=True)  # the training sample layout, `jaxlens.data.tasks`
+  # The reference's global batch, what `train.batch_size=-1` means.
+  paper_batch_size: int = dataclasses.field(kw_only=True)
+  paper_name: str = dataclasses.field(kw_only=True)  # 'SASRec': report rows are named after it
+  family: str = dataclasses.field(kw_only=True)  # one of FAMILIES
   # Every item's vector each step (graph propagation): only item towers with a table serve it.
-  needs_item_table: bool = False
-  description: str = ''
-  # check(config): raises JaxlensError for keys the tower cannot build with, before any data.
-  check: Callable[..., None] | None = None
+  needs_item_table: bool = dataclasses.field(default=False, kw_only=True)
+  description: str = dataclasses.field(default='', kw_only=True)
+
+  def __post_init__(self):
+    if self.family not in FAMILIES:
+      raise ValueError(f'user tower {self.name!r}: family {self.family!r} is not one of '
+                       f'{FAMILIES}')
 
 
-REGISTRY: Registry[UserTowerSpec] = Registry('user tower', 'config.model.user_tower')
+REGISTRY: Registry[UserTowerSpec] = Registry('user tower', 'config.model.user_tower', 'model')

@@ -59,5 +59,6 @@ def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> DeepFM:
   return DeepFM(config.model.hidden, config.data.max_seq_len, rngs=rngs, dtype=dtype)
 
 
-REGISTRY.register(UserTowerSpec('deepfm', _build, task='history', paper_batch_size=64,
-                                description='an FM and a deep part over the fields (Guo et al.)'))
+REGISTRY.register(UserTowerSpec(
+    'deepfm', build=_build, task='history', paper_batch_size=64, paper_name='DeepFM',
+    family='cf', description='an FM and a deep part over the fields (Guo et al.)'))

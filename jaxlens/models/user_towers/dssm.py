@@ -2,7 +2,7 @@
 
 The query is the user's own learned vector (a table sharded over users like the item table); the
 score is its dot product with the item's vector. The reference's tower MLPs are empty
-(`mlp_hidden_size: []`), so it is matrix factorisation. `model.tower_mlp` gives the user vector
+(`mlp_hidden_size: []`), so it is matrix factorisation. `model.dssm.mlp` gives the user vector
 and every item vector the reference's MLP layers (dropout, Linear, BatchNorm, tanh per width);
 BatchNorm's batch statistics then cover every vector of a call, epoch-end padding rows included.
 """
@@ -15,6 +15,7 @@ from flax import nnx
 
 from jaxlens.data.protocol import Interactions
 from jaxlens.models import tables
+from jaxlens import config_values
 from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
 from jaxlens.models.video.layers import BatchNorm
 from jaxlens.sharding import Layout
@@ -57,10 +58,16 @@ class DSSM(UserTower):
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> DSSM:
-  return DSSM(data.num_users, config.model.hidden, mlp_widths=tuple(config.model.tower_mlp),
+  return DSSM(data.num_users, config.model.hidden, mlp_widths=tuple(config.model.dssm.mlp),
               dropout=config.model.dropout, user_multiple=layout.row_multiple('users'), rngs=rngs,
               dtype=dtype)
 
 
-REGISTRY.register(UserTowerSpec('dssm', _build, task='pair', paper_batch_size=1024,
-                                description='a learned vector per user, two towers (Huang et al.)'))
+REGISTRY.register(UserTowerSpec(
+    'dssm', build=_build, task='pair', paper_batch_size=1024, paper_name='DSSM', family='cf',
+    description='a learned vector per user, two towers (Huang et al.)',
+    # Widths of the user and item MLPs (dropout, Linear, BatchNorm, tanh each); () is the
+    # reference's pure matrix factorisation.
+    config={'mlp': ()},
+    check=lambda c: config_values.integers(c, 'model.dssm.mlp', nonempty=False),
+    renamed={'model.tower_mlp': 'mlp'}))

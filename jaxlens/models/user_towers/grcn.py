@@ -3,18 +3,18 @@
 The item tower's vectors are the content: `features` (the projected frozen feature, `_ID+V`) or
 `id` (learned item vectors, `_ID`). Per step:
 1. Content: c_i = normalise(LeakyReLU(item vector + b)), user preferences p_u = normalise(P_u).
-   `model.routing_iterations` routing steps move each preference towards its items:
+   `model.grcn.routing_iterations` routing steps move each preference towards its items:
    p_u <- normalise(p_u + sum_i a_ui c_i), a_ui the softmax over u's items of <p_u, c_i>.
 2. The content graph: every edge's attention <p_u, c_i>, a softmax over the user's edges for the
    message to the user and over the item's edges for the message to the item; the content
    vectors are p_u + sum_i a_ui c_i and c_i + sum_u a_iu p_u.
 3. The refined graph: a message's weight is ReLU(attention x its sender's learned confidence),
-   pruning edges with a negative one. `model.graph_layers` (the paper, MMRec: 2) weighted-sum
+   pruning edges with a negative one. `model.grcn.layers` (the paper, MMRec: 2) weighted-sum
    steps over normalised learned ID vectors x give x + x_1 + x_2 ...
 A user or item is [ID vector | content vector], 2D wide, scored by dot product;
-`model.unit_item_vectors` scales each item's to unit length (a jaxlens addition for cold start:
+`model.grcn.unit_item_vectors` scales each item's to unit length (a jaxlens addition for cold start:
 a seen item's messages no longer lengthen its vector, README "VIDRec"). `_V`
-(`model.graph_item_ids=False`) has no learned item vectors (ID or confidence): as every `_V`
+(`model.grcn.item_ids=False`) has no learned item vectors (ID or confidence): as every `_V`
 replaces an item's ID vector by its content, its normalised item-tower vector starts the ID
 graph, and a message from an item weighs its attention alone (no pruning). Every step recomputes
 it all over the whole graph, evaluation once (`jaxlens.models.user_towers.lightgcn`).
@@ -26,10 +26,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.data.protocol import Interactions
 from jaxlens.models import graph, tables
 from jaxlens.models.user_towers.base import REGISTRY, GraphUserTower, Tables, UserTowerSpec
-from jaxlens.models.user_towers.mmgcn import l2_normalize
+from jaxlens.models.user_towers.mmgcn import (GRAPH_ITEM_CONFIG, GRAPH_ITEM_RENAMED,
+                                              check_graph_items, l2_normalize)
 from jaxlens.sharding import Layout
 
 
@@ -95,14 +97,30 @@ class GRCN(GraphUserTower):
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> GRCN:
-  return GRCN(data, config.model.hidden, layers=config.model.graph_layers,
-              routing=config.model.routing_iterations, layout=layout, rngs=rngs, dtype=dtype,
-              item_ids=config.model.graph_item_ids,
-              item_dropout=config.model.graph_item_dropout,
-              unit_items=config.model.unit_item_vectors)
+  options = config.model.grcn
+  return GRCN(data, config.model.hidden, layers=options.layers,
+              routing=options.routing_iterations, layout=layout, rngs=rngs, dtype=dtype,
+              item_ids=options.item_ids, item_dropout=options.item_dropout,
+              unit_items=options.unit_item_vectors)
 
 
-REGISTRY.register(UserTowerSpec('grcn', _build, task='pair', paper_batch_size=1024,
-                                needs_item_table=True,
-                                description='an ID graph whose edges content attention weighs '
-                                'and prunes (Wei et al. 2020)'))
+def _check(config) -> None:
+  check_graph_items(config, 'grcn')
+  config_values.integer(config, 'model.grcn.routing_iterations', 0)
+
+
+REGISTRY.register(UserTowerSpec(
+    'grcn', build=_build, task='pair', paper_batch_size=1024, paper_name='GRCN',
+    family='vidrec', needs_item_table=True,
+    description='an ID graph whose edges content attention weighs and prunes (Wei et al. 2020)',
+    config={
+        'layers': 2,  # weighted-sum layers over the ID graph
+        'routing_iterations': 3,  # preference routing steps over the content graph
+        **GRAPH_ITEM_CONFIG,
+        # Each item's [ID | content] vector at unit length, so that its neighbours' messages do
+        # not outscore items without edges (cold at evaluation).
+        'unit_item_vectors': False,
+    },
+    check=_check,
+    renamed={**GRAPH_ITEM_RENAMED, 'model.routing_iterations': 'routing_iterations',
+             'model.unit_item_vectors': 'unit_item_vectors'}))

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
 
 
@@ -65,9 +66,12 @@ class GRU4Rec(UserTower):
 def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> GRU4Rec:
   del data, layout  # a user is their history
   model = config.model
-  return GRU4Rec(model.hidden, num_blocks=model.num_blocks, dropout=model.dropout, rngs=rngs,
-                 dtype=dtype)
+  return GRU4Rec(model.hidden, num_blocks=model.gru4rec.layers, dropout=model.dropout,
+                 rngs=rngs, dtype=dtype)
 
 
-REGISTRY.register(UserTowerSpec('gru4rec', _build, task='sequence', paper_batch_size=512,
-                                description='a bias-free GRU over the history (Hidasi et al.)'))
+REGISTRY.register(UserTowerSpec(
+    'gru4rec', build=_build, task='sequence', paper_batch_size=512, paper_name='GRU4Rec',
+    family='sr', description='a bias-free GRU over the history (Hidasi et al.)',
+    config={'layers': 1}, check=lambda c: config_values.integer(c, 'model.gru4rec.layers'),
+    renamed={'model.num_blocks': 'layers'}))

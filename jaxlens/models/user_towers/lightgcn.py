@@ -1,7 +1,7 @@
 """LightGCN as the reference's IDRec baseline (reference 6.2): user and item vectors propagated
 over the normalised user-item graph of the training interactions.
 
-`model.graph_layers` propagation steps (the reference: 1) over the user table and the item
+`model.lightgcn.layers` propagation steps (the reference: 1) over the user table and the item
 tower's table; the final vectors are the mean of every step's, user and item alike. Training
 recomputes the propagation every step (the whole graph, whatever the batch); evaluation does it
 once. The edges live in the model as `DataArray`s, sharded over the mesh and left out of
@@ -16,6 +16,7 @@ from flax import nnx
 
 from jaxlens.data.protocol import Interactions
 from jaxlens.models import graph, tables
+from jaxlens import config_values
 from jaxlens.models.user_towers.base import REGISTRY, GraphUserTower, Tables, UserTowerSpec
 from jaxlens.sharding import Layout
 
@@ -40,10 +41,14 @@ class LightGCN(GraphUserTower):
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> LightGCN:
-  return LightGCN(data, config.model.hidden, layers=config.model.graph_layers, layout=layout,
+  return LightGCN(data, config.model.hidden, layers=config.model.lightgcn.layers, layout=layout,
                   rngs=rngs, dtype=dtype)
 
 
-REGISTRY.register(UserTowerSpec('lightgcn', _build, task='pair', paper_batch_size=128,
-                                needs_item_table=True,
-                                description='propagation over the user-item graph (He et al.)'))
+REGISTRY.register(UserTowerSpec(
+    'lightgcn', build=_build, task='pair', paper_batch_size=128, paper_name='LightGCN',
+    family='cf', needs_item_table=True,
+    description='propagation over the user-item graph (He et al.)',
+    config={'layers': 1},  # propagation steps
+    check=lambda c: config_values.integer(c, 'model.lightgcn.layers', 0),
+    renamed={'model.graph_layers': 'layers'}))

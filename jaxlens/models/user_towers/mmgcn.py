@@ -2,13 +2,13 @@
 
 The item tower's vectors are the modality: `features` (the projected frozen feature, `_ID+V`) or
 `id` (learned item vectors, `_ID`, the same graph without content). Users get a learned
-preference vector in the modality's space. `model.graph_layers` layers (the paper, MMRec: 3),
+preference vector in the modality's space. `model.mmgcn.layers` layers (the paper, MMRec: 3),
 each, over x = the L2-normalised [preferences; item vectors] first:
   h = LeakyReLU(mean over the node's neighbours of x W)           aggregation (eq. 1)
   x_hat = LeakyReLU(x W' + b') + id_node                            the ID embedding (eq. 5)
   x = LeakyReLU([h | x_hat] W'' + b'')                               combination (concatenation)
 `id_node` is a learned ID vector per user and item, which every layer adds; `_V`
-(`model.graph_item_ids=False`, MMRec's `has_id=False` on the item side) has none for items, so
+(`model.mmgcn.item_ids=False`, MMRec's `has_id=False` on the item side) has none for items, so
 an item, cold or not, is its content and its neighbours' messages. The final x of
 users and items are scored by dot product. MMGCN averages several modalities' graphs; with one
 modality there is nothing to average. Training propagates every step, evaluation once, as
@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.data.protocol import Interactions
+from jaxlens.errors import JaxlensError
 from jaxlens.models import graph, tables
 from jaxlens.models.user_towers.base import REGISTRY, GraphUserTower, Tables, UserTowerSpec
 from jaxlens.sharding import Layout
@@ -86,12 +88,35 @@ class MMGCN(GraphUserTower):
 
 
 def _build(config, data: Interactions, *, layout: Layout, rngs: nnx.Rngs, dtype) -> MMGCN:
-  return MMGCN(data, config.model.hidden, layers=config.model.graph_layers, layout=layout,
-               rngs=rngs, dtype=dtype, item_ids=config.model.graph_item_ids,
-               item_dropout=config.model.graph_item_dropout)
+  options = config.model.mmgcn
+  return MMGCN(data, config.model.hidden, layers=options.layers, layout=layout, rngs=rngs,
+               dtype=dtype, item_ids=options.item_ids, item_dropout=options.item_dropout)
 
 
-REGISTRY.register(UserTowerSpec('mmgcn', _build, task='pair', paper_batch_size=1024,
-                                needs_item_table=True,
-                                description='a modality graph with user preferences and ID '
-                                'vectors in every layer (Wei et al. 2019)'))
+# The content graph towers' item keys (MMGCN, GRCN).
+GRAPH_ITEM_CONFIG = {
+    # Learned item ID vectors; False is the `_V` model (an item is its content alone).
+    'item_ids': True,
+    # The share of items left out of the graph in each training step, so that items without
+    # edges (cold at evaluation) are ranked by their content (`graph.ItemDropout`).
+    'item_dropout': 0.0,
+}
+GRAPH_ITEM_RENAMED = {'model.graph_layers': 'layers', 'model.graph_item_ids': 'item_ids',
+                      'model.graph_item_dropout': 'item_dropout'}
+
+
+def check_graph_items(config, tower: str) -> None:
+  config_values.integer(config, f'model.{tower}.layers', 0)
+  config_values.fraction(config, f'model.{tower}.item_dropout')
+  if not config.model[tower].item_ids and config.model.item_tower == 'id':
+    raise JaxlensError(f'config.model.{tower}.item_ids=False (the _V model) needs an item '
+                       "tower with content, not 'id'")
+
+
+REGISTRY.register(UserTowerSpec(
+    'mmgcn', build=_build, task='pair', paper_batch_size=1024, paper_name='MMGCN',
+    family='vidrec', needs_item_table=True,
+    description='a modality graph with user preferences and ID vectors in every layer (Wei et '
+    'al. 2019)',
+    config={'layers': 3, **GRAPH_ITEM_CONFIG}, check=lambda c: check_graph_items(c, 'mmgcn'),
+    renamed=GRAPH_ITEM_RENAMED))

@@ -1,7 +1,7 @@
 """NextItNet as the reference builds it (section 3.3): dilated causal residual blocks.
 
-Dilation pairs (1, 2), (4, 8), repeated `num_blocks` times; kernel 3; LayerNorm(eps 1e-8) + ReLU;
-no dropout, no positions. Unlike the reference, padded positions are zeroed after every block, so
+Dilation pairs (1, 2), (4, 8), repeated `model.nextitnet.blocks` times; kernel 3;
+LayerNorm(eps 1e-8) + ReLU; no dropout, no positions. Unlike the reference, padded positions are zeroed after every block, so
 the output equals running on the unpadded sequence (the causal convolution pads with zeros too).
 """
 
@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
 
 
@@ -54,9 +55,13 @@ class NextItNet(UserTower):
 
 def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> NextItNet:
   del data, layout  # a user is their history
-  return NextItNet(config.model.hidden, num_blocks=config.model.num_blocks, rngs=rngs,
+  return NextItNet(config.model.hidden, num_blocks=config.model.nextitnet.blocks, rngs=rngs,
                    dtype=dtype)
 
 
-REGISTRY.register(UserTowerSpec('nextitnet', _build, task='sequence', paper_batch_size=512,
-                                description='dilated causal convolutions (Yuan et al.)'))
+REGISTRY.register(UserTowerSpec(
+    'nextitnet', build=_build, task='sequence', paper_batch_size=512, paper_name='NextItNet',
+    family='sr', description='dilated causal convolutions (Yuan et al.)',
+    # blocks: pairs of residual blocks with dilations (1, 2) and (4, 8)
+    config={'blocks': 2}, check=lambda c: config_values.integer(c, 'model.nextitnet.blocks'),
+    renamed={'model.num_blocks': 'blocks'}))

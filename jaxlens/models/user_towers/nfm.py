@@ -3,7 +3,7 @@
 A (history, candidate) pair is the field matrix `[the L history items, the candidate]`, PAD
 zeroed. Bi-interaction pooling (an FM without the final sum) gives `fm(h) + sum(h) * c`; then
 BatchNorm1d, Linear(D, D), ReLU, Linear(D, 1). The reference ends with one more ReLU, so its
-scores are never negative (reference 8.15); `model.output_relu=True` restores it.
+scores are never negative (reference 8.15); `model.nfm.output_relu=True` restores it.
 
 Full ranking (eval mode: BatchNorm on running statistics is an affine map `x * a + b`): the first
 layer of a pair is `z = [(fm(h) * a + b) @ W + bias] + c @ (diag(sum(h) * a) W)`, a per-user
@@ -79,8 +79,11 @@ class NFM(UserTower):
 def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> NFM:
   del data, layout
   return NFM(config.model.hidden, dropout=config.model.dropout,
-             output_relu=config.model.output_relu, rngs=rngs, dtype=dtype)
+             output_relu=config.model.nfm.output_relu, rngs=rngs, dtype=dtype)
 
 
-REGISTRY.register(UserTowerSpec('nfm', _build, task='history', paper_batch_size=64,
-                                description='bi-interaction pooling and an MLP (He & Chua)'))
+REGISTRY.register(UserTowerSpec(
+    'nfm', build=_build, task='history', paper_batch_size=64, paper_name='NFM', family='cf',
+    description='bi-interaction pooling and an MLP (He & Chua)',
+    # A ReLU on the score, as the reference (scores >= 0).
+    config={'output_relu': False}, renamed={'model.output_relu': 'output_relu'}))

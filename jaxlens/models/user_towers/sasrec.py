@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.errors import JaxlensError
 from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
 
@@ -83,19 +84,20 @@ class SASRec(UserTower):
 def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> SASRec:
   del data, layout  # a user is their history
   model = config.model
-  return SASRec(model.hidden, config.data.max_seq_len, num_blocks=model.num_blocks,
-                num_heads=model.num_heads, dropout=model.dropout, rngs=rngs, dtype=dtype)
+  return SASRec(model.hidden, config.data.max_seq_len, num_blocks=model.sasrec.blocks,
+                num_heads=model.sasrec.heads, dropout=model.dropout, rngs=rngs, dtype=dtype)
 
 
 def _check(config) -> None:
-  hidden, heads = config.model.hidden, config.model.num_heads
-  if not isinstance(heads, int) or isinstance(heads, bool) or heads <= 0:
-    raise JaxlensError(f'config.model.num_heads={heads!r} must be a positive integer')
-  if hidden % heads:
-    raise JaxlensError(f'config.model.hidden={hidden} is not divisible by config.model.num_heads='
-                       f'{heads} (SASRec splits it over its heads)')
+  config_values.integer(config, 'model.sasrec.blocks')
+  heads = config_values.integer(config, 'model.sasrec.heads')
+  if config.model.hidden % heads:
+    raise JaxlensError(f'config.model.hidden={config.model.hidden} is not divisible by '
+                       f'config.model.sasrec.heads={heads} (SASRec splits it over its heads)')
 
 
-REGISTRY.register(UserTowerSpec('sasrec', _build, task='sequence', paper_batch_size=512,
-                                description='self-attention over the history (Kang & McAuley)',
-                                check=_check))
+REGISTRY.register(UserTowerSpec(
+    'sasrec', build=_build, task='sequence', paper_batch_size=512, paper_name='SASRec',
+    family='sr', description='self-attention over the history (Kang & McAuley)',
+    config={'blocks': 2, 'heads': 2}, check=_check,
+    renamed={'model.num_blocks': 'blocks', 'model.num_heads': 'heads'}))

@@ -2,8 +2,8 @@
 
 The user vector is a ReLU MLP over the average of the watched items' embeddings; the paper's
 other inputs (searches, demographics, example age) do not exist in MicroLens. The reference has
-no code for its YouTube rows (section 6.3), so the tower follows the paper: `num_blocks` ReLU
-layers of width D, then a linear layer to D (a ReLU output would confine the user vector to the
+no code for its YouTube rows (section 6.3), so the tower follows the paper:
+`model.youtube.layers` ReLU layers of width D, then a linear layer to D (a ReLU output would confine the user vector to the
 positive orthant of the items' space). Causal: the query at step t averages the items up to t,
 so it trains on the sequence layout as SASRec, every position predicting the next item, and
 scores with the same softmax (in-batch with logQ, the paper's sampled softmax with its
@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlens import config_values
 from jaxlens.models.user_towers.base import REGISTRY, UserTower, UserTowerSpec
 
 _XAVIER = nnx.initializers.xavier_normal()
@@ -50,11 +51,14 @@ class YouTubeDNN(UserTower):
 def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> YouTubeDNN:
   del data, layout  # a user is their history
   model = config.model
-  return YouTubeDNN(model.hidden, num_layers=model.num_blocks, dropout=model.dropout, rngs=rngs,
-                    dtype=dtype)
+  return YouTubeDNN(model.hidden, num_layers=model.youtube.layers, dropout=model.dropout,
+                    rngs=rngs, dtype=dtype)
 
 
 # The reference has no YouTube code or batch; 512 is its sequential models' (run_id.py).
-REGISTRY.register(UserTowerSpec('youtube', _build, task='sequence', paper_batch_size=512,
-                                description='an MLP over the mean of the history (Covington '
-                                'et al.)'))
+REGISTRY.register(UserTowerSpec(
+    'youtube', build=_build, task='sequence', paper_batch_size=512, paper_name='YouTube',
+    family='vidrec', description='an MLP over the mean of the history (Covington et al.)',
+    config={'layers': 2},  # ReLU layers of width D before the output layer
+    check=lambda c: config_values.integer(c, 'model.youtube.layers', 0),
+    renamed={'model.num_blocks': 'layers'}))

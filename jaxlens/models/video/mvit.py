@@ -267,6 +267,7 @@ def _register(name: str, paper_name: str) -> None:
       from_torch=from_torch,
       min_input=(1, 16, 16),
       paper_name=paper_name,
+      paper_batch_per_gpu={'frozen': 30, 'topT': 30, 'halfT': 30, 'FT': 10, 'scratch': 10},
       shape_options=('num_frames', 'crop_size'),
   ))
 

@@ -82,4 +82,5 @@ registry.register(registry.EncoderSpec(
     from_torch=converter(R3D18, _TORCH_NAMES, 'fc', classifier_in_head=False),
     min_input=(1, 16, 16),
     paper_name='R3D-r18',
+    paper_batch_per_gpu={'frozen': 32, 'topT': 32, 'FT': 20},
 ))

@@ -18,6 +18,7 @@ from jaxlens.registry import Registry
 # `build(output=output, **shape_options)` makes, every tensor mapped; 'features' drops exactly the
 # classifier's tensors; errors name `source`.
 TorchConverter = Callable[..., dict[str, np.ndarray]]
+PAPER_GPUS = 4  # the reference's VideoRec runs: 4 GPUs, a batch per GPU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,9 @@ class EncoderSpec:
   from_torch: TorchConverter
   min_input: tuple[int, int, int]  # smallest (T, H, W) the architecture accepts
   paper_name: str = ''
+  # The reference's batch per GPU by freezing policy, on 4 GPUs (the MicroLens repository's
+  # VideoRec scripts, per encoder): what `train.batch_size=-1` resolves to.
+  paper_batch_per_gpu: Mapping[str, int] = dataclasses.field(default_factory=dict)
   # Keywords of `build` that set parameter shapes (transformers: 'num_frames', 'crop_size' size
   # their position tables); `from_torch` takes the same ones to fit checkpoint tensors to them.
   shape_options: tuple[str, ...] = ()
@@ -50,6 +54,13 @@ class EncoderSpec:
     """The clip geometry as keywords for `build`/`from_torch`: only those in `shape_options`."""
     given = {'num_frames': num_frames, 'crop_size': crop_size}
     return {option: given[option] for option in self.shape_options}
+
+  def paper_batch(self, policy: str) -> int | None:
+    """The paper's global batch, None where the reference never ran the pair. 'scratch' (the
+    reference's TFS) falls back to the FT batch where it has no entry of its own."""
+    table = self.paper_batch_per_gpu
+    per_gpu = table.get(policy, table.get('FT') if policy == 'scratch' else None)
+    return None if per_gpu is None else PAPER_GPUS * per_gpu
 
   def out_dim(self, output: str) -> int:
     return {'head': self.head_dim, 'features': self.feature_dim}[output]

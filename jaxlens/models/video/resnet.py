@@ -217,7 +217,7 @@ class ResNet(nnx.Module):
 
 
 def _register(name: str, config: ResNetConfig, trained_stages: tuple[int, ...], paper_name: str,
-              min_input: tuple[int, int, int]) -> None:
+              min_input: tuple[int, int, int], paper_batch_per_gpu: dict[str, int]) -> None:
   build = functools.partial(ResNet, config)
   torch_blocks = {k: f'blocks.{v}' for k, v in config.torch_block_index().items()}
   registry.register(registry.EncoderSpec(
@@ -229,6 +229,7 @@ def _register(name: str, config: ResNetConfig, trained_stages: tuple[int, ...], 
       from_torch=converter(build, prefix_renamer(torch_blocks), torch_blocks['head']),
       min_input=min_input,
       paper_name=paper_name,
+      paper_batch_per_gpu=paper_batch_per_gpu,
   ))
 
 
@@ -237,18 +238,22 @@ _T3 = ((3, 1, 1),)
 
 _register('c2d_r50', ResNetConfig(
     50, (1, 7, 7), True, (_ONES,) * 4, (1, 3, 3), 'conv3d', (1, 2, 2, 2), (1, 1, 1, 1),
-    stage1_pool=True, dropout_rate=0.5), (3,), 'C2D-r50', (2, 32, 32))
+    stage1_pool=True, dropout_rate=0.5), (3,), 'C2D-r50', (2, 32, 32),
+          {'frozen': 45, 'topT': 45, 'FT': 10})
 _register('i3d_r50', ResNetConfig(
     50, (5, 7, 7), True,
     (_T3, ((3, 1, 1), (1, 1, 1)), ((3, 1, 1), (1, 1, 1)), ((1, 1, 1), (3, 1, 1))),
     (1, 3, 3), 'conv3d', (1, 2, 2, 2), (1, 1, 1, 1), stage1_pool=True, dropout_rate=0.5),
-          (2, 3), 'I3D-r50', (2, 32, 32))
+          (2, 3), 'I3D-r50', (2, 32, 32), {'frozen': 45, 'topT': 45, 'FT': 15})
 _register('slow_r50', ResNetConfig(
     50, (1, 7, 7), True, (_ONES, _ONES, _T3, _T3), (1, 3, 3), 'conv3d', (1, 2, 2, 2),
-    (1, 1, 1, 1), stage1_pool=False, dropout_rate=0.5), (3,), 'Slow-r50', (1, 32, 32))
+    (1, 1, 1, 1), stage1_pool=False, dropout_rate=0.5), (3,), 'Slow-r50', (1, 32, 32),
+          {'frozen': 45, 'topT': 45, 'FT': 10})
 _register('r2plus1d_r50', ResNetConfig(
     50, (1, 7, 7), False, (_ONES,) * 4, (3, 3, 3), 'conv2plus1d', (2, 2, 2, 2), (1, 1, 2, 2),
-    stage1_pool=False, dropout_rate=0.5, softmax=True), (3,), 'R3D-r50', (1, 32, 32))
+    stage1_pool=False, dropout_rate=0.5, softmax=True), (3,), 'R3D-r50', (1, 32, 32),
+          {'frozen': 70, 'topT': 70, 'FT': 10})
 _register('csn_r101', ResNetConfig(
     101, (3, 7, 7), True, (_ONES,) * 4, (3, 3, 3), 'channel_separated', (1, 2, 2, 2),
-    (1, 2, 2, 2), stage1_pool=False, dropout_rate=0.0), (3,), 'CSN-r101', (1, 32, 32))
+    (1, 2, 2, 2), stage1_pool=False, dropout_rate=0.0), (3,), 'CSN-r101', (1, 32, 32),
+          {'frozen': 45, 'topT': 45, 'FT': 10})

@@ -98,7 +98,8 @@ def _torch_names() -> dict[str, str]:
   return names
 
 
-def _register(name: str, config: SlowFastConfig, paper_name: str) -> None:
+def _register(name: str, config: SlowFastConfig, paper_name: str,
+              paper_batch_per_gpu: dict[str, int]) -> None:
   build = functools.partial(SlowFast, config)
   registry.register(registry.EncoderSpec(
       name=name,
@@ -111,6 +112,7 @@ def _register(name: str, config: SlowFastConfig, paper_name: str) -> None:
       from_torch=converter(build, prefix_renamer(_torch_names()), 'blocks.6'),
       min_input=(1, 32, 32),
       paper_name=paper_name,
+      paper_batch_per_gpu=paper_batch_per_gpu,
   ))
 
 
@@ -118,6 +120,7 @@ _ONES, _T3 = ((1, 1, 1),), ((3, 1, 1),)
 _R101_RES4 = ((3, 1, 1),) * 6 + ((1, 1, 1),) * 17
 
 _register('slowfast_r50', SlowFastConfig(50, 7, ((_ONES, _ONES, _T3, _T3), (_T3,) * 4)),
-          'SlowFast-r50')
+          'SlowFast-r50', {'frozen': 120, 'topT': 120, 'halfT': 60, 'FT': 20, 'scratch': 20})
 _register('slowfast_r101', SlowFastConfig(
-    101, 5, ((_ONES, _ONES, _R101_RES4, _T3), (_T3, _T3, _R101_RES4, _T3))), 'SlowFast-r101')
+    101, 5, ((_ONES, _ONES, _R101_RES4, _T3), (_T3, _T3, _R101_RES4, _T3))), 'SlowFast-r101',
+          {'frozen': 120, 'topT': 120, 'halfT': 25, 'FT': 15, 'scratch': 15})

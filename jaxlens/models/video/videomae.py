@@ -163,5 +163,6 @@ registry.register(registry.EncoderSpec(
     from_torch=from_torch,
     min_input=(TUBELET, PATCH, PATCH),
     paper_name='VideoMAE',
+    paper_batch_per_gpu={'frozen': 45, 'topT': 45, 'halfT': 18, 'FT': 10},
     shape_options=('num_frames', 'crop_size'),
 ))

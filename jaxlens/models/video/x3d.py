@@ -146,7 +146,8 @@ _TORCH_NAMES = regex_renamer([
 ])
 
 
-def _register(name: str, config: X3DConfig, paper_name: str) -> None:
+def _register(name: str, config: X3DConfig, paper_name: str,
+              paper_batch_per_gpu: dict[str, int]) -> None:
   build = functools.partial(X3D, config)
   registry.register(registry.EncoderSpec(
       name=name,
@@ -157,10 +158,12 @@ def _register(name: str, config: X3DConfig, paper_name: str) -> None:
       from_torch=converter(build, _TORCH_NAMES, 'blocks.5.proj'),
       min_input=(1, 32, 32),
       paper_name=paper_name,
+      paper_batch_per_gpu=paper_batch_per_gpu,
   ))
 
 
-_register('x3d_xs', X3DConfig(2.2), 'X3D-xs')
-_register('x3d_s', X3DConfig(2.2), 'X3D-s')
-_register('x3d_m', X3DConfig(2.2), 'X3D-m')
-_register('x3d_l', X3DConfig(5.0), 'X3D-l')
+_SMALL_BATCH = {'frozen': 110, 'topT': 110, 'FT': 20}
+_register('x3d_xs', X3DConfig(2.2), 'X3D-xs', _SMALL_BATCH)
+_register('x3d_s', X3DConfig(2.2), 'X3D-s', _SMALL_BATCH)
+_register('x3d_m', X3DConfig(2.2), 'X3D-m', _SMALL_BATCH)
+_register('x3d_l', X3DConfig(5.0), 'X3D-l', {'frozen': 90, 'topT': 90, 'FT': 12})

@@ -11,7 +11,7 @@ OpenCV):
   table delivers here (a CPU "device", which says little about a chip), and on each chip as an
   estimate: its memory bandwidth over the bytes a gathered clip moves (read once, written once).
 Beside them: clips/s the paper's step consumes at 40% MFU on an H200, a TPU v5e chip and an H100,
-from the ahead-of-time FLOPs of the step (`jaxlens aot`; default: the README's 147.8
+from the ahead-of-time FLOPs of the step (`jaxlens aot`; default: docs/scaling.md's 147.8
 TFLOP for SlowFast-r50 topT, 480 users x 11 slots, 5,280 distinct clips) and each chip's bf16
 peak. The host figure scaled to a 16-core host is an estimate (linear in cores).
 """

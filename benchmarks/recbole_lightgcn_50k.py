@@ -10,9 +10,9 @@ leave-one-out split (`LS`, time order) is jaxlens' exactly: train `s[:-2]`, vali
 NDCG at 10 and 20, the best epoch by valid NDCG@10. RecBole trains its own LightGCN (BPR with one
 uniform negative, batch 2048, lr 1e-3, reg 1e-5) with D=64 and one layer as jaxlens'
 `configs/lightgcn.py:cpu` (in-batch softmax with logQ, batch 1024, lr 1e-3), each with early
-stopping (patience 10) and an epoch cap (RecBole's epochs took about 150 s each on the shared 2
-cores). RecBole needs PyTorch and its own venv (`.venv-recbole`, see the
-README); this script runs it there as a subprocess (`--run_recbole`, which imports no jaxlens).
+stopping (patience 10) and an epoch cap (RecBole's epochs took about 150 s each on 2 CPU
+cores). RecBole needs PyTorch and its own venv (`.venv-recbole`, see docs/benchmarks.md); this
+script runs it there as a subprocess (`--run_recbole`, which imports no jaxlens).
 
 Prints both runs' valid and test metrics, the wall-clock second each first reached RecBole's
 best valid NDCG@10, and the machine load.

@@ -24,7 +24,7 @@ from jaxlens.data import synthetic
 from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS
 from jaxlens.train import aot, configuration, loop
 
-MAX_SEQ_LEN = 10  # reference 2.4: 10 inputs, so 11 slots per user
+MAX_SEQ_LEN = 10  # as the reference's run_video.py: 10 inputs, so 11 slots per user
 SLOTS = MAX_SEQ_LEN + 1
 
 

@@ -3,9 +3,9 @@ r"""SASRec_V train-step time on CPU: jaxlens against the same model written plai
 Model: R3D-18 (`r3d_18`, topT: layer3, layer4 and the projection train) whose fc the reference
 replaces by `GELU(Linear(512, D))`, the reference SASRec (2 post-LN blocks, 2 heads, ReLU FFN of
 4D, learned positions, LayerNorm eps 1e-6, causal + key-padding mask of -1e9, dropout 0.1), the
-reference in-batch softmax with logQ and own-item masking (reference 2.2), AdamW (video group
-without weight decay, recommender with 0.1) after global-norm clipping at 5, fp32, BatchNorm and
-dropout in training mode.
+reference in-batch softmax with logQ and own-item masking (`Code/VideoRec/SASRec/model/model.py`),
+AdamW (video group without weight decay, recommender with 0.1) after global-norm clipping at 5,
+fp32, BatchNorm and dropout in training mode.
 
 jaxlens: `loop.build_trainer` on a 1-device mesh, `Trainer.run_train_step`, one batch from
 `pipeline.train_dataset` over synthetic sequences with fake clips. PyTorch: the same batch; by
@@ -35,7 +35,7 @@ from jaxlens.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from jaxlens.data.pipeline import ITEM_IDS, clip_index
 
 ENCODER = 'r3d_18'
-TORCH_FROZEN_TENSORS = {'topT': 30, 'FT': 0}  # reference 4.4: r3d18's first trainable tensor
+TORCH_FROZEN_TENSORS = {'topT': 30, 'FT': 0}  # r3d18's first trainable tensor, run_video.py
 
 
 def _torch_modules(hidden: int, dropout: float):
@@ -97,7 +97,8 @@ def _torch_modules(hidden: int, dropout: float):
 
 
 def _in_batch_loss(states, slot_embs, slot_ids, log_pop):
-  """Reference 2.2: softmax over all B*(L+1) slots, logQ on every column, own items masked."""
+  """The reference's in-batch loss (`Code/VideoRec/SASRec/model/model.py`): softmax over all
+  B*(L+1) slots, logQ on every column, own items masked."""
   import torch  # pylint: disable=g-import-not-at-top
   batch, slots = slot_ids.shape
   columns = slot_ids.reshape(-1)

@@ -221,7 +221,7 @@ def toy_variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 # Where the VIDRec configs read their feature tables (`jaxlens extract ... --out`):
 # the paper's VideoMAE-B features of MicroLens-100K, and a frozen randomly initialised
-# tiny_c3d's of the toy clips (README, "Frozen features (VIDRec)").
+# tiny_c3d's of the toy clips (docs/vidrec.md).
 PAPER_FEATURES = 'features/100k-videomae_b'
 TOY_FEATURES = 'features/toy-tiny_c3d'
 

@@ -14,7 +14,7 @@ flags.FLAGS.mark_as_parsed()  # Grain's worker processes read absl flags.
 
 @pytest.fixture(scope='session')
 def microlens_data_dir() -> str:
-  """The folder of real MicroLens files (`../shared/data` in CI); skips when unset."""
+  """The folder of real MicroLens files, `MICROLENS_DATA_DIR`; skips when unset."""
   path = os.environ.get('MICROLENS_DATA_DIR')
   if not path:
     pytest.skip('MICROLENS_DATA_DIR is unset: the real MicroLens files are not available')

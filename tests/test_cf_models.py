@@ -1,6 +1,7 @@
 """The CF towers' forward passes against numpy implementations written from the reference's
-code (reference 6.2): LightGCN's propagation on a hand-written graph, NFM and DeepFM on one user
-and three candidates (their factorised full-ranking scores included), DSSM's towers."""
+code (`Code/IDRec/*/REC/model/IdModel/*.py`): LightGCN's propagation on a hand-written graph,
+NFM and DeepFM on one user and three candidates (their factorised full-ranking scores included),
+DSSM's towers."""
 
 import jax
 import jax.numpy as jnp

@@ -142,7 +142,7 @@ def test_converted_weights_must_be_the_configured_encoder(tmp_path):
     ('videomae_b', 'FT', 40), ('videomae_b', 'halfT', 72), ('x3d_xs', 'frozen', 440),
     ('mvit_b_32x3', 'scratch', 40), ('r3d_18', 'scratch', 80)])
 def test_paper_batch_follows_encoder_and_policy_after_overrides(encoder, policy, batch):
-  """`batch_size=-1` is resolved after overrides (reference table 4.4, 4 GPUs)."""
+  """`batch_size=-1` is resolved after overrides (the reference's `run_video.py` table, 4 GPUs)."""
   config = _video(name=encoder, train_mode=policy)
   assert config.train.batch_size == -1
   assert configuration.resolve(config).train.batch_size == batch
@@ -203,7 +203,8 @@ def test_a_workdir_without_checkpoints_never_blocks_a_corrected_config(tmp_path)
 
 @pytest.mark.parametrize('user_tower', ['sasrec', 'gru4rec', 'nextitnet'])
 def test_the_best_epoch_is_selected_as_the_reference_does(user_tower):
-  """VideoRec by valid HR@10 (reference 5.5), IDRec by valid NDCG@10 (reference 5.6)."""
+  """VideoRec by valid HR@10 (the reference's `Code/VideoRec/SASRec/main.py`), IDRec by valid
+  NDCG@10 (`valid_metric` in `Code/IDRec/*/*.yaml`)."""
   assert helpers.load_config(f'{user_tower}_v').eval.select_metric == 'HR@10'
   assert helpers.load_config(f'{user_tower}_v', 'toy').eval.select_metric == 'HR@10'
   assert helpers.load_config(f'{user_tower}_id').eval.select_metric == 'NDCG@10'

@@ -1,5 +1,6 @@
 """Evaluation's item table and scores are computed in `eval.dtype`, whatever the training dtype
-(reference 5: the item table and scores in fp32 under fp16 training)."""
+(the reference computes them in fp32, outside the fp16 autocast of training:
+`Code/VideoRec/SASRec/utils/metrics.py`)."""
 
 import jax
 import jax.numpy as jnp

@@ -13,7 +13,8 @@ from tests.tfds_test_videos import frame_index, write_ramp, write_truncated
 
 
 def reference_indices(frame_count, num_frames, interval):
-  """Reference 1.4 for an odd clip: {a, a +- k * interval}, a = count // 2, edges repeated."""
+  """`Data Processing/generate_cover_frames.py`'s frames for an odd clip: {a, a +- k * interval},
+  a = count // 2, edges repeated."""
   anchor = frame_count // 2
   offsets = range(-(num_frames // 2), num_frames // 2 + 1)
   return [min(max(anchor + k * interval, 0), frame_count - 1) for k in offsets]

@@ -1,4 +1,5 @@
-"""Losses against naive numpy implementations, written from reference section 2.2 as loops."""
+"""Losses against naive numpy implementations, written as loops from the reference's in-batch
+softmax (`Model.forward` in `Code/VideoRec/SASRec/model/model.py`)."""
 
 import jax.numpy as jnp
 import numpy as np

@@ -1,4 +1,5 @@
-"""The MicroLens protocol (reference 1.2) on hand-written sequences."""
+"""The MicroLens protocol (the reference's `Code/VideoRec/SASRec/utils/load_data.py`) on
+hand-written sequences."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,7 @@
 """Training sample layouts (`jaxlens.data.tasks`) on hand-written sequences, against the
-reference's datasets (6.1): PAIR, one (user, item) row per training interaction; SEQ, the user's
-other training items (in order, left-padded, the last L) -> that item."""
+reference's datasets (`Code/IDRec/*/REC/data/dataset/trainset.py`): PAIR, one (user, item) row
+per training interaction; SEQ, the user's other training items (in order, left-padded, the last
+L) -> that item."""
 
 import numpy as np
 

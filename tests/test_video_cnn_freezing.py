@@ -1,8 +1,10 @@
-"""Freezing policies of the CNN encoders against reference tables 4.3/4.4 and torch's order.
+"""Freezing policies of the CNN encoders against the reference's freeze counts and torch's order.
 
-The reference froze the first N tensors of `named_parameters()`; jaxlens names the trained stages.
-Both must select the same parameters: counted here against the table's figures (in millions, to
-0.01M) and against the PyTorch original's tensors from index N on.
+The reference froze the first N tensors of `named_parameters()` (`Code/VideoRec/SASRec/main.py`,
+N per encoder and policy in its `run_video.py`); jaxlens names the trained stages. Both must
+select the same parameters: counted here against the reference encoders' trainable and total
+parameters (`TABLE`, in millions, to 0.01M) and against the PyTorch original's tensors from
+index N on.
 """
 
 import functools
@@ -30,7 +32,7 @@ TABLE = {
     'slowfast_r50': (332, {'topT': 270, 'halfT': 153}, 22.37, 34.57),
     'slowfast_r101': (638, {'topT': 576, 'halfT': 153}, 22.37, 53.77),
 }
-R3D18_REPLACED_FC = 512 * 512 + 512  # the reference's new fc (D = 512), counted in its table
+R3D18_REPLACED_FC = 512 * 512 + 512  # the reference's new fc (D = 512), in the trainable count
 R3D18_K400_FC = 512 * 400 + 400
 
 
@@ -56,9 +58,9 @@ def test_counts_match_reference_table(name):
 
 
 def test_r3d18_counts_match_reference_table():
-  """Table: ~31.4M trainable (layer3 + layer4 + the replacement fc) of 33.4M (with the K400 fc)."""
+  """r3d18: ~31.4M trainable (layer3 + layer4 + the replacement fc) of 33.4M (with the K400 fc)."""
   params = _params('r3d_18')
-  assert len(params) == 62 - 2  # the table counts fc.weight / fc.bias
+  assert len(params) == 62 - 2  # the reference's 62 tensors include fc.weight / fc.bias
   assert round((sum(size for _, size in params) + R3D18_K400_FC) / 1e6, 1) == 33.4
   assert round((_trainable('r3d_18', 'topT') + R3D18_REPLACED_FC) / 1e6, 1) == 31.4
 

@@ -356,17 +356,17 @@ def test_configs_load_with_their_variants(name, arg):
                                      'id+features' if name == 'dssm_id_v' else 'features')
   assert config.loss.name == 'in_batch' and config.optim.weight_decay == 0
   assert (config.data.name == 'microlens/toy') == (arg == 'toy')
-  if name == 'dssm_id_v' and arg is None:  # reference 6.3: d = 512/2, projection lr 1e-4
+  if name == 'dssm_id_v' and arg is None:  # Code/VIDRec/DSSM: d = 512/2, projection lr 1e-4
     assert config.model.hidden == 512 and config.model.features.combine == 'concat'
     assert (config.optim.lr, config.optim.content_lr) == (1e-3, 1e-4)
-  # The cold-start additions (README, "VIDRec"): item dropout, and unit item vectors for GRCN.
+  # The cold-start additions (docs/fidelity.md): item dropout, and unit item vectors for GRCN.
   graph = config.model.get(config.model.user_tower, {})
   assert graph.get('item_dropout', 0) == (0.3 if name in ('mmgcn_id_v', 'grcn_id_v') else 0)
   assert graph.get('unit_item_vectors', False) == (name == 'grcn_id_v')
 
 
 def test_vbpr_projection_alone_is_in_the_content_group(tmp_path):
-  """Reference 6.3: parameters named `projection` at lr 1e-4, all others at 1e-3."""
+  """`Code/VIDRec/DSSM/vbpr.yaml`: parameters named `projection` at lr 1e-4, all others at 1e-3."""
   config = _vbpr_config(tmp_path / 'table')
   trainer = loop.build_trainer(config, synthetic.sequential_interactions(),
                                sharding.make_mesh(config.mesh, jax.devices()[:1]))

@@ -20,7 +20,7 @@ import math
 from typing import Callable
 
 REFERENCES: dict[str, Callable[[int, int], 'torch.nn.Module']] = {}
-PAPER_FRAMES, PAPER_SIZE = 5, 224  # reference section 4.1: [N, 5, 3, 224, 224]
+PAPER_FRAMES, PAPER_SIZE = 5, 224  # [N, 5, 3, 224, 224] as the reference's utils/dataset.py
 
 
 def register(name: str):
@@ -78,7 +78,7 @@ def _resnet_hub(hub_name: str):
     model = getattr(hub, hub_name)(pretrained=False)
     # Head pool (1, 7, 7): main.py:168/171/174 pass it to r2plus1d_r50/c2d_r50/i3d_r50,
     # vendored/models/hub/resnet.py:67 (slow_r50) and hub/csn.py:45 (csn_r101) hard-code it.
-    # R(2+1)D keeps its head's Softmax (reference section 4.2).
+    # R(2+1)D keeps its head's Softmax (vendored/models/r2plus1d.py:173).
     model.blocks[-1].pool = _avg_pool((1, side, side))
     return model
 
@@ -136,8 +136,8 @@ def mvit(hub_name: str, temporal_size: int, spatial_size: int):
   `temporal_size // 2` time steps and `spatial_size` pixels, 400 classes, random weights, and the
   vendored attention-pool LayerNorms."""
   from pytorchvideo.models.hub import vision_transformers  # pylint: disable=g-import-not-at-top
-  # head_num_classes=400: the reference's wrappers need 400 (vendored/models/
-  # vision_transformers.py:224 defaults 1000; reference section 8.1).
+  # head_num_classes=400: the reference's MViT wrappers (model/video_encoders.py) apply
+  # Linear(400, D); vendored/models/vision_transformers.py:224 defaults 1000.
   model = getattr(vision_transformers, hub_name)(
       pretrained=False, temporal_size=temporal_size, spatial_size=spatial_size,
       head_num_classes=400)

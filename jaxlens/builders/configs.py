@@ -27,7 +27,7 @@ class MicrolensConfig(tfds.core.BuilderConfig):
   frame_options: frames.FrameOptions = frames.FrameOptions()
   toy_spec: toy.ToySpec | None = None  # set for the synthetic subset only
   beam: bool = False  # interactions built by Apache Beam whatever the file size (1m, full)
-  max_seq_len: int = 10  # the protocol of the `protocol` split (reference 1.2)
+  max_seq_len: int = 10  # the `protocol` split (Code/VideoRec/SASRec/utils/load_data.py)
   min_seq_len: int = 5
 
   def fingerprint(self) -> str:

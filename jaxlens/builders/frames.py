@@ -3,9 +3,10 @@
 Real MicroLens videos and the synthetic `toy` videos both go through `extract_clip`, so the toy
 subset exercises the code path that the 477 GB of real videos take.
 
-Frame choice follows reference 1.4 without its off-by-one: `num_frames` frames `interval` apart,
-centred on frame `frame_count // 2` (0-based); indices outside the video are clipped to its first
-or last frame, which repeats them as the reference does, and the clip is flagged.
+Frame choice follows the reference's `Data Processing/generate_cover_frames.py` without its
+off-by-one read index: `num_frames` frames `interval` apart, centred on frame `frame_count // 2`
+(0-based); indices outside the video are clipped to its first or last frame, which repeats them
+as the reference does, and the clip is flagged.
 """
 
 from __future__ import annotations

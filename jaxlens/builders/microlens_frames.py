@@ -1,11 +1,13 @@
-"""`microlens_frames`: per item, the clip of reference 1.4 as JPEGs, the cover and metadata.
+"""`microlens_frames`: per item, its clip as JPEGs, the cover and metadata.
 
-Clips are extracted in parallel and resumably (`jaxlens.data.extraction`, shard files in
-`<download_dir>/microlens_frames_work/`), one shard of videos on disk at a time. A missing or
-undecodable video does not stop the build: it is flagged in `video_status`, counted in the
-metadata (`video_status_counts`) and reported at the end, as are title/metadata lines for items
-the subset does not have (`unknown_item_lines`). Records are in increasing item id order, whose
-list is in the metadata (`item_ids`) for random access by id without a scan.
+A clip's frames are those the reference's `Data Processing/generate_cover_frames.py` picks
+(`jaxlens.builders.frames`). Clips are extracted in parallel and resumably
+(`jaxlens.data.extraction`, shard files in `<download_dir>/microlens_frames_work/`), one shard of
+videos on disk at a time. A missing or undecodable video does not stop the build: it is flagged
+in `video_status`, counted in the metadata (`video_status_counts`) and reported at the end, as
+are title/metadata lines for items the subset does not have (`unknown_item_lines`). Records are
+in increasing item id order, whose list is in the metadata (`item_ids`) for random access by id
+without a scan.
 """
 
 import collections

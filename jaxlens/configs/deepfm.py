@@ -1,10 +1,11 @@
 r"""DeepFM, the paper's "IDRec (CF)" row: an FM and a deep part over history and candidate.
 
-The reference's IDRec setting on MicroLens-100K (reference 6.1, 6.2): fields = the user's 10
-other training items and the candidate; FM plus Linear(11 D -> D, no bias), ReLU, Linear(D, 1);
-D=1024, one row per training interaction, batch 64, in-batch softmax with logQ, AdamW lr 1e-4
-without weight decay or clipping, 120 epochs, early stopping after 5 validations without a
-better valid NDCG@10. `:cpu` is the laptop-sized run of the 50K benchmark (D=64, lr 1e-3).
+The reference's IDRec setting on MicroLens-100K (`Code/IDRec/process_data.ipynb`,
+`Code/IDRec/DeepFM/deepfm.yaml`): fields = the user's 10 other training items and the candidate;
+FM plus Linear(11 D -> D, no bias), ReLU, Linear(D, 1); D=1024, one row per training interaction,
+batch 64, in-batch softmax with logQ, AdamW lr 1e-4 without weight decay or clipping, 120
+epochs, early stopping after 5 validations without a better valid NDCG@10. `:cpu` is the
+laptop-sized run of the 50K benchmark (D=64, lr 1e-3).
 
   jaxlens train --config deepfm --workdir runs/deepfm
   jaxlens train --config deepfm:cpu --workdir runs/deepfm_cpu \

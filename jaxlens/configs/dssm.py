@@ -1,10 +1,10 @@
 r"""DSSM, the paper's first "IDRec (CF)" row: a user ID vector against the item ID vector.
 
-The reference's IDRec setting on MicroLens-100K (reference 6.1, 6.2): empty tower MLPs (matrix
-factorisation), D=512, one (user, item) training interaction per row, batch 1024, in-batch
-softmax with logQ, AdamW lr 1e-4 without weight decay or clipping, 120 epochs, early stopping
-after 10 validations without a better valid NDCG@10. `:cpu` is the laptop-sized run of the 50K
-benchmark (D=64, lr 1e-3).
+The reference's IDRec setting on MicroLens-100K (`Code/IDRec/process_data.ipynb`,
+`Code/IDRec/DSSM/dssm.yaml`): empty tower MLPs (matrix factorisation), D=512, one (user, item)
+training interaction per row, batch 1024, in-batch softmax with logQ, AdamW lr 1e-4 without
+weight decay or clipping, 120 epochs, early stopping after 10 validations without a better valid
+NDCG@10. `:cpu` is the laptop-sized run of the 50K benchmark (D=64, lr 1e-3).
 
   jaxlens train --config dssm --workdir runs/dssm
   jaxlens train --config dssm:cpu --workdir runs/dssm_cpu \

@@ -1,11 +1,11 @@
 r"""GRCN_ID, the paper's VIDRec GRCN row on IDs alone (Wei et al. 2020).
 
-The reference only links to MMRec (reference 6.3), so the setting is MMRec's GRCN (embedding
-size 64 for the ID and the content parts, 2 weighted layers over the ID graph, 3 routing steps)
-trained with the recipe of `configs/mmgcn_id.py` (the reference's DSSM_ID+V recipe). `_ID`
-feeds the content attention learned item vectors (the `id` item tower) where `_ID+V` feeds it
-the projected frozen features (`configs/grcn_id_v.py`). `:cpu` is the laptop run of the 50K
-benchmark, `:toy` the toy subset.
+The reference only links to MMRec (`Code/VIDRec/GRCN/Model Link.txt`), so the setting is
+MMRec's GRCN (embedding size 64 for the ID and the content parts, 2 weighted layers over the ID
+graph, 3 routing steps) trained with the recipe of `configs/mmgcn_id.py` (the reference's
+DSSM_ID+V recipe). `_ID` feeds the content attention learned item vectors (the `id` item tower)
+where `_ID+V` feeds it the projected frozen features (`configs/grcn_id_v.py`). `:cpu` is the
+laptop run of the 50K benchmark, `:toy` the toy subset.
 
   jaxlens train --config grcn_id --workdir runs/grcn_id
   jaxlens train --config grcn_id:toy --workdir runs/grcn_id_toy

@@ -1,7 +1,8 @@
 r"""GRU4Rec-ID, the paper's "IDRec (SR)" row: ID item embeddings, in-batch softmax with logQ.
 
-The reference's run_id.py setting on MicroLens-100K (reference 2.4); `:cpu` is the laptop-sized
-run of the 50K benchmark (D=64, lr 1e-3, early stopping).
+The setting the reference's `Code/VideoRec/SASRec/run_id.py` launches on MicroLens-100K (it
+ships none for GRU4Rec); `:cpu` is the laptop-sized run of the 50K benchmark (D=64, lr 1e-3,
+early stopping).
 
   jaxlens train --config gru4rec_id --workdir runs/gru4rec_id
   jaxlens train --config gru4rec_id:cpu --workdir runs/gru4rec_id_cpu \

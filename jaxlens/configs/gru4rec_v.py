@@ -1,10 +1,11 @@
 r"""GRU4Rec_V, the paper's "VideoRec (E2E)" row: a video encoder trained inside GRU4Rec.
 
-The reference's run_video.py setting (reference 2.3, 4.4): MicroLens-100K, SlowFast-r50 topT
-with its Kinetics head on 5 frames at 224 px, D=512, lr 1e-4 for both groups, weight decay 0.1 on
-the recommender only, in-batch softmax with logQ, the paper's batch for the encoder and policy
-(`batch_size=-1`: 4 GPUs x 120 here), the best epoch by validation HR@10. `:toy` trains a tiny
-encoder from scratch on the synthetic toy subset in CPU minutes.
+The setting of the reference's `Code/VideoRec/GRU4Rec/run_video.py` and `main.py`:
+MicroLens-100K, SlowFast-r50 topT with its Kinetics head on 5 frames at 224 px, D=512, lr 1e-4
+for both groups, weight decay 0.1 on the recommender only, in-batch softmax with logQ, the
+paper's batch for the encoder and policy (`batch_size=-1`: 4 GPUs x 120 here), the best epoch by
+validation HR@10. `:toy` trains a tiny encoder from scratch on the synthetic toy subset in CPU
+minutes.
 
   jaxlens train --config gru4rec_v:toy --workdir runs/gru4rec_v_toy
   jaxlens train --config gru4rec_v --workdir runs/gru4rec_v \

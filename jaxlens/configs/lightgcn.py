@@ -1,12 +1,13 @@
 r"""LightGCN, the paper's "IDRec (CF)" row: user and item ID vectors propagated over the graph.
 
-The reference's IDRec setting on MicroLens-100K (reference 6.1, 6.2): one propagation step over
-the normalised bipartite graph of the training interactions (recomputed every step), D=512, one
-(user, item) training interaction per row, batch 128, in-batch softmax with logQ, AdamW lr 1e-4
-without weight decay or clipping, 100 epochs, early stopping after 10 validations without a
-better valid NDCG@10. `:cpu` is the laptop-sized run of the 50K benchmark (D=64, lr 1e-3, batch
-1024: a step propagates over the whole graph whatever its batch, so on 2 CPU cores the
-reference's 128 rows would make an epoch 8x longer).
+The reference's IDRec setting on MicroLens-100K (`Code/IDRec/process_data.ipynb`,
+`Code/IDRec/LightGCN/lightgcn.yaml`): one propagation step over the normalised bipartite graph of
+the training interactions (recomputed every step), D=512, one (user, item) training interaction
+per row, batch 128, in-batch softmax with logQ, AdamW lr 1e-4 without weight decay or clipping,
+100 epochs, early stopping after 10 validations without a better valid NDCG@10. `:cpu` is the
+laptop-sized run of the 50K benchmark (D=64, lr 1e-3, batch 1024: a step propagates over the
+whole graph whatever its batch, so on 2 CPU cores the reference's 128 rows would make an epoch
+8x longer).
 
   jaxlens train --config lightgcn --workdir runs/lightgcn
   jaxlens train --config lightgcn:cpu --workdir runs/lightgcn_cpu \

@@ -1,13 +1,13 @@
 r"""MMGCN_ID, the paper's VIDRec MMGCN row on IDs alone (Wei et al. 2019).
 
-The reference only links to MMRec (reference 6.3), so the setting is MMRec's MMGCN (embedding
-size 64, 3 layers of mean aggregation with ID vectors, concatenating combination) trained with
-the reference's VIDRec DSSM_ID+V recipe (`configs/dssm_id_v.py`: one (user, item) interaction
-per row, batch 1024, in-batch softmax with logQ, AdamW lr 1e-3 without weight decay or clipping,
-120 epochs, early stopping after 10 validations without a better valid NDCG@10). `_ID` feeds
-the graph learned item vectors (the `id` item tower) where `_ID+V` feeds it the projected frozen
-features (`configs/mmgcn_id_v.py`). `:cpu` is the laptop run of the 50K benchmark, `:toy` the
-toy subset.
+The reference only links to MMRec (`Code/VIDRec/MMGCN/Model Link.txt`), so the setting is
+MMRec's MMGCN (embedding size 64, 3 layers of mean aggregation with ID vectors, concatenating
+combination) trained with the reference's VIDRec DSSM_ID+V recipe (`configs/dssm_id_v.py`: one
+(user, item) interaction per row, batch 1024, in-batch softmax with logQ, AdamW lr 1e-3 without
+weight decay or clipping, 120 epochs, early stopping after 10 validations without a better valid
+NDCG@10). `_ID` feeds the graph learned item vectors (the `id` item tower) where `_ID+V` feeds it
+the projected frozen features (`configs/mmgcn_id_v.py`). `:cpu` is the laptop run of the 50K
+benchmark, `:toy` the toy subset.
 
   jaxlens train --config mmgcn_id --workdir runs/mmgcn_id
   jaxlens train --config mmgcn_id:toy --workdir runs/mmgcn_id_toy

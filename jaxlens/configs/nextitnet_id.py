@@ -1,7 +1,8 @@
 r"""NextItNet-ID, the paper's "IDRec (SR)" row: ID item embeddings, in-batch softmax with logQ.
 
-The reference's run_id.py setting on MicroLens-100K (reference 2.4); `:cpu` is the laptop-sized
-run of the 50K benchmark (D=64, lr 1e-3, early stopping).
+The setting the reference's `Code/VideoRec/SASRec/run_id.py` launches on MicroLens-100K (it
+ships none for NextItNet); `:cpu` is the laptop-sized run of the 50K benchmark (D=64, lr 1e-3,
+early stopping).
 
   jaxlens train --config nextitnet_id --workdir runs/nextitnet_id
   jaxlens train --config nextitnet_id:cpu --workdir runs/nextitnet_id_cpu \

@@ -1,11 +1,12 @@
 r"""NFM, the paper's "IDRec (CF)" row: bi-interaction pooling of history and candidate, an MLP.
 
-The reference's IDRec setting on MicroLens-100K (reference 6.1, 6.2): fields = the user's 10
-other training items and the candidate, BatchNorm, MLP [D, D, 1] without dropout, D=1024, one
-row per training interaction, batch 64, in-batch softmax with logQ, AdamW lr 1e-4 without
-weight decay or clipping, 120 epochs, early stopping after 5 validations without a better valid
-NDCG@10. Scores may be negative (no final ReLU, unlike the reference: `model.nfm.output_relu=True`).
-`:cpu` is the laptop-sized run of the 50K benchmark (D=64, lr 1e-3).
+The reference's IDRec setting on MicroLens-100K (`Code/IDRec/process_data.ipynb`,
+`Code/IDRec/NFM/nfm.yaml`): fields = the user's 10 other training items and the candidate,
+BatchNorm, MLP [D, D, 1] without dropout, D=1024, one row per training interaction, batch 64,
+in-batch softmax with logQ, AdamW lr 1e-4 without weight decay or clipping, 120 epochs, early
+stopping after 5 validations without a better valid NDCG@10. Scores may be negative (no final
+ReLU, unlike the reference: `model.nfm.output_relu=True`). `:cpu` is the laptop-sized run of the
+50K benchmark (D=64, lr 1e-3).
 
   jaxlens train --config nfm --workdir runs/nfm
   jaxlens train --config nfm:cpu --workdir runs/nfm_cpu \

@@ -1,11 +1,11 @@
 r"""SASRec_ID+V, the paper's VIDRec row: SASRec over ID embeddings plus frozen video features.
 
-`configs/sasrec_id.py` (reference 2.4) with the `id+features` item tower: item i is
-`e_i + W f_i`, `f_i` the item's frozen VideoMAE-B feature (mean of the last hidden states,
-768-d, 5x224x224, fp32, as the paper's released features), `W` a bias-free projection trained at
-`optim.content_lr` (1e-4, the reference VBPR's projection lr). The reference has no code for this
-row (reference 6.3). The table comes from `jaxlens extract` (README, "Frozen features
-(VIDRec)"); `_V` alone (no ID embedding, the cold-start model) is
+`configs/sasrec_id.py` (the reference's `Code/VideoRec/SASRec/run_id.py`) with the
+`id+features` item tower: item i is `e_i + W f_i`, `f_i` the item's frozen VideoMAE-B feature
+(mean of the last hidden states, 768-d, 5x224x224, fp32, as the paper's released features), `W` a
+bias-free projection trained at `optim.content_lr` (1e-4, the projection lr of the reference's
+VBPR, `Code/VIDRec/DSSM/vbpr.yaml`). The reference has no code for this row. The table comes
+from `jaxlens extract` (docs/vidrec.md); `_V` alone (no ID embedding, the cold-start model) is
 `--config.model.item_tower=features`.
 
   jaxlens train --config sasrec_id_v --workdir runs/sasrec_id_v

@@ -1,10 +1,11 @@
 r"""SASRec_V, the paper's "VideoRec (E2E)" row: a video encoder trained inside SASRec.
 
-The reference's run_video.py setting (reference 2.3, 4.4): MicroLens-100K, SlowFast-r50 topT
-with its Kinetics head on 5 frames at 224 px, D=512, lr 1e-4 for both groups, weight decay 0.1 on
-the recommender only, in-batch softmax with logQ, the paper's batch for the encoder and policy
-(`batch_size=-1`: 4 GPUs x 120 here), the best epoch by validation HR@10. `:toy` trains a tiny
-encoder from scratch on the synthetic toy subset in CPU minutes.
+The setting of the reference's `Code/VideoRec/SASRec/main.py` and `run_video.py` (its table of
+freeze counts and per-GPU batches): MicroLens-100K, SlowFast-r50 topT with its Kinetics head on 5
+frames at 224 px, D=512, lr 1e-4 for both groups, weight decay 0.1 on the recommender only,
+in-batch softmax with logQ, the paper's batch for the encoder and policy (`batch_size=-1`: 4 GPUs
+x 120 here), the best epoch by validation HR@10. `:toy` trains a tiny encoder from scratch on the
+synthetic toy subset in CPU minutes.
 
   jaxlens train --config sasrec_v:toy --workdir runs/sasrec_v_toy
   jaxlens train --config sasrec_v --workdir runs/sasrec_v \

@@ -1,10 +1,11 @@
 r"""YouTube_ID, the paper's VIDRec YouTube row on ID embeddings alone (Covington et al. 2016).
 
-The reference has no YouTube code or setting (reference 6.3), so this is SASRec-ID's run_id.py
-recipe (reference 2.4: D=1024, batch 512, lr 1e-4, weight decay 0.1, in-batch softmax with logQ,
-50 epochs, best epoch by valid NDCG@10) with the YouTube user tower: the two models differ in
-nothing else. Its MLP has `model.youtube.layers`=2 ReLU layers of width D (the paper's towers
-narrow, 1024-512-256). `:cpu` is the laptop run of the 50K benchmark, `:toy` the synthetic toy subset.
+The reference has no YouTube code or setting (its `Code/VIDRec` holds DSSM alone), so this is
+SASRec-ID's recipe (the reference's `Code/VideoRec/SASRec/run_id.py`: D=1024, batch 512, lr
+1e-4, weight decay 0.1, in-batch softmax with logQ, 50 epochs; best epoch by valid NDCG@10) with
+the YouTube user tower: the two models differ in nothing else. Its MLP has
+`model.youtube.layers`=2 ReLU layers of width D (the paper's towers narrow, 1024-512-256). `:cpu`
+is the laptop run of the 50K benchmark, `:toy` the synthetic toy subset.
 
   jaxlens train --config youtube_id:cpu --workdir runs/youtube_id_50k \
       --config.data.pairs_path=$MICROLENS_DATA_DIR/microlens-50k/MicroLens-50k_pairs.tsv

@@ -3,9 +3,9 @@ r"""YouTube_ID+V, the paper's VIDRec row: YouTube-DNN over ID embeddings plus fr
 `configs/youtube_id.py` with the `id+features` item tower: item i is `e_i + W f_i`, `f_i` the
 item's frozen VideoMAE-B feature (mean of the last hidden states, 768-d, 5x224x224, fp32, as the
 paper's released features), `W` a bias-free projection trained at `optim.content_lr` (1e-4, the
-reference VBPR's projection lr). The reference has no code for this row (reference 6.3). The
-table comes from `jaxlens extract` (README, "Frozen features (VIDRec)"); `_V` alone
-(no ID embedding, the cold-start model) is `--config.model.item_tower=features`.
+reference VBPR's projection lr). The reference has no code for this row. The table comes from
+`jaxlens extract` (docs/vidrec.md); `_V` alone (no ID embedding, the cold-start model) is
+`--config.model.item_tower=features`.
 
   jaxlens extract --modality video --data microlens/100k --encoder videomae_b \
       --init_from weights/videomae_b --out features/100k-videomae_b

@@ -1,7 +1,8 @@
 """Pixel normalisation of uint8 clips, on the host (numpy) or on the device (jax).
 
-The intended pipeline of reference 1.5: scale to [0, 1], then ImageNet mean/std per channel.
-The reference's uint8 wrap-around defect is deliberately not reproduced.
+The pipeline the reference's `Data Processing/generate_cover_frames_lmdb.py` intends: scale to
+[0, 1], then ImageNet mean/std per channel. The script's uint8 wrap-around defect (it casts its
+[-1, 1] floats back to uint8) is deliberately not reproduced.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The MicroLens evaluation protocol (reference section 1.2), as one padded array per dataset.
+"""The MicroLens evaluation protocol, as one padded array per dataset.
 
 Per user, the last `max_seq_len + 3` items are kept (users with fewer than `min_seq_len` items are
 dropped), items are renumbered 1..N in increasing original-id order (0 is padding), and the split
-is leave-one-out by position: train `s[:-2]`, valid target `s[-2]`, test target `s[-1]`.
+is leave-one-out by position: train `s[:-2]`, valid target `s[-2]`, test target `s[-1]`; as
+the reference's `Code/VideoRec/SASRec/utils/load_data.py` (`read_behaviors`).
 
 Warm-N (the paper's Table 8, `min_item_interactions`): first, items with fewer than N
 interactions in the raw file are removed from every history; then users are filtered and

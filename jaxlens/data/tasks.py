@@ -2,10 +2,11 @@
 
 - `sequence` (SASRec, GRU4Rec, NextItNet): one row per user per epoch, the train slots `s[:-2]`
   left-padded to L+1. Input slot t predicts slot t+1, and every real input trains.
-- `pair` (DSSM, LightGCN, MMGCN, GRCN): one row per training interaction, the item alone
-  (reference 6.1, PAIR).
+- `pair` (DSSM, LightGCN, MMGCN, GRCN): one row per training interaction, the item alone, as
+  the reference's `PairTrainDataset` (`Code/IDRec/DSSM/REC/data/dataset/trainset.py`).
 - `history` (NFM, DeepFM): one row per training interaction: the user's other training items
-  (in order, the last L, left-padded), then the item; not causal, as the reference (6.1, SEQ).
+  (in order, the last L, left-padded), then the item; not causal, as the reference's
+  `SampleOneTowerTrainDataset` (same file).
 
 A row is `item_ids (S,)` and its user; it has T query steps, and step t's target is slot
 t + S - T. Every layout comes from the same protocol arrays, so users, items, splits and

@@ -1,11 +1,13 @@
 """The user-item graph of the training interactions, and one propagation step over it.
 
-Propagation is LightGCN's `A_hat E` (reference 6.2): `A_hat = D^-1/2 A D^-1/2` over the bipartite
-graph of the training interactions, duplicates kept (a repeat is a second edge), degree 0 read
-as 1. It is a sparse product over an edge list: each edge (u, i, w) sends w * item_i to user u
-and w * user_u to item i (`jax.ops.segment_sum`), never a dense users x items matrix. Other
-graph towers give their own per-edge weights, one per direction: MMGCN the mean over a node's
-neighbours (`mean=True`), GRCN attention computed each step (`dots`, `softmax`).
+Propagation is LightGCN's `A_hat E` (the reference's
+`Code/IDRec/LightGCN/REC/model/IdModel/lightgcn.py`): `A_hat = D^-1/2 A D^-1/2` over the
+bipartite graph of the training interactions, duplicates kept (a repeat is a second edge),
+degree 0 read as 1. It is a sparse product over an edge list: each edge (u, i, w) sends
+w * item_i to user u and w * user_u to item i (`jax.ops.segment_sum`), never a dense users x
+items matrix. Other graph towers give their own per-edge weights, one per direction: MMGCN the
+mean over a node's neighbours (`mean=True`), GRCN attention computed each step (`dots`,
+`softmax`).
 
 Layout, so that it scales to the full MicroLens (1B edges, 34.5M users):
 - User vectors are split over the mesh axis of the 'users' rule (S shards of U/S rows).

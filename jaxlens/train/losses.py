@@ -7,12 +7,12 @@ skipping them halves the softmax work without changing the loss. Each loss retur
 queries, number of queries), so means are exact over a global batch. Scores come from the user
 tower (`score`, `score_each`), so pair-scoring towers train with the same losses.
 
-- `in_batch`: reference section 2.2. Softmax over every slot embedding of the batch; logQ
-  popularity correction on every column; the row's own items and padding are masked except the
-  label. `loss.in_batch.negatives`: 'global' takes the negatives from the whole global batch (under
-  `jax.jit` on a sharded batch); a number of rows G restricts each row's columns to its group of
-  G rows, as the reference's per-GPU softmax over 120 users did; the loss does not depend on the
-  mesh either way.
+- `in_batch`: as the reference's `Model.forward` (`Code/VideoRec/SASRec/model/model.py`).
+  Softmax over every slot embedding of the batch; logQ popularity correction on every column;
+  the row's own items and padding are masked except the label. `loss.in_batch.negatives`:
+  'global' takes the negatives from the whole global batch (under `jax.jit` on a sharded batch);
+  a number of rows G restricts each row's columns to its group of G rows, as the reference's
+  per-GPU softmax over 120 users did; the loss does not depend on the mesh either way.
 - `full_softmax`: cross-entropy over all items (RecBole's SASRec); needs every item's vector each
   step (towers with a table).
 - `bce`: one sampled negative per query (MoRec), not among the row's items; the pipeline samples

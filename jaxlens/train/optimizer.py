@@ -1,5 +1,5 @@
-"""AdamW with parameter groups (reference section 2.3), optional global-norm clipping, lr
-schedules.
+"""AdamW with parameter groups (as the reference's `Code/VideoRec/SASRec/main.py`), optional
+global-norm clipping, lr schedules.
 
 Groups by parameter path: `content` (the item tower's content part: a video encoder and its
 projection, or a feature projection; its own lr, no weight decay by default) and `recsys`
@@ -44,6 +44,6 @@ def make_optimizer(optim_config, total_steps: int) -> optax.GradientTransformati
                              weight_decay=optim_config.content_weight_decay),
   }
   grouped = optax.multi_transform(groups, group_labels)
-  if not optim_config.clip_norm:  # the IDRec baselines train unclipped (reference 6.1)
+  if not optim_config.clip_norm:  # unclipped, as IDRec (Code/IDRec/*/REC/config/overall.yaml)
     return grouped
   return optax.chain(optax.clip_by_global_norm(optim_config.clip_norm), grouped)

@@ -15,7 +15,8 @@ padded as it is).
   keeps the user tower's width D and makes `features` (no `e_i`) and `id` (no `W f_i`) the two
   special cases; the ID part trains with the recommender's lr and weight decay.
   `model.features.combine='concat'` makes it `[e_i | W f_i]`, D/2 wide each: VBPR (DSSM_ID+V,
-  reference 6.3), whose user vector `[ID part | visual preference]` scores both halves.
+  the reference's `Code/VIDRec/DSSM/REC/model/FreezeModel/vbpr.py`), whose user vector
+  `[ID part | visual preference]` scores both halves.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The video item tower: a video encoder and `GELU(Linear(F, D))` (reference section 4.2).
+"""The video item tower: a video encoder and `GELU(Linear(F, D))`, as the reference's
+`Code/VideoRec/SASRec/model/video_encoders.py`.
 
 Each distinct item of a batch is encoded once and its embedding gathered back to every slot that
 holds it; padding slots are masked to zero, never encoded (the reference encoded every slot,

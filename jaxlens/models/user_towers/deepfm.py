@@ -1,4 +1,4 @@
-"""DeepFM as the reference's IDRec baseline (reference 6.2): an FM plus a deep part.
+"""DeepFM as the reference's IDRec baseline (`Code/IDRec/DeepFM`): an FM plus a deep part.
 
 A (history, candidate) pair is the field matrix `[the L history items, the candidate]`, PAD
 zeroed. Score = FM over the fields (a scalar) + `Linear(D, 1)(ReLU(Linear((L+1) D -> D, no

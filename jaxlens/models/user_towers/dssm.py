@@ -1,4 +1,5 @@
-"""DSSM as the reference's IDRec baseline (reference 6.2): a user ID tower against the item tower.
+"""DSSM as the reference's IDRec baseline (`Code/IDRec/DSSM`): a user ID tower against the item
+tower.
 
 The query is the user's own learned vector (a table sharded over users like the item table); the
 score is its dot product with the item's vector. The reference's tower MLPs are empty

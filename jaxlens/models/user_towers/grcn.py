@@ -12,8 +12,8 @@ The item tower's vectors are the content: `features` (the projected frozen featu
    pruning edges with a negative one. `model.grcn.layers` (the paper, MMRec: 2) weighted-sum
    steps over normalised learned ID vectors x give x + x_1 + x_2 ...
 A user or item is [ID vector | content vector], 2D wide, scored by dot product;
-`model.grcn.unit_item_vectors` scales each item's to unit length (a jaxlens addition for cold start:
-a seen item's messages no longer lengthen its vector, README "VIDRec"). `_V`
+`model.grcn.unit_item_vectors` scales each item's to unit length (a jaxlens addition for cold
+start: a seen item's messages no longer lengthen its vector; docs/fidelity.md). `_V`
 (`model.grcn.item_ids=False`) has no learned item vectors (ID or confidence): as every `_V`
 replaces an item's ID vector by its content, its normalised item-tower vector starts the ID
 graph, and a message from an item weighs its attention alone (no pruning). Every step recomputes

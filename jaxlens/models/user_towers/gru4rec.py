@@ -1,4 +1,5 @@
-"""GRU4Rec as the reference builds it (section 3.2): input dropout and a bias-free GRU.
+"""GRU4Rec as the reference's `Code/VideoRec/GRU4Rec/model/user_encoders.py` builds it: input
+dropout and a bias-free GRU.
 
 With zero padding embeddings a bias-free GRU starting from h=0 stays at h=0 through the left
 padding, so padding needs no explicit mask here: the recurrence starts at the first real item.

@@ -1,11 +1,11 @@
-"""LightGCN as the reference's IDRec baseline (reference 6.2): user and item vectors propagated
-over the normalised user-item graph of the training interactions.
+"""LightGCN as the reference's IDRec baseline (`Code/IDRec/LightGCN`): user and item vectors
+propagated over the normalised user-item graph of the training interactions.
 
-`model.lightgcn.layers` propagation steps (the reference: 1) over the user table and the item
-tower's table; the final vectors are the mean of every step's, user and item alike. Training
-recomputes the propagation every step (the whole graph, whatever the batch); evaluation does it
-once. The edges live in the model as `DataArray`s, sharded over the mesh and left out of
-checkpoints (`jaxlens.models.graph`).
+`model.lightgcn.layers` propagation steps (the reference's `lightgcn.yaml`: 1) over the user
+table and the item tower's table; the final vectors are the mean of every step's, user and item
+alike. Training recomputes the propagation every step (the whole graph, whatever the batch);
+evaluation does it once. The edges live in the model as `DataArray`s, sharded over the mesh and
+left out of checkpoints (`jaxlens.models.graph`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""NextItNet as the reference builds it (section 3.3): dilated causal residual blocks.
+"""NextItNet as the reference's `Code/VideoRec/NexItNet/model/user_encoders.py` builds it:
+dilated causal residual blocks.
 
 Dilation pairs (1, 2), (4, 8), repeated `model.nextitnet.blocks` times; kernel 3;
-LayerNorm(eps 1e-8) + ReLU; no dropout, no positions. Unlike the reference, padded positions are zeroed after every block, so
-the output equals running on the unpadded sequence (the causal convolution pads with zeros too).
+LayerNorm(eps 1e-8) + ReLU; no dropout, no positions. Unlike the reference, padded positions are
+zeroed after every block, so the output equals running on the unpadded sequence (the causal
+convolution pads with zeros too).
 """
 
 from __future__ import annotations

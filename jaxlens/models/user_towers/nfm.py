@@ -1,9 +1,11 @@
-"""NFM as the reference's IDRec baseline (reference 6.2): bi-interaction pooling, BatchNorm, MLP.
+"""NFM as the reference's IDRec baseline (`Code/IDRec/NFM`): bi-interaction pooling, BatchNorm,
+MLP.
 
 A (history, candidate) pair is the field matrix `[the L history items, the candidate]`, PAD
 zeroed. Bi-interaction pooling (an FM without the final sum) gives `fm(h) + sum(h) * c`; then
-BatchNorm1d, Linear(D, D), ReLU, Linear(D, 1). The reference ends with one more ReLU, so its
-scores are never negative (reference 8.15); `model.nfm.output_relu=True` restores it.
+BatchNorm1d, Linear(D, D), ReLU, Linear(D, 1). The reference ends with one more ReLU (its
+`MLPLayers` in `Code/IDRec/NFM/REC/model/IdModel/nfm.py`), so its scores are never negative;
+`model.nfm.output_relu=True` restores it.
 
 Full ranking (eval mode: BatchNorm on running statistics is an affine map `x * a + b`): the first
 layer of a pair is `z = [(fm(h) * a + b) @ W + bias] + c @ (diag(sum(h) * a) W)`, a per-user
@@ -25,7 +27,7 @@ from jaxlens.models.video.layers import BatchNorm
 _XAVIER = nnx.initializers.xavier_normal()
 # Full ranking's items per block: the block's (items, users, H) hidden layer stays in cache. One
 # (all items, users H) product wrote and read it through memory: 50K users x 19,099 items took
-# 107 s on 2 CPU cores, 31 s in blocks of 256 (README, "CF baselines").
+# 107 s on 2 CPU cores, 31 s in blocks of 256 (docs/benchmarks.md, "CF baselines").
 ITEM_BLOCK = 256
 
 

@@ -1,8 +1,9 @@
-"""SASRec as the MicroLens reference builds it (reference section 3.1).
+"""SASRec as the reference's `Code/VideoRec/SASRec/model/user_encoders.py` builds it.
 
-Post-LN transformer blocks, bias-free attention projections, ReLU feed-forward of width 4D,
-learned absolute positions, a causal plus key-padding mask. Padding slots attend to everything
-(their rows are fully masked) but never reach a real position or the loss.
+Post-LN transformer blocks (the reference's `model/modules.py`), bias-free attention
+projections, ReLU feed-forward of width 4D, learned absolute positions, a causal plus key-padding
+mask. Padding slots attend to everything (their rows are fully masked) but never reach a real
+position or the loss.
 """
 
 from __future__ import annotations

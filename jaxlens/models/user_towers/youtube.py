@@ -2,9 +2,10 @@
 
 The user vector is a ReLU MLP over the average of the watched items' embeddings; the paper's
 other inputs (searches, demographics, example age) do not exist in MicroLens. The reference has
-no code for its YouTube rows (section 6.3), so the tower follows the paper:
-`model.youtube.layers` ReLU layers of width D, then a linear layer to D (a ReLU output would confine the user vector to the
-positive orthant of the items' space). Causal: the query at step t averages the items up to t,
+no code for its YouTube rows (its `Code/VIDRec` holds DSSM alone and links to MMRec for MMGCN
+and GRCN), so the tower follows the paper: `model.youtube.layers` ReLU layers of width D, then a
+linear layer to D (a ReLU output would confine the user vector to the positive orthant of the
+items' space). Causal: the query at step t averages the items up to t,
 so it trains on the sequence layout as SASRec, every position predicting the next item, and
 scores with the same softmax (in-batch with logQ, the paper's sampled softmax with its
 correction).

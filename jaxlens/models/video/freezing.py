@@ -1,7 +1,8 @@
-"""The paper's freezing policies (reference section 4.3) as predicates over parameter paths.
+"""The paper's freezing policies (frozen, topT, halfT, FT, scratch) as predicates over paths.
 
-The reference froze "the first N tensors of named_parameters()"; jaxlens names the trained stages
-instead, so a policy reads as what it is (`topT` of SlowFast-r50 = res5 of both pathways + head).
+The reference froze "the first N tensors of named_parameters()" (`Code/VideoRec/SASRec/main.py`,
+N per encoder and policy in `run_video.py`); jaxlens names the trained stages instead, so a
+policy reads as what it is (`topT` of SlowFast-r50 = res5 of both pathways + head).
 """
 
 from __future__ import annotations

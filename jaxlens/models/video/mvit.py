@@ -1,7 +1,8 @@
 """MViT-B, the Kinetics-400 video model of pytorchvideo (`mvit_base_16x4`, `mvit_base_32x3`).
 
 Faithful to `create_multiscale_vision_transformers` with the hub's MViT-B settings, not to the
-reference's routing bug that built the image MViT-B-16 instead (reference section 8.1). The token
+reference's routing bug that built the image MViT-B-16 instead (`'mvit-base-16' in
+'mvit-base-16x4'` matches first in `Code/VideoRec/SASRec/main.py` and `model/model.py`). The token
 grid is known at construction: `num_frames` and `crop_size` size the position tables, as
 pytorchvideo's `temporal_size` and `spatial_size` do. The 3x7x7 patch convolution has temporal
 stride 2 and padding 1, so 5 frames give 3 temporal tokens; the Kinetics checkpoints have 8 (16x4)

@@ -5,8 +5,8 @@ biases on query and value only, and `use_mean_pooling=True`, so no final LayerNo
 the mean of the last hidden states over all tokens (768), for 'head' and 'features' alike.
 
 Frames: like the reference, the tubelet convolution drops frames that do not fill a tubelet, so
-with 5 frames the 5th frame is ignored (2 x 14 x 14 = 392 tokens at 224 px; reference section
-8.11). Padding would change the encoder the paper measured.
+with 5 frames the 5th frame is ignored (2 x 14 x 14 = 392 tokens at 224 px, as the reference's
+`Code/VideoRec/SASRec/main.py` runs it). Padding would change the encoder the paper measured.
 """
 
 from __future__ import annotations

@@ -175,7 +175,9 @@ def test_a_table_that_does_not_fit_the_config_or_data_is_one_line(tmp_path):
     with pytest.raises(JaxlensError, match=message):
       configuration.check(configuration.resolve(bad))
   config.model.item_tower = 'id'
-  with pytest.raises(JaxlensError, match=r"is set, but the 'id' item tower reads no feature"):
+  with pytest.raises(JaxlensError, match=r"config.model.features.path='.*part' is set, but it "
+                                         r"applies only with config.model.item_tower='features' "
+                                         r"or config.model.item_tower='id\+features'$"):
     configuration.check(configuration.resolve(config))
 
 

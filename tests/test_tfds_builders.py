@@ -189,7 +189,7 @@ def test_missing_manual_dir_says_which_files_to_put_where(tmp_path, capsys):
   with pytest.raises(JaxlensError, match=r'nope is not a folder: put .*MicroLens-100k_pairs\.tsv.*'
                      r'MicroLens-100k_videos/<item>\.mp4'):
     build.build_subset('100k', data_dir=str(tmp_path), manual_dir=str(tmp_path / 'nope'))
-  assert build_main(['microlens', '--config=50k', f'--manual_dir={tmp_path}']) == 1
+  assert build_main(['microlens', '--config=50k', f'--manual_dir={tmp_path}']) == 2
   assert 'holds no pairs file: put the MicroLens 50k files there' in capsys.readouterr().err
 
 
@@ -212,7 +212,7 @@ def test_item_files_parse_both_title_formats_and_count_unknown_ids(tmp_path):
 
 
 def test_unbuilt_real_subset_names_the_build_command(tmp_path):
-  with pytest.raises(JaxlensError, match=r'python -m jaxlens\.data\.build microlens --config=50k'
+  with pytest.raises(JaxlensError, match=r'jaxlens build microlens --config=50k'
                      r'.*--manual_dir=DIR, with DIR holding MicroLens-50k_pairs\.tsv'):
     build.ensure_built('microlens/50k', str(tmp_path))
 

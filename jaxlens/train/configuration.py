@@ -66,7 +66,8 @@ def resolve(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.train.batch_size = (item.paper_batch(config) or
                                user_towers.REGISTRY.get(config.model.user_tower).paper_batch_size)
   features = config.model.features
-  if features.path and item_features.is_complete(features.path):
+  reads_features = item_towers.REGISTRY.get(config.model.item_tower).reads_features
+  if reads_features and features.path and item_features.is_complete(features.path):
     features.fingerprint = item_features.read_note(features.path).get('fingerprint', '')
   return config
 

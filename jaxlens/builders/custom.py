@@ -72,11 +72,12 @@ class CustomFrames(ItemsBuilder, skip_registration=True):
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'First release.'}
 
-  def __init__(self, *, content: Content, num_items: int, scratch_dir: str, fingerprint: str,
-               **kwargs):
+  def __init__(self, *, content: Content, num_items: int, category_columns: tuple[str, ...],
+               scratch_dir: str, fingerprint: str, **kwargs):
     """`fingerprint` names the extraction work folder: it must change with the sources."""
     super().__init__(**kwargs)
     self._content, self._num_items = content, num_items
+    self._category_columns = category_columns
     self._scratch_dir, self._fingerprint = scratch_dir, fingerprint
 
   def _item_sources(self, dl_manager) -> ItemSources:
@@ -86,4 +87,5 @@ class CustomFrames(ItemsBuilder, skip_registration=True):
         list(range(1, self._num_items + 1)), content.titles, {}, content.categories,
         unknown_item_lines={source: entry['count'] for source, entry in content.unknown.items()},
         media=MappedMedia(content.videos, content.covers, os.path.join(self._scratch_dir, 'media')),
-        frame_options=options, work_name=f'{self.builder_config.name}-{digest}')
+        frame_options=options, work_name=f'{self.builder_config.name}-{digest}',
+        metadata={'category_columns': list(self._category_columns)})

@@ -219,7 +219,8 @@ def build_custom(spec: CustomBuild, data_dir: str | None = None, *, engine: str 
     if content is not None:
       builders.append(CustomFrames(
           config=config, data_dir=staging, num_workers=num_workers, content=content,
-          num_items=len(converted.source_item_ids) - 1, scratch_dir=staging,
+          num_items=len(converted.source_item_ids) - 1,
+          category_columns=spec.content.category_cols, scratch_dir=staging,
           fingerprint=spec.fingerprint()))
     for builder in builders:
       print(f'building {builder.name}/{spec.name}', flush=True)

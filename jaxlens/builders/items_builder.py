@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+from typing import Any
 
 from absl import logging
 import numpy as np
@@ -42,6 +43,7 @@ class ItemSources:
   media: MediaSource
   frame_options: FrameOptions
   work_name: str  # names the extraction work folder; a changed source must change it
+  metadata: dict[str, Any] = dataclasses.field(default_factory=dict)  # more, for this dataset
 
 
 class ItemsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -86,7 +88,7 @@ class ItemsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     self.info.metadata.update(
         item_ids=items.item_ids, unknown_item_lines=items.unknown_item_lines,
         num_frames=options.num_frames, height=options.height, width=options.width,
-        resize=options.resize.value)
+        resize=options.resize.value, **items.metadata)
     clips = extraction.extract_items(items.item_ids, items.media, options, work_dir,
                                      self._num_workers)
     return {'train': self._generate_examples(clips, items)}

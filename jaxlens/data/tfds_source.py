@@ -264,6 +264,27 @@ class ItemFrames(_SplitSource):
     return clips
 
 
+class ItemTexts:
+  """The texts of a built items dataset, in increasing item id order: titles, the values of each
+  category column (`category`, or a custom dataset's `category_columns`), likes and views."""
+
+  def __init__(self, name: str, data_dir: str | None = None):
+    self.path = _built_path(dataset_names(name)[1], data_dir)
+    self.name = dataset_names(name)[1]
+    builder = tfds.builder_from_directory(self.path)
+    source = builder.as_data_source('train')
+    records = source.__getitems__(range(len(source)))
+    self.item_ids = np.asarray([r['item_id'] for r in records], np.int64)
+    self.titles = [r['title'].decode() for r in records]
+    names = builder.info.metadata.get('category_columns') or ['category']
+    values = [r['category'].decode().split('\t') if r['category'] else [''] * len(names)
+              for r in records]
+    self.categories = {name if len(names) == 1 and name == 'category' else f'category:{name}':
+                       [v[column] for v in values] for column, name in enumerate(names)}
+    self.likes_views = np.asarray([(r['likes'], r['views']) for r in records], np.float64
+                                  ).reshape(-1, 2)
+
+
 class ItemCovers(ItemFrames):
   """Cover images by original item id, as still clips: the cover resized to `size` and repeated
   `num_frames` times (1: a single frame, for image-capable encoders; more for encoders that

@@ -209,7 +209,7 @@ def build_custom(spec: CustomBuild, data_dir: str | None = None, *, engine: str 
     content = (custom_items.gather(spec.content, items_table, columns.item,
                                    converted.source_item_ids, converted.item_id_kind)
                if spec.content.given else None)
-    config = CustomConfig(name=spec.name, description=f'{spec.name}, from {spec.table.path}',
+    config = CustomConfig(name=spec.name, description='a dataset built by jaxlens build custom',
                           max_seq_len=spec.max_seq_len, min_seq_len=spec.min_seq_len,
                           frame_options=spec.frame_options)
     download = tfds.download.DownloadConfig(

@@ -201,10 +201,19 @@ class Clock:
       kind, parsed = 'number', values
     elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
       values = pc.utf8_trim_whitespace(values)
-      if pc.all(pc.match_substring_regex(values, INTEGER)).as_py():
-        kind, parsed = 'number', _int64(values, self._table, self._column, start)
-      elif pc.all(pc.match_substring_regex(values, _NUMBER)).as_py():
-        kind, parsed = 'number', pc.cast(values, pa.float64())
+      blank = _first(pc.equal(pc.utf8_length(values.fill_null('')), 0))
+      if blank is not None:
+        raise JaxlensError(f'{self._table.where(start + blank)}: no {self._column} value')
+      number = pc.match_substring_regex(values, _NUMBER)
+      if 2 * (pc.sum(number).as_py() or 0) >= len(values):  # a column of numbers
+        odd = _first(pc.invert(number))
+        if odd is not None:
+          raise JaxlensError(f'{self._table.where(start + odd)}: {self._column} '
+                             f'{values[odd].as_py()!r} is not a number, as the others are')
+        kind, parsed = 'number', (
+            _int64(values, self._table, self._column, start)
+            if pc.all(pc.match_substring_regex(values, INTEGER)).as_py()
+            else pc.cast(values, pa.float64()))
       else:
         kind, parsed = 'date', self._iso(start, values)
     else:

@@ -173,7 +173,8 @@ class IdKind:
       odd = min((True, False), key=lambda kind: (self._count[kind], -self._first[kind]))
       kinds = {True: 'integer', False: 'string'}
       raise JaxlensError(
-          f'{self._table.where(self._first[odd])}: a {kinds[odd]} {self._column} id, while '
+          f'{self._table.where(self._first[odd])}: {"an" if odd else "a"} {kinds[odd]} '
+          f'{self._column} id, while '
           f'{self._count[not odd]:,} of the {sum(self._count.values()):,} ids are '
           f'{kinds[not odd]}s (the first at {self._table.where(self._first[not odd])}); pass '
           '--string_ids to read every id as a string')

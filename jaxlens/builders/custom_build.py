@@ -170,10 +170,12 @@ def _print_summary(report: dict[str, Any], report_path: str) -> None:
         f'items, {protocol["num_interactions"]:,} interactions')
   items = report.get('items')
   if items:
-    print(f'{items["count"]:,} items: video status {items["video_status_counts"]}; '
-          f'{items["videos"]["without_video"]:,} without a usable video and '
-          f'{items["covers"]["without_cover"]:,} without a cover get black frames; '
-          f'{items["titles"]:,} titles')
+    media = [f'{items[kind]["without_" + kind[:-1]]:,} without a usable {kind[:-1]}'
+             for kind in ('videos', 'covers') if items[kind]['given']]
+    print(f'{items["count"]:,} items: {items["titles"]:,} titles, {items["categories"]:,} with '
+          'categories' + (f'; {" and ".join(media)} (black frames); video status '
+                          f'{items["video_status_counts"]}' if media else
+                          '; no videos or covers (black frames)'))
     for kind in ('videos', 'covers'):
       for reason in ('not_found', 'unreadable', 'unsupported'):
         files = items[kind].get(reason)

@@ -11,7 +11,9 @@ import pytest
 import tensorflow_datasets as tfds
 
 from jaxlens.builders import microlens
+from jaxlens.builders import subset
 from jaxlens.data import tfds_source
+from jaxlens.errors import JaxlensError
 from tests import custom_tables
 from tests import interaction_files
 
@@ -155,3 +157,30 @@ def test_build_report_lists_what_was_dropped_and_a_rerun_has_nothing_to_do(tmp_p
   assert dropped == {'users': 1, 'interactions': 34 - 25}  # short; short's 2 and long's first 7
   assert custom_tables.build(capsys, *flags)[1].endswith('nothing to do\n')
   assert custom_tables.leftovers(tmp_path) == ['custom/edge']
+
+
+def test_the_worked_example_of_the_docs_builds_as_shown(tmp_path, capsys):
+  shop = os.path.join(os.path.dirname(__file__), 'data', 'shop')
+  status, out, err = custom_tables.build(
+      capsys, '--name=shop', f'--interactions={shop}/clicks.csv', '--user_col=visitor',
+      '--item_col=sku', '--time_col=time', f'--items={shop}/products.csv', '--title_col=name',
+      '--category_cols=department', f'--data_dir={tmp_path}')
+  assert status == 0, err
+  docs = os.path.join(os.path.dirname(__file__), '..', 'docs', 'custom-data.md')
+  with open(docs, encoding='utf-8') as f:
+    shown = f.read()
+  for line in out.splitlines()[-3:-1]:  # the counts, as the page prints them
+    assert f'\n{line}\n' in shown, line
+
+
+def test_an_unbuilt_custom_dataset_says_how_to_build_it(tmp_path, capsys):
+  with pytest.raises(JaxlensError, match=r'custom/none not built in .*: build with jaxlens build '
+                     r'custom --name none --interactions FILE --data_dir='):
+    subset.ensure_built('custom/none', str(tmp_path))
+  path = custom_tables.write(tmp_path, custom_tables.edge_case_rows(), 'csv')
+  assert custom_tables.build(capsys, '--name=ids', f'--interactions={path}',
+                             f'--data_dir={tmp_path}')[0] == 0
+  subset.ensure_built('custom/ids', str(tmp_path))  # the items are needed by content towers only
+  with pytest.raises(JaxlensError, match=r'custom_frames/ids is not built in .*: build it with '
+                     r'jaxlens build custom --name ids .*with --videos, --covers or --items'):
+    tfds_source.ItemFrames('custom/ids', str(tmp_path))

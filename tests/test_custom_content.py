@@ -10,7 +10,9 @@ import pytest
 
 from jaxlens.builders import toy
 from jaxlens.builders.__main__ import main as build_main
+from jaxlens.data import item_features
 from jaxlens.data import tfds_source
+from jaxlens.extract.__main__ import main as extract_main
 from jaxlens.train import loop
 from tests import custom_tables
 from tests import helpers
@@ -136,3 +138,17 @@ def test_sasrec_v_trains_end_to_end(built, tmp_path):
   assert results['data'] == {'users': 60, 'items': 24, 'interactions': 360}
   assert all(0 <= value <= 1 for value in results['test'].values())
   assert os.path.exists(tmp_path / 'run' / 'results.json')
+
+
+@pytest.mark.slow
+def test_title_and_video_feature_tables_of_the_dataset(built, tmp_path):
+  """`jaxlens extract --data custom/...`: tables keyed by the dataset's ids, as configs read."""
+  data = ['--data=custom/vids', f'--data_dir={built}']
+  assert extract_main(['--modality=title', *data, '--dim=4', f'--out={tmp_path}/title']) == 0
+  note = item_features.read_note(str(tmp_path / 'title'))
+  assert note['item_ids'] == list(range(1, 25)) and note['dim'] == 4 + 4  # 4 groups, one-hot
+  assert note['columns'][1] == {'name': 'category:group', 'count': 4,
+                                'values': ['g0', 'g1', 'g2', 'g3']}
+  assert extract_main(['--modality=video', *data, '--encoder=tiny_c3d', '--init_from=random',
+                       '--num_frames=4', '--frame_size=16', f'--out={tmp_path}/video']) == 0
+  assert item_features.read_note(str(tmp_path / 'video'))['item_ids'] == list(range(1, 25))

@@ -3,6 +3,7 @@ MicroLens's frames are, problems named in the build report, and SASRec_V trained
 
 import json
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -152,3 +153,19 @@ def test_title_and_video_feature_tables_of_the_dataset(built, tmp_path):
   assert extract_main(['--modality=video', *data, '--encoder=tiny_c3d', '--init_from=random',
                        '--num_frames=4', '--frame_size=16', f'--out={tmp_path}/video']) == 0
   assert item_features.read_note(str(tmp_path / 'video'))['item_ids'] == list(range(1, 25))
+
+
+def test_overwrite_extracts_videos_changed_under_the_same_names(content, tmp_path, capsys):
+  shutil.copytree(content, tmp_path / 'content')
+  flags = ['--name=vids', f'--interactions={tmp_path}/content/interactions.csv',
+           f'--videos={tmp_path}/content/videos', '--num_frames=4', '--frame_size=16',
+           f'--data_dir={tmp_path}/tfds']
+  assert custom_tables.build(capsys, *flags)[0] == 0
+  first, second = (ITEMS.index(item) + 1 for item in ('clip-01', 'clip-02'))
+  old = tfds_source.ItemFrames('custom/vids', f'{tmp_path}/tfds').frames(first)
+  shutil.copy(tmp_path / 'content' / 'videos' / 'clip-02.mp4',
+              tmp_path / 'content' / 'videos' / 'clip-01.mp4')
+  assert custom_tables.build(capsys, *flags, '--overwrite')[0] == 0
+  frames = tfds_source.ItemFrames('custom/vids', f'{tmp_path}/tfds')
+  np.testing.assert_array_equal(frames.frames(first), frames.frames(second))
+  assert not np.array_equal(frames.frames(first), old)

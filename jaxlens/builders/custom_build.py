@@ -7,7 +7,8 @@ whether the name is taken). The datasets are then built in a staging folder of t
 read, what was dropped and why) in the interactions' folder. A failed build leaves no dataset;
 a run again with the same flags finds the frames already extracted
 (`<data_dir>/downloads/custom_frames_work/`). A name that is built already is rebuilt only with
-`overwrite`; built from the same flags, the build has nothing to do.
+`overwrite`, which extracts every clip again; built from the same flags, the build has nothing
+to do.
 """
 
 from __future__ import annotations
@@ -202,6 +203,10 @@ def build_custom(spec: CustomBuild, data_dir: str | None = None, *, engine: str 
           f'{tfds_source.data_dir_path(data_dir)}: nothing to do')
     return
   root = paths.resolve(tfds_source.data_dir_path(data_dir))
+  if overwrite:  # the files may have changed under the same names: extract every clip again
+    for work in (root / 'downloads' / f'{CustomFrames.name}_work').glob(f'{spec.name}-*'):
+      if re.fullmatch(rf'{re.escape(spec.name)}-[0-9a-f]{{12}}', work.name):
+        work.rmtree()
   staging = os.fspath(root / tfds_source.CUSTOM / f'incomplete.{spec.name}.{uuid.uuid4().hex}')
   paths.resolve(staging).mkdir(parents=True)
   try:

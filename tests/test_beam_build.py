@@ -1,5 +1,6 @@
-"""The Beam path of the `microlens` builder writes the bytes the in-memory path writes, with one
-worker or two: records, protocol split and metadata (the build venv, requirements-build.txt)."""
+"""The Beam path of the `microlens` and `custom` builders writes the bytes the in-memory path
+writes, with one worker or two: records, protocol split and metadata (the build venv,
+requirements-build.txt)."""
 
 import pytest
 
@@ -16,8 +17,12 @@ import tensorflow_datasets as tfds
 from jaxlens.data import tfds_source
 from jaxlens.builders import beam_interactions
 from jaxlens.errors import JaxlensError
-from tests import interaction_files
+from jaxlens.builders import custom_build
+from jaxlens.builders import interaction_table
 from jaxlens.builders import microlens
+from jaxlens.data import pairs
+from tests import custom_tables
+from tests import interaction_files
 
 
 def build(manual_dir, data_dir, engine: str, workers: int = 1,
@@ -72,6 +77,29 @@ def test_real_50k_gives_the_same_bytes(microlens_data_dir, tmp_path):
   manual = f'{microlens_data_dir}/microlens-50k'
   assert build(manual, tmp_path / 'beam', 'beam', workers=2) == build(
       manual, tmp_path / 'memory', 'memory')
+
+
+def build_custom(table: str, data_dir, engine: str, workers: int = 1) -> dict[str, bytes]:
+  """Every file of `custom/t` built from `table` by `engine` but the build report."""
+  spec = custom_build.CustomBuild('t', interaction_table.TableSpec(table, time_unit='ms'))
+  options = f'direct_num_workers={workers},direct_running_mode=multi_processing'
+  custom_build.build_custom(spec, str(data_dir), engine=engine,
+                            beam_pipeline_options=options if engine == 'beam' else None)
+  return custom_tables.dataset_files(data_dir, 't')
+
+
+def test_custom_tables_give_the_same_bytes_in_memory_and_with_one_or_two_workers(tmp_path):
+  edge_cases = custom_tables.write(tmp_path / 'edge', custom_tables.edge_case_rows(), 'csv')
+  in_memory = build_custom(edge_cases, tmp_path / 'memory', 'memory')
+  assert 'custom-protocol.array_record-00000-of-00001' in in_memory
+  assert build_custom(edge_cases, tmp_path / 'one', 'beam', workers=1) == in_memory
+  assert build_custom(edge_cases, tmp_path / 'two', 'beam', workers=2) == in_memory
+  histories = pairs.read_pairs(interaction_files.write_generated(tmp_path / 'generated', '.csv'))
+  rows = [(f'user "{h.user}", the {n}th', f'video-{item}', int(stamp))
+          for n, h in enumerate(histories) for item, stamp in zip(h.items, h.timestamps)]
+  generated = custom_tables.write(tmp_path / 'strings', rows, 'parquet')
+  assert build_custom(generated, tmp_path / 'beam-strings', 'beam', workers=2) == build_custom(
+      generated, tmp_path / 'memory-strings', 'memory')
 
 
 def test_byte_ranges_split_anywhere_read_every_line_once(tmp_path):

@@ -100,7 +100,7 @@ def test_jaxlens_lists_its_commands_and_each_shows_its_own_flags():
     (('fly',), "error: unknown command 'fly'; known: train, build"),
     ((), 'usage: jaxlens <command>'),
     (('build', 'microlens'), 'error: the following arguments are required: --config '
-                             '(see jaxlens build --help)'),
+                             '(see jaxlens build microlens --help)'),
     (('sweep', 'nope', '--root', 'x'), "error: no sweep named 'nope'"),
     (('train', '--config', 'nope', '--workdir', 'x'), "error: no config named 'nope'"),
     (('train', '--config', 'sasrec_id:cpu', '--workdir', 'x', '--config.model.num_blocks=3'),

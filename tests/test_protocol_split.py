@@ -15,6 +15,7 @@ from jaxlens.data import protocol
 from jaxlens.data import tfds_source
 from jaxlens.errors import JaxlensError
 from tests import interaction_files
+from jaxlens.builders import interactions_builder
 from jaxlens.builders import microlens
 
 NAME = 'microlens/50k'
@@ -93,6 +94,6 @@ def test_another_protocol_is_refused(tmp_path):
 def test_files_from_the_size_threshold_on_take_the_beam_path(tmp_path, monkeypatch):
   """Without Beam (the runtime venv), one line says where to run the build."""
   interaction_files.write_edge_cases(tmp_path / 'manual')
-  monkeypatch.setattr(microlens, 'BEAM_FROM_BYTES', 100)
+  monkeypatch.setattr(interactions_builder, 'BEAM_FROM_BYTES', 100)
   with pytest.raises(JaxlensError, match='Apache Beam needs it installed: run in the build venv'):
     build(tmp_path / 'manual', tmp_path / 'tfds', engine=None)

@@ -204,3 +204,15 @@ def test_far_apart_learning_curves_use_a_log_axis(tmp_path, monkeypatch):
   assert plots.learning_curves(runs, '') and plots.learning_curves(runs[:2], '')
   assert [[axes.get_yscale() for axes in figure.axes[:2]] for figure in figures] == [
       ['log', 'log'], ['linear', 'linear']]
+
+
+def test_runs_on_a_dataset_of_ones_own_stand_without_the_papers_numbers(tmp_path, capsys):
+  for name, tower in (('sasrec', 'id'), ('sasrec_t', 'id+features')):
+    _run(tmp_path / 'shop' / name, 0.8, {'model.user_tower': 'sasrec', 'model.item_tower': tower,
+                                         'model.features.modality': 'title',
+                                         'data.name': 'custom/shop'})
+  assert report_cli.main([str(tmp_path / 'shop'), '--out', str(tmp_path / 'report')]) == 0
+  table = (tmp_path / 'report' / 'report.md').read_text().split('## Benchmark')[1].split('##')[0]
+  rows = [line for line in table.splitlines() if line.startswith('| ') and 'Class' not in line]
+  assert [row.split(' | ')[1] for row in rows] == ['SASRec', 'SASRec_ID+T']
+  assert all('custom/shop (48 users, 30 items) | 0.8000 | 0.4000 |' in row for row in rows)

@@ -1,9 +1,11 @@
-"""The Beam path of the `microlens` interactions builder: the in-memory path's datasets from
-interaction files of any size, on any Beam runner (DirectRunner here, Dataflow at scale).
+"""The Beam path of the interactions builders (`microlens`, `custom`): the in-memory path's
+datasets from interaction files of any size, on any Beam runner (DirectRunner here, Dataflow at
+scale).
 
 The stages, each a Beam transform that the runner spreads over its workers:
 1. Lines are read with their byte offsets, in byte ranges split among workers (`OffsetLines`),
-   and parsed by the line functions of `jaxlens.data.pairs`. An error names the file and line;
+   and parsed by the line functions of `jaxlens.data.pairs` (a custom dataset's file by
+   `jaxlens.builders.event_file.row`). An error names the file and line;
    the line number is counted then, and only then.
 2. Histories: csv rows are grouped by user and ordered by (timestamp, offset), so ties in time
    keep file order, as `pairs.read_pairs` orders them. A tsv line is one user's history; a
@@ -72,16 +74,17 @@ def _parsed(parse, path: str, offset: int, raw: bytes):
     raise JaxlensError(f'{path}:{_line_number(path, offset)}: {e}') from None
 
 
-def _csv_events(offset_line, path: str):
-  """(user, (timestamp, offset, item)) of a csv row; the line at offset 0 is the header."""
+def _csv_events(offset_line, path: str, row):
+  """(user, (timestamp, offset, item)) of a csv row, as `row` parses it; the line at offset 0 is
+  the header."""
   offset, raw = offset_line
   if offset == 0:
     if not _parsed(pairs.is_csv_header, path, offset, raw):
       raise pairs.missing_header(path)
     return
-  row = _parsed(pairs.csv_row, path, offset, raw)
-  if row is not None:
-    user, item, stamp = row
+  parsed = _parsed(row, path, offset, raw)
+  if parsed is not None:
+    user, item, stamp = parsed
     yield user, (stamp, offset, item)
 
 
@@ -106,11 +109,11 @@ def _one_line_per_user(user_offsets, path: str) -> None:
                        f'{pairs.repeated_user(user, _line_number(path, first))}')
 
 
-def _histories(pipeline, path: str):
+def _histories(pipeline, path: str, row):
   """(offset of the user's first line, history with timestamps or positions) per user."""
   lines = pipeline | 'ReadLines' >> beam.io.Read(OffsetLines(path))
   if pairs.has_timestamps(path):
-    return (lines | 'ParseCsv' >> beam.FlatMap(_csv_events, path)
+    return (lines | 'ParseCsv' >> beam.FlatMap(_csv_events, path, row)
             | 'GroupByUser' >> beam.GroupByKey()
             | 'OrderInTime' >> beam.Map(_csv_history))
   histories = lines | 'ParseTsv' >> beam.FlatMap(_tsv_history, path)
@@ -170,10 +173,12 @@ def _protocol_record(keyed_kept, vocabulary):
   return key, records.protocol_record(kept, vocabulary)
 
 
-def build(pipeline, pairs_path: str, max_seq_len: int, min_seq_len: int, summary_path: str):
-  """(raw, protocol) PCollections of (key, record), and the summary JSON at `summary_path`."""
+def build(pipeline, pairs_path: str, max_seq_len: int, min_seq_len: int, summary_path: str,
+          row=pairs.csv_row):
+  """(raw, protocol) PCollections of (key, record), and the summary JSON at `summary_path`;
+  `row` parses a line of a `.csv` file (`pairs.csv_row` for MicroLens's)."""
   protocol.check_parameters(max_seq_len, min_seq_len)
-  histories = _histories(pipeline, pairs_path)
+  histories = _histories(pipeline, pairs_path, row)
   kept = histories | 'Protocol' >> beam.FlatMap(_kept, max_seq_len, min_seq_len)
   item_totals = (kept | 'ItemOccurrences' >> beam.FlatMap(_item_occurrences)
                  | 'SumPerItem' >> beam.CombinePerKey(_sum_pairs)

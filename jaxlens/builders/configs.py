@@ -56,10 +56,6 @@ MANUAL_INSTRUCTIONS = 'Put the files of a MicroLens subset in manual_dir:\n' + '
     f'- {r.name}: {r.layout()}' for r in releases.RELEASES.values() if r.name != 'toy')
 
 
-# jaxlens reads records by random access, without TensorFlow: array_record unless asked otherwise.
-DEFAULT_FILE_FORMAT = 'array_record'
-
-
 def manual_dir_given(dl_manager: Any) -> str | None:
   """The manual_dir to read, None to download; an explicitly given but missing one is an error."""
   # TFDS exposes the configured path only through a property that raises when it is absent.

@@ -1,46 +1,22 @@
 """`microlens`: each user's chronological item ids, and the MicroLens protocol applied to them.
 
-Splits (the same features; `jaxlens.builders.interaction_records` makes every record):
-- `train`: one record per user of the official pairs file, in file order, with the original ids;
-  timestamps are epoch ms from a `pairs.csv`, else positions (metadata `timestamps`).
-- `protocol`: one record per user that the protocol keeps, in the same order, with the last
-  `max_seq_len + 3` items renumbered 1..N. The metadata `protocol` is its summary
-  (`jaxlens.data.protocol.ProtocolSummary`): the protocol's parameters, the vocabulary
-  (new id -> original id), train popularity counts, and user, item and interaction counts.
-
-Two paths write the same datasets:
-- in memory: `jaxlens.data.pairs.read_pairs`, then `jaxlens.data.protocol`;
-- Apache Beam (`jaxlens.builders.beam_interactions`) for `1m` and `full`, for a pairs file of
-  `BEAM_FROM_BYTES` or more, and whenever Beam options or a runner are given
-  (`--beam_pipeline_options`). `engine=` overrides the choice.
+The splits, the metadata and the two build paths are those of every interactions builder
+(`jaxlens.builders.interactions_builder`); this one reads the official pairs file of a subset
+(`jaxlens.data.pairs`): `train` holds the original ids, timestamps are epoch ms from a
+`pairs.csv`, else positions (metadata `timestamps`). `1m` and `full` are always built with
+Apache Beam.
 """
 
 import os
-import uuid
 
-from etils import epath
 import tensorflow_datasets as tfds
 
-from jaxlens.data import pairs
-from jaxlens.data import protocol
 from jaxlens.builders import configs as microlens_config
-from jaxlens.builders import interaction_records as records
 from jaxlens.builders import sources
-from jaxlens.builders.beam_import import beam_module
-from jaxlens.builders.deterministic_writer import DeterministicExampleWriter
-from jaxlens.builders.pipeline_metadata import PipelineMetadata
-from jaxlens.data.tfds_source import PROTOCOL_SPLIT, RAW_SPLIT
-from jaxlens.errors import JaxlensError
-
-# Pairs files from this size on are built with Beam. The in-memory path holds every interaction:
-# its peak memory grew by 290 MiB per million interactions, about 11 bytes per byte of csv
-# (benchmarks/beam_build.py), so 256 MB of csv (9.5M interactions) take about 3 GB.
-BEAM_FROM_BYTES = 256 << 20
-ENGINES = ('memory', 'beam')
-_BEAM_PATH = 'jaxlens.builders.beam_interactions'  # imports Beam: the build venv only
+from jaxlens.builders.interactions_builder import InteractionsBuilder
 
 
-class MicroLens(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class MicroLens(InteractionsBuilder, skip_registration=True):
   """Interactions of MicroLens `toy`, `50k`, `100k`, `1m` or `full`.
 
   Not in TFDS's registry: `tfds_builders/microlens` registers it for `tfds build`.
@@ -55,79 +31,11 @@ class MicroLens(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   }
   BUILDER_CONFIGS = microlens_config.INTERACTION_CONFIGS
   MANUAL_DOWNLOAD_INSTRUCTIONS = microlens_config.MANUAL_INSTRUCTIONS
+  HOMEPAGE = 'https://github.com/westlake-repl/MicroLens'
 
-  def __init__(self, *, engine: str | None = None, file_format: str | None = None, **kwargs):
-    """`engine`: 'memory' or 'beam'; None chooses by config, file size and Beam options."""
-    if engine not in (None, *ENGINES):
-      raise JaxlensError(f'engine {engine!r}: expected one of {", ".join(ENGINES)}')
-    super().__init__(file_format=file_format or microlens_config.DEFAULT_FILE_FORMAT, **kwargs)
-    self._engine = engine
-    self._use_beam = False
-
-  def _example_writer(self) -> DeterministicExampleWriter:
-    return DeterministicExampleWriter(file_format=self.info.file_format)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=records.features(),
-        metadata=PipelineMetadata(),
-        disable_shuffling=True,
-        homepage='https://github.com/westlake-repl/MicroLens',
-    )
-
-  def download_and_prepare(self, *, download_config=None, **kwargs):
-    self._use_beam = self._chooses_beam(download_config or tfds.download.DownloadConfig())
-    beam_path = beam_module(_BEAM_PATH) if self._use_beam else None  # before TFDS starts
-    try:
-      super().download_and_prepare(download_config=download_config, **kwargs)
-    except Exception as e:  # pylint: disable=broad-except
-      message = beam_path and beam_path.user_error(e)
-      if not message:
-        raise
-      raise JaxlensError(message) from None
-
-  def _chooses_beam(self, download_config: tfds.download.DownloadConfig) -> bool:
-    if self._engine is not None:
-      return self._engine == 'beam'
-    if (self.builder_config.beam or download_config.beam_options is not None or
-        download_config.beam_runner is not None):
-      return True
+  def _local_file(self, download_config: tfds.download.DownloadConfig) -> str | None:
     manual_dir = download_config.manual_dir
-    path = manual_dir and sources.find_pairs(self.builder_config.release, os.fspath(manual_dir))
-    return bool(path) and epath.Path(path).stat().length >= BEAM_FROM_BYTES
+    return manual_dir and sources.find_pairs(self.builder_config.release, os.fspath(manual_dir))
 
-  @property
-  def _split_generators(self):
-    """TFDS hands its Beam pipeline to a `_split_generators` that takes one (both splits then
-    share one reading of the file), and starts no Beam for one that does not."""
-    return self._beam_splits if self._use_beam else self._memory_splits
-
-  def _pairs_path(self, dl_manager) -> str:
+  def _interactions_file(self, dl_manager) -> str:
     return microlens_config.subset_sources(self.builder_config, dl_manager)[0].pairs
-
-  def _memory_splits(self, dl_manager: tfds.download.DownloadManager):
-    path, config = self._pairs_path(dl_manager), self.builder_config
-    histories = [records.with_positions(h) for h in pairs.read_pairs(path)]
-    kept = protocol.kept_histories(histories, config.max_seq_len, config.min_seq_len)
-    data = protocol.padded(kept, config.max_seq_len)
-    self.info.metadata['timestamps'] = records.timestamp_kind(path)
-    self.info.metadata['protocol'] = protocol.ProtocolSummary.of(
-        data, config.min_seq_len).to_json()
-    vocabulary = data.original_item_ids[1:]
-    return {RAW_SPLIT: self._generate_examples(map(records.raw_record, histories)),
-            PROTOCOL_SPLIT: self._generate_examples(
-                records.protocol_record(h, vocabulary) for h in kept)}
-
-  def _beam_splits(self, dl_manager: tfds.download.DownloadManager, pipeline):
-    path, config = self._pairs_path(dl_manager), self.builder_config
-    summary = os.fspath(epath.Path(dl_manager.download_dir) /
-                        f'microlens-protocol-{uuid.uuid4().hex}.json')
-    raw, rows = beam_module(_BEAM_PATH).build(pipeline, path, config.max_seq_len,
-                                              config.min_seq_len, summary)
-    self.info.metadata['timestamps'] = records.timestamp_kind(path)
-    self.info.metadata.set_from_file('protocol', summary)
-    return {RAW_SPLIT: raw, PROTOCOL_SPLIT: rows}
-
-  def _generate_examples(self, examples):
-    """In memory: the records in file order."""
-    yield from enumerate(examples)

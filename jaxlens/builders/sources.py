@@ -139,6 +139,40 @@ class DownloadedMedia:
         os.remove(path)
 
 
+@dataclasses.dataclass(frozen=True)
+class MappedMedia:
+  """Videos and covers named item by item (a custom dataset's): local files are read where they
+  are; files in a bucket (`gs://`) are copied to `scratch_dir` a shard at a time and deleted
+  after extraction. A file that is not there counts as missing."""
+
+  videos: dict[int, str]
+  covers: dict[int, str]
+  scratch_dir: str
+
+  def _local(self, item: int, path: str | None) -> str | None:
+    if path is None:
+      return None
+    source = epath.Path(path)
+    if '://' not in path:
+      return path if source.is_file() else None
+    try:
+      copy = os.path.join(self.scratch_dir, f'{item}-{source.name}')
+      os.makedirs(self.scratch_dir, exist_ok=True)
+      source.copy(copy, overwrite=True)
+      return copy
+    except (OSError, ValueError):
+      return None
+
+  def fetch(self, item_ids: Sequence[int]) -> list[ItemMedia]:
+    return [ItemMedia(i, self._local(i, self.videos.get(i)), self._local(i, self.covers.get(i)))
+            for i in item_ids]
+
+  def release(self, media: Sequence[ItemMedia]) -> None:
+    for path in (p for m in media for p in (m.video, m.cover) if p):
+      if path.startswith(self.scratch_dir + os.sep):
+        os.remove(path)
+
+
 def manual_media(release: Release, folder: str) -> LocalMedia:
   return LocalMedia(os.path.join(folder, release.videos_dir),
                     os.path.join(folder, release.covers_dir))

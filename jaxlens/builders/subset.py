@@ -58,10 +58,12 @@ def build_subset(config: str, data_dir: str | None = None, manual_dir: str | Non
 
 
 def ensure_built(name: str, data_dir: str | None = None) -> None:
-  """Builds the synthetic `toy` subset when missing (seconds); for a real one, says how."""
+  """Builds the synthetic `toy` subset when missing (seconds); for a real one, says how. A
+  custom dataset needs its interactions; its items only for content towers, which say so."""
   interactions, frames = dataset_names(name)
-  wanted = [interactions] + ([frames] if releases.RELEASES[interactions.split('/')[1]].has_frames
-                             else [])
+  has_frames = (not tfds_source.is_custom(name) and
+                releases.RELEASES[interactions.split('/')[1]].has_frames)
+  wanted = [interactions] + ([frames] if has_frames else [])
   missing = [d for d in wanted if tfds_source.built_dir(d, data_dir) is None]
   if not missing:
     return

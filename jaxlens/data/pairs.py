@@ -19,7 +19,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -127,8 +127,11 @@ def parse_tsv(lines: Iterable[str], path: str = '<tsv>') -> Iterator[UserHistory
     yield UserHistory(user, items)
 
 
-def parse_csv(lines: Iterable[str], path: str = '<csv>') -> Iterator[UserHistory]:
-  """Groups `user,item,timestamp` rows by user (first-appearance order), sorted by time."""
+def parse_csv(lines: Iterable[str], path: str = '<csv>',
+              row: Callable[[str], tuple[str, int, int] | None] = csv_row
+              ) -> Iterator[UserHistory]:
+  """Groups `user,item,timestamp` rows by user (first-appearance order), sorted by time; `row`
+  parses a line (the custom builder's own interactions file quotes its users)."""
   rows = iter(enumerate(lines, start=1))
   header = next(rows, None)
   if header is None or not is_csv_header(header[1]):
@@ -136,17 +139,17 @@ def parse_csv(lines: Iterable[str], path: str = '<csv>') -> Iterator[UserHistory
   grouped: dict[str, list[tuple[int, int, int]]] = collections.OrderedDict()
   for line_no, line in rows:
     try:
-      row = csv_row(line)
+      parsed = row(line)
     except LineError as e:
       raise JaxlensError(f'{path}:{line_no}: {e}') from None
-    if row is not None:
-      user, item, stamp = row
+    if parsed is not None:
+      user, item, stamp = parsed
       grouped.setdefault(user, []).append((stamp, line_no, item))
   for user, events in grouped.items():
     yield in_time_order(user, events)
 
 
-def _text_lines(f, path: str) -> Iterator[str]:
+def text_lines(f, path: str) -> Iterator[str]:
   """Decoded lines of a binary file; the error names the first line that is not UTF-8."""
   for line_no, raw in enumerate(f, start=1):
     try:
@@ -168,7 +171,7 @@ def read_pairs(path: str | os.PathLike) -> list[UserHistory]:
     raise JaxlensError(f'{path}: a pairs file must end in .tsv or .csv')
   try:
     with file.open('rb') as f:
-      histories = list(parser(_text_lines(f, path), path))
+      histories = list(parser(text_lines(f, path), path))
   except OSError as e:
     raise JaxlensError(f'{path}: cannot be read ({e.strerror})') from None
   if not histories:

@@ -1,7 +1,8 @@
-"""Reading built MicroLens datasets back as numpy, without TensorFlow, for training and Grain.
+"""Reading built datasets back as numpy, without TensorFlow, for training and Grain.
 
 A subset name such as `microlens/toy` or `microlens/100k-crop` stands for two datasets: the
-interactions `microlens/<release>` and the items `microlens_frames/<config>`. Reading goes through
+interactions `microlens/<release>` and the items `microlens_frames/<config>`; a dataset of one's
+own, `custom/<name>`, for `custom/<name>` and `custom_frames/<name>`. Reading goes through
 `tfds.builder_from_directory(...).as_data_source` (array_record), so it needs neither TensorFlow
 nor the builder code.
 
@@ -27,14 +28,25 @@ from jaxlens.data.protocol import Interactions, ProtocolSummary
 from jaxlens.errors import JaxlensError
 
 INTERACTIONS, FRAMES = 'microlens', 'microlens_frames'
+CUSTOM, CUSTOM_FRAMES = 'custom', 'custom_frames'  # `jaxlens build custom --name NAME`
 RAW_SPLIT, PROTOCOL_SPLIT = 'train', 'protocol'  # of the interactions
+CUSTOM_DOCS = 'the "Your own data" page of the documentation (docs/custom-data.md)'
+
+
+def is_custom(name: str) -> bool:
+  return name.partition('/')[0] in (CUSTOM, CUSTOM_FRAMES)
 
 
 def dataset_names(name: str) -> tuple[str, str]:
-  """`microlens/100k-crop` -> (`microlens/100k`, `microlens_frames/100k-crop`)."""
+  """`microlens/100k-crop` -> (`microlens/100k`, `microlens_frames/100k-crop`);
+  `custom/shop` -> (`custom/shop`, `custom_frames/shop`)."""
   dataset, _, config = name.partition('/')
+  if is_custom(name) and config:
+    return f'{CUSTOM}/{config}', f'{CUSTOM_FRAMES}/{config}'
   if dataset not in (INTERACTIONS, FRAMES) or not config:
-    raise JaxlensError(f'dataset name {name!r}: expected "microlens/<config>", e.g. microlens/toy')
+    raise JaxlensError(f'dataset name {name!r}: expected "microlens/<config>", e.g. '
+                       'microlens/toy, or "custom/<name>" for a dataset built with jaxlens build '
+                       'custom')
   release = config.split('-')[0]
   if release not in releases.RELEASES:
     raise JaxlensError(f'dataset name {name!r}: unknown subset {release!r}; '
@@ -58,6 +70,10 @@ def built_dir(dataset: str, data_dir: str | None) -> str | None:
 
 
 def build_command(name: str, data_dir: str | None) -> str:
+  if is_custom(name):
+    return (f'jaxlens build custom --name {name.split("/")[1]} --interactions FILE' +
+            (f' --data_dir={data_dir}' if data_dir else '') +
+            ' (with --videos, --covers or --items for its content; see ' + CUSTOM_DOCS + ')')
   release = releases.RELEASES[dataset_names(name)[0].split('/')[1]]
   command = f'jaxlens build microlens --config={name.split("/")[1]}'
   if data_dir:
@@ -85,6 +101,17 @@ def load_interactions(name: str, data_dir: str | None = None) -> list[UserHistor
   return [UserHistory(r['user_id'].decode(), r['item_ids'],
                       r['timestamps'] if has_timestamps else None)
           for r in source.__getitems__(range(len(source)))]
+
+
+def source_item_ids(name: str, data_dir: str | None, item_ids: Sequence[int]) -> list:
+  """The ids the source gave items `item_ids` (dataset ids, such as `ProtocolSummary.
+  original_item_ids` holds): a custom dataset's table ids (integers or strings), and
+  MicroLens's ids as they are."""
+  if not is_custom(name):
+    return [int(item) for item in item_ids]
+  path = _built_path(dataset_names(name)[0], data_dir)
+  table = tfds.builder_from_directory(path).info.metadata['source_item_ids']
+  return [table[int(item)] for item in item_ids]
 
 
 class _SplitSource:
@@ -235,6 +262,27 @@ class ItemFrames(_SplitSource):
     for n, item in enumerate(ids):
       clips[n] = self.frames(item)
     return clips
+
+
+class ItemTexts:
+  """The texts of a built items dataset, in increasing item id order: titles, the values of each
+  category column (`category`, or a custom dataset's `category_columns`), likes and views."""
+
+  def __init__(self, name: str, data_dir: str | None = None):
+    self.path = _built_path(dataset_names(name)[1], data_dir)
+    self.name = dataset_names(name)[1]
+    builder = tfds.builder_from_directory(self.path)
+    source = builder.as_data_source('train')
+    records = source.__getitems__(range(len(source)))
+    self.item_ids = np.asarray([r['item_id'] for r in records], np.int64)
+    self.titles = [r['title'].decode() for r in records]
+    names = builder.info.metadata.get('category_columns') or ['category']
+    values = [r['category'].decode().split('\t') if r['category'] else [''] * len(names)
+              for r in records]
+    self.categories = {name if len(names) == 1 and name == 'category' else f'category:{name}':
+                       [v[column] for v in values] for column, name in enumerate(names)}
+    self.likes_views = np.asarray([(r['likes'], r['views']) for r in records], np.float64
+                                  ).reshape(-1, 2)
 
 
 class ItemCovers(ItemFrames):

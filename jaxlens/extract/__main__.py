@@ -9,6 +9,8 @@ r"""jaxlens extract: a frozen item-feature table for the `features` and `id+feat
   # Titles (TF-IDF + truncated SVD), with categories and likes/views as extra columns.
   jaxlens extract --modality title --titles MicroLens-50k_titles.csv \
       --categories tags_to_summary.csv --out features/50k-title
+  # The titles and category columns of a built dataset (a custom one: jaxlens build custom).
+  jaxlens extract --modality title --data custom/shop --dim 32 --out features/shop-title
 
 Video and cover tables are encoded in chunks over every device (and host), with a progress bar;
 a killed extraction resumes at its last finished chunk when the same command runs again, and
@@ -33,8 +35,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
   parser.add_argument('--modality', required=True, choices=('video', 'cover', 'title'))
   parser.add_argument('--out', required=True, help='folder of the table (created)')
   encoded = parser.add_argument_group('video and cover')
-  encoded.add_argument('--data', help='built dataset, e.g. microlens/100k (its frames or covers)')
-  encoded.add_argument('--data_dir', default=None, help='TFDS data dir')
+  parser.add_argument('--data', help='built dataset, e.g. microlens/100k or custom/NAME: its '
+                      'frames, covers or titles')
+  parser.add_argument('--data_dir', default=None, help='TFDS data dir')
   encoded.add_argument('--encoder', help='video encoder name, e.g. videomae_b')
   encoded.add_argument('--init_from', help="folder from jaxlens convert, or 'random'")
   encoded.add_argument('--output', default='features', choices=('head', 'features'))
@@ -52,7 +55,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                        help='with --coordinator_address')
   encoded.add_argument('--process_id', type=int, default=None, help='with --coordinator_address')
   titles = parser.add_argument_group('title')
-  titles.add_argument('--titles', help='a MicroLens titles file (50K CSV or 100K title_en)')
+  titles.add_argument('--titles', help='a MicroLens titles file (50K CSV or 100K title_en); '
+                      'or --data, a built dataset')
   titles.add_argument('--categories', default='', help='tags_to_summary.csv: one-hot columns')
   titles.add_argument('--likes_views', default='', help='likes and views file: 2 log columns')
   titles.add_argument('--dim', type=int, default=64, help='SVD components of the titles')
@@ -82,6 +86,11 @@ def _encoded(args) -> None:
 
 def _titles(args) -> None:
   from jaxlens.extract import title_features  # pylint: disable=g-import-not-at-top
+  if args.data and not args.titles:
+    from jaxlens.data import tfds_source  # pylint: disable=g-import-not-at-top
+    title_features.extract_from_dataset(tfds_source.ItemTexts(args.data, args.data_dir), args.out,
+                                        dim=args.dim)
+    return
   _required(args, 'titles')
   title_features.extract(args.titles, args.out, dim=args.dim, categories_path=args.categories,
                          likes_views_path=args.likes_views)

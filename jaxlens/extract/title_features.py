@@ -5,6 +5,8 @@ spelling and segmentation noise of machine-translated titles. Both are sublinear
 L2-normalised, side by side; a randomized truncated SVD with a fixed seed (and sign convention)
 reduces them to `dim` columns, so the same files always give the same table. Extra columns can
 join: the category as one-hot columns (`tags_to_summary.csv`) and log1p(likes), log1p(views).
+The titles come from MicroLens's title files, or from any built items dataset (a custom
+dataset's titles and category columns).
 A pretrained text encoder can replace the TF-IDF part later: the table format stays.
 """
 
@@ -55,34 +57,62 @@ def _one_hot(values: list[str]) -> tuple[np.ndarray, list[str]]:
   return columns, names
 
 
-def extract(titles_path: str, directory: str, *, dim: int = 64, categories_path: str = '',
-            likes_views_path: str = '') -> dict[str, Any]:
-  """Writes the title table of every item of `titles_path`; returns its note."""
-  titles, _ = item_files.read_titles(titles_path, ANY_ITEM)
-  if not titles:
-    raise JaxlensError(f'{titles_path}: no titles')
-  item_ids = np.array(sorted(titles), np.int64)
-  vectors, explained = text_vectors([titles[item] for item in item_ids], dim)
+def _table(item_ids: np.ndarray, titles: list[str], directory: str, dim: int,
+           categories: dict[str, list[str]], likes_views: np.ndarray | None,
+           sources: dict[str, Any]) -> dict[str, Any]:
+  """Writes the table of `item_ids`: title SVD components, then one-hot columns for each
+  categorical column (`categories`: name -> value per item) and log1p likes and views."""
+  vectors, explained = text_vectors(titles, dim)
   blocks = [vectors]
   columns = [{'name': 'title_svd', 'count': dim}]
-  sources = {'titles': os.path.abspath(titles_path), 'titles_sha256': _sha256(titles_path)}
-  known = set(item_ids.tolist())
-  if categories_path:
-    categories, _ = item_files.read_categories(categories_path, known)
-    one_hot, names = _one_hot([categories.get(item, '') for item in item_ids])
+  for name, values in categories.items():
+    one_hot, names = _one_hot(values)
     blocks.append(one_hot)
-    columns.append({'name': 'category', 'count': len(names), 'values': names})
-    sources.update(categories=os.path.abspath(categories_path),
-                   categories_sha256=_sha256(categories_path))
-  if likes_views_path:
-    counts, _ = item_files.read_likes_and_views(likes_views_path, known)
-    likes_views = np.array([counts.get(item, (0, 0)) for item in item_ids], np.float64)
+    columns.append({'name': name, 'count': len(names), 'values': names})
+  if likes_views is not None:
     blocks.append(np.log1p(np.maximum(likes_views, 0)).astype(np.float32))
     columns.append({'name': 'log1p_likes_views', 'count': 2})
-    sources.update(likes_views=os.path.abspath(likes_views_path),
-                   likes_views_sha256=_sha256(likes_views_path))
   note = {'modality': 'title',
           'method': (f'TF-IDF (sublinear; word {WORD_NGRAMS}-grams + char_wb {CHAR_NGRAMS}-grams, '
                      f'min_df {MIN_DF}) -> randomized truncated SVD (seed 0)'),
           'svd_explained_variance': round(explained, 6), 'columns': columns, **sources}
   return item_features.write(directory, np.concatenate(blocks, axis=1), item_ids, note)
+
+
+def extract(titles_path: str, directory: str, *, dim: int = 64, categories_path: str = '',
+            likes_views_path: str = '') -> dict[str, Any]:
+  """Writes the title table of every item of `titles_path` (MicroLens's title files); returns
+  its note."""
+  titles, _ = item_files.read_titles(titles_path, ANY_ITEM)
+  if not titles:
+    raise JaxlensError(f'{titles_path}: no titles')
+  item_ids = np.array(sorted(titles), np.int64)
+  sources = {'titles': os.path.abspath(titles_path), 'titles_sha256': _sha256(titles_path)}
+  known = set(item_ids.tolist())
+  categories, likes_views = {}, None
+  if categories_path:
+    by_item, _ = item_files.read_categories(categories_path, known)
+    categories['category'] = [by_item.get(item, '') for item in item_ids]
+    sources.update(categories=os.path.abspath(categories_path),
+                   categories_sha256=_sha256(categories_path))
+  if likes_views_path:
+    counts, _ = item_files.read_likes_and_views(likes_views_path, known)
+    likes_views = np.array([counts.get(item, (0, 0)) for item in item_ids], np.float64)
+    sources.update(likes_views=os.path.abspath(likes_views_path),
+                   likes_views_sha256=_sha256(likes_views_path))
+  return _table(item_ids, [titles[item] for item in item_ids], directory, dim, categories,
+                likes_views, sources)
+
+
+def extract_from_dataset(items: Any, directory: str, *, dim: int = 64) -> dict[str, Any]:
+  """Writes the title table of the items of a built items dataset (`tfds_source.ItemTexts`):
+  its titles, one-hot columns for each of its category columns, and log1p likes and views when
+  it has them. Items without a title are left out."""
+  titled = [n for n, title in enumerate(items.titles) if title]
+  if not titled:
+    raise JaxlensError(f'{items.name}: no item has a title')
+  categories = {name: [values[n] for n in titled] for name, values in items.categories.items()
+                if any(values)}
+  likes_views = items.likes_views[titled] if (items.likes_views >= 0).any() else None
+  return _table(items.item_ids[titled], [items.titles[n] for n in titled], directory, dim,
+                categories, likes_views, {'dataset': items.name, 'dataset_dir': items.path})

@@ -92,6 +92,13 @@ def clip(config: dict) -> str:
   return f'{frames}x{size}x{size}'
 
 
+def on_microlens(config: dict | None) -> bool:
+  """Whether a run trained on MicroLens (a pairs file or `microlens/...`), not on a dataset of
+  one's own (`custom/...`), whose numbers the paper's do not bear on."""
+  return bool(config) and (bool(get(config, 'data.pairs_path')) or
+                           not str(get(config, 'data.name', '')).startswith('custom/'))
+
+
 def dataset(config: dict) -> str:
   """The data a run trained on: a pairs file's name or the built dataset, and warm-N."""
   pairs = get(config, 'data.pairs_path')

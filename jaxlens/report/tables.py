@@ -43,11 +43,16 @@ def status(run: Run) -> str:
 
 
 def benchmark(runs: list[Run]) -> str:
+  """The paper's benchmark table; runs on a dataset of one's own (`custom/...`) stand alone,
+  without the paper's MicroLens numbers beside them."""
   rows, unplaced = studies.benchmark(runs)
+  on_microlens = any(naming.on_microlens(row.run.config) for row in rows if row.run)
   body, previous_class = [], None
   for row in rows:
-    theirs = paper.benchmark().get((row.model_class, row.model), {})
     run = row.run
+    if not on_microlens and run is None:
+      continue
+    theirs = paper.benchmark().get((row.model_class, row.model), {}) if on_microlens else {}
     body.append([
         row.model_class if row.model_class != previous_class else '', row.model,
         naming.setting(run.config) if run else '',

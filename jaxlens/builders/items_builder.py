@@ -1,5 +1,5 @@
-"""What the items builders share (`microlens_frames`, `custom_frames`): per item, the clip of
-reference 1.4 as JPEGs, the cover and metadata.
+"""What the items builders share (`microlens_frames`, `custom_frames`): per item, its clip as
+JPEGs (the frames `jaxlens.builders.frames` picks), the cover and metadata.
 
 Clips are extracted in parallel and resumably (`jaxlens.builders.extraction`, shard files in
 `<download_dir>/<builder>_work/`), one shard of videos on disk at a time. A missing or

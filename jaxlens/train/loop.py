@@ -29,7 +29,7 @@ from jaxlens.data.protocol import Interactions
 from jaxlens.errors import Diverged, Preempted
 from jaxlens.eval.evaluation import Evaluation
 from jaxlens.models import factory, item_towers, user_towers
-from jaxlens.train import configuration, losses
+from jaxlens.train import configuration, losses, workdir_lock
 from jaxlens.train import optimizer as optimizer_lib
 from jaxlens.train.checkpoint import Checkpoints, RunState, is_better
 from jaxlens.train.step import Trainer
@@ -407,9 +407,18 @@ def _results(run: Run, state: RunState) -> dict:
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
-  """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`."""
-  session_start = time.time()
+  """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`. The workdir is
+  locked from setup to results: a second run on it stops with one line."""
   config = configuration.resolve(config)
+  with _stop_on_sigterm('during the setup'):
+    configuration.check(config)  # before the lock creates the workdir
+    configuration.check_workdir(workdir)
+  with workdir_lock.held(workdir):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir: str) -> dict:
+  session_start = time.time()
   with _stop_on_sigterm('during the setup'):
     run = setup(config, workdir)
   try:

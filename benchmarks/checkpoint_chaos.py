@@ -1,6 +1,6 @@
 """Damage to a finished run's latest checkpoint, file by file, and what a resumed run makes of it.
 
-  python -m benchmarks.checkpoint_chaos [--root runs/checkpoint_chaos]
+  python -m benchmarks.checkpoint_chaos [--root runs/checkpoint_chaos] [--one_file_per_kind]
 
 A tiny SASRec-ID run (40 synthetic users, 2 epochs of 3 steps: checkpoints 3 and 6) is trained
 once. Then, for each file of step 6 in turn and each damage (bytes flipped: every 97th byte
@@ -89,6 +89,11 @@ def file_kind(name: str) -> str:
   return next((kind for pattern, kind in _FILE_KINDS if fnmatch.fnmatch(name, pattern)), name)
 
 
+def one_of_each_kind(names: list[str]) -> list[str]:
+  """The first of `names` of each `file_kind`."""
+  return list({file_kind(name): name for name in reversed(names)}.values())
+
+
 def tiny_config(pairs_path: str, cache: str):
   from tests import helpers  # pylint: disable=g-import-not-at-top  # the tests' tiny config
   config = helpers.tiny_config()
@@ -134,6 +139,9 @@ def _resumed_from(lines: list[str]) -> str:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   parser.add_argument('--root', default='runs/checkpoint_chaos')
+  parser.add_argument('--one_file_per_kind', action='store_true',
+                      help='damage one file of each kind (the per-process OCDBT data files are '
+                      'most of the step), not every file')
   args = parser.parse_args()
   import jax  # pylint: disable=g-import-not-at-top
   from jaxlens.train import loop  # pylint: disable=g-import-not-at-top
@@ -147,7 +155,10 @@ def main():
   config = tiny_config(pairs_path, os.path.join(root, 'compilation_cache'))
   straight = loop.train_and_evaluate(config, os.path.join(root, 'straight'))
   step = os.path.join(root, 'straight', 'checkpoints', '6')
-  cases = [(kind, file_kind(name), name) for name in files(step) for kind in DAMAGES]
+  names = files(step)
+  if args.one_file_per_kind:
+    names = one_of_each_kind(names)
+  cases = [(kind, file_kind(name), name) for name in names for kind in DAMAGES]
   cases += [(kind, 'whole step folder', None) for kind in STEP_DAMAGES]
   table = collections.defaultdict(lambda: collections.Counter())
   for i, (kind, what, name) in enumerate(cases):

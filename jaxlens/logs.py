@@ -6,7 +6,7 @@ The full INFO log (Orbax's saves and restores, JAX's backend probing, jaxlens' o
 `$TMPDIR/jaxlens/<bucket>/<path>/logs/` on each host, as log files are appended to). absl's
 `--verbosity` or `--alsologtostderr` bring the INFO lines back to the terminal.
 
-Orbax's and asyncio's own records, and exceptions Python can only report as "ignored" (TensorStore
+Orbax's, asyncio's and gcsfs's own records, and exceptions Python can only report as "ignored" (TensorStore
 callbacks into an event loop Orbax has closed after a failed read or write), go to the log file
 only: jaxlens reports those failures in one line of its own.
 """
@@ -23,10 +23,12 @@ from jaxlens import paths
 
 
 class _NotFromLibraries(std_logging.Filter):
-  """Drops Orbax's records (absl's, told apart by their file) and asyncio's."""
+  """Drops Orbax's records (absl's, told apart by their file), asyncio's and gcsfs's (a failed
+  request it retries another way)."""
 
   def filter(self, record: std_logging.LogRecord) -> bool:
-    return record.name != 'asyncio' and f'{os.sep}orbax{os.sep}' not in record.pathname
+    return (record.name.split('.')[0] not in ('asyncio', 'gcsfs')
+            and f'{os.sep}orbax{os.sep}' not in record.pathname)
 
 
 def _log_unraisable(unraisable) -> None:

@@ -99,8 +99,7 @@ def _damage_each(finished, tmp_path, caplog, kind, names):
 
 
 def _one_of_each_kind(finished) -> list[str]:
-  names = chaos.files(str(finished.workdir / 'checkpoints' / '6'))
-  return list({chaos.file_kind(name): name for name in reversed(names)}.values())
+  return chaos.one_of_each_kind(chaos.files(str(finished.workdir / 'checkpoints' / '6')))
 
 
 @pytest.mark.parametrize('kind', chaos.DAMAGES)

@@ -81,10 +81,6 @@ def write(folder: str) -> None:
   paths.write_json(paths.resolve(folder) / MANIFEST, {'files': files})
 
 
-def has_manifest(folder: str) -> bool:
-  return (paths.resolve(folder) / MANIFEST).exists()
-
-
 def check(folder: str) -> str | None:
   """None when every file the manifest names is there as written; otherwise what is wrong, in a
   few words (the first few files)."""

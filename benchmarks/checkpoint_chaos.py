@@ -133,7 +133,7 @@ def _resumed_from(lines: list[str]) -> str:
   for line in lines:
     if 'resumed from step' in line:
       return 'step ' + line.rsplit('resumed from step ', 1)[1].split()[0]
-  return 'step 6 (latest)'
+  return 'the newest step left, unannounced'
 
 
 def main():

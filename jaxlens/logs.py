@@ -49,6 +49,14 @@ def quiet_terminal() -> None:
     handler.addFilter(_NotFromLibraries())
 
 
+class _LogFile(std_logging.FileHandler):
+  """A record that cannot be written (a full disk) is lost, not printed on the terminal with a
+  traceback, as `logging` does by default."""
+
+  def handleError(self, record: std_logging.LogRecord) -> None:
+    del record
+
+
 _file_handler: std_logging.Handler | None = None  # the current run's log file
 
 
@@ -63,7 +71,7 @@ def to_file(workdir: str, process_index: int) -> str:
   if _file_handler is not None:
     root.removeHandler(_file_handler)
     _file_handler.close()
-  _file_handler = std_logging.FileHandler(path)
+  _file_handler = _LogFile(path)
   _file_handler.setLevel(std_logging.INFO)
   _file_handler.setFormatter(logging.PythonFormatter())
   root.addHandler(_file_handler)

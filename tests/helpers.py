@@ -45,6 +45,16 @@ def tiny_video_config(train_mode='scratch'):
   return config
 
 
+def train_state(config):
+  """A fresh train state of `config`'s model (nothing compiled), e.g. to restore onto."""
+  from jaxlens import sharding  # pylint: disable=g-import-not-at-top
+  from jaxlens.data import interactions  # pylint: disable=g-import-not-at-top
+  from jaxlens.train import configuration, loop  # pylint: disable=g-import-not-at-top
+  config = configuration.resolve(config)
+  data = interactions.load(config.data, rows_by_user=True)
+  return loop.build_trainer(config, data, sharding.make_mesh(config.mesh)).state
+
+
 def write_pairs(path, data):
   """`data`'s sequences as a `*_pairs.tsv` file."""
   with open(path, 'w') as f:

@@ -43,7 +43,8 @@ def test_damaged_latest_falls_back_to_the_previous_step(tmp_path, caplog):
   checkpoints = workdir / 'checkpoints'
   _truncate_state(checkpoints / '6')
   resumed = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
-  assert 'checkpoint step 6 is damaged' in caplog.text and 'resumed from step 3' in caplog.text
+  assert f'checkpoint {checkpoints}/6 is damaged' in caplog.text
+  assert 'resumed from step 3' in caplog.text
   assert (checkpoints / '6.damaged').is_dir()  # kept for inspection, not deleted
   # Epoch 2 was trained again from step 3 exactly as the first time.
   np.testing.assert_allclose(resumed['history'][1]['valid']['NDCG@10'],
@@ -62,7 +63,7 @@ def test_no_intact_checkpoint_is_one_line_naming_the_damaged_folders(tmp_path):
   assert message.startswith(f'no intact checkpoint in {workdir}/checkpoints: ')
   assert f'{workdir}/checkpoints/6: ' in message and f'{workdir}/checkpoints/3: ' in message
   assert '\n' not in message
-  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6']  # nothing moved or deleted
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6', 'committed.json']  # kept
 
 
 def _declining_validation(monkeypatch):
@@ -88,7 +89,7 @@ def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, 
     _declining_validation(patch)
     first = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
   assert first['best_epoch'] == 1 and first.get('best_fallback') is None
-  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9']  # the best and the two latest
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9', 'committed.json']  # best, latest 2
   _truncate_state(checkpoints / '3')
   again = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
   assert again['best_epoch'] == 2  # selection metric 1/2: the best of the intact steps 6 and 9
@@ -96,8 +97,8 @@ def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, 
   assert fallback['recorded_epoch'] == 1 and fallback['recorded_step'] == 3
   assert fallback['reason'].startswith(f'{checkpoints}/3 is damaged (')
   assert fallback['reason'].endswith(f'moved to {checkpoints}/3.damaged')
-  assert 'checkpoint step 3 is damaged' in caplog.text
-  assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9']  # kept, not deleted
+  assert f'checkpoint {checkpoints}/3 is damaged' in caplog.text
+  assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9', 'committed.json']
   # The weights evaluated are epoch 2's.
   np.testing.assert_allclose(again['valid']['HR@10'], first['history'][1]['valid']['HR@10'],
                              atol=1e-7)
@@ -108,7 +109,7 @@ def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, 
   assert third['best_epoch'] == 2
   assert third['best_fallback']['reason'] == (
       f'{checkpoints}/3 was moved aside as damaged before ({checkpoints}/3.damaged)')
-  assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9']
+  assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9', 'committed.json']
 
 
 def test_a_resumed_run_keeps_the_best_step_of_an_earlier_session(tmp_path, monkeypatch):
@@ -118,9 +119,9 @@ def test_a_resumed_run_keeps_the_best_step_of_an_earlier_session(tmp_path, monke
   checkpoints = workdir / 'checkpoints'
   _declining_validation(monkeypatch)  # for both sessions: epoch 1 stays the best
   loop.train_and_evaluate(_config(tmp_path, epochs=2), str(workdir))
-  assert sorted(os.listdir(checkpoints)) == ['3', '6']
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', 'committed.json']
   longer = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))  # resumes at 6
-  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9']
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9', 'committed.json']
   assert longer['best_epoch'] == 1 and longer['best_fallback'] is None
 
 
@@ -143,7 +144,7 @@ def test_no_intact_best_is_one_line_naming_the_damaged_folders(tmp_path, monkeyp
   assert message.startswith(f'no intact checkpoint to evaluate in {checkpoints}: ')
   assert f'{checkpoints}/6: ' in message and f'{checkpoints}/3: ' in message
   assert '\n' not in message
-  assert sorted(os.listdir(checkpoints)) == ['3', '6']  # nothing moved or deleted
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', 'committed.json']  # nothing moved
 
 
 def test_checkpoint_of_another_model_is_a_config_error_not_damage(tmp_path):
@@ -155,7 +156,7 @@ def test_checkpoint_of_another_model_is_a_config_error_not_damage(tmp_path):
   with pytest.raises(JaxlensError, match=r'checkpoints/3 holds a model of other shapes than '
                                          r'the config builds \(.*\(16'):
     loop.train_and_evaluate(wider, str(workdir))
-  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3']
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', 'committed.json']
 
 
 def _launch(config, workdir):

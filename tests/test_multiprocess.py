@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from benchmarks import checkpoint_chaos as chaos
 from jaxlens.data import synthetic
 from jaxlens.builders import subset
 from tests import helpers, multiprocess
@@ -132,4 +133,25 @@ def test_checkpoint_of_mesh_8_resumes_on_another_mesh(tmp_path, pairs_path, one_
       _argv(workdir, pairs_path, f'--config.mesh.data={data}', f'--config.mesh.model={model}'),
       processes=1, devices_per_process=int(data) * int(model)))
   assert status == 0, stderr[-3000:]
+  _assert_same_results(_results(workdir), one_process)
+
+
+@pytest.mark.slow
+def test_a_two_process_job_falls_back_past_a_damaged_step_together(tmp_path, pairs_path,
+                                                                   one_process):
+  """Process 0 checks the files and moves the damaged step aside; both processes restore the
+  same intact step and say nothing else."""
+  workdir = tmp_path / 'run'
+  [(status, _, stderr)] = multiprocess.wait(
+      multiprocess.launch(_argv(workdir, pairs_path), processes=1, devices_per_process=8))
+  assert status == 0, stderr[-3000:]
+  os.remove(workdir / 'results.json')
+  chaos.damage(str(workdir / 'checkpoints' / '6' / 'state' / '_METADATA'), 'bytes flipped')
+  outcomes = multiprocess.wait(
+      multiprocess.launch(_argv(workdir, pairs_path), processes=2, devices_per_process=4))
+  assert [status for status, _, _ in outcomes] == [0, 0], outcomes[0][2][-3000:]
+  for process, (_, _, stderr) in enumerate(outcomes):
+    warned = [line for line in stderr.splitlines() if 'is damaged' in line]
+    assert len(warned) == (1 if process == 0 else 0), stderr[-3000:]
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6', '6.damaged', 'committed.json']
   _assert_same_results(_results(workdir), one_process)

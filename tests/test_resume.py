@@ -183,4 +183,4 @@ def test_sigterm_while_restoring_is_not_damage(tmp_path, monkeypatch):
   config.train.epochs = 2
   with pytest.raises(Preempted, match='stopped during the setup'):
     loop.train_and_evaluate(config, str(workdir))
-  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3']
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', 'committed.json']

@@ -30,7 +30,7 @@ from jaxlens.data.protocol import Interactions
 from jaxlens.errors import Diverged, Preempted
 from jaxlens.eval.evaluation import Evaluation
 from jaxlens.models import factory, item_towers, user_towers
-from jaxlens.train import configuration, losses
+from jaxlens.train import configuration, losses, workdir_lock
 from jaxlens.train import optimizer as optimizer_lib
 from jaxlens.train.checkpoint import Checkpoints, RunState, is_better
 from jaxlens.train.step import Trainer
@@ -177,9 +177,8 @@ def _clips(config, data: Interactions, mesh, is_main: bool):
 
 
 def setup(config, workdir: str) -> Run:
-  """Everything a run of a prepared config (`configuration.prepare`) needs, inputs checked
-  before the workdir is touched."""
-  configuration.check_workdir(workdir)
+  """Everything a run of a prepared config (`configuration.prepare`) in a usable workdir
+  (`configuration.check_workdir`) needs, inputs checked before the workdir is written."""
   configuration.check_resume(config, workdir)
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   data = interactions_lib.load(config.data, rows_by_user=task.name == 'sequence')
@@ -414,14 +413,22 @@ def train_and_evaluate(config, workdir: str,
   """Trains and tests one config; raises `Preempted` (resumable) or `Diverged`.
 
   The config is resolved and checked here, once, before anything is read; `ensure_data(config)`
-  then makes sure its dataset exists (the command line builds the synthetic toy subset).
+  then makes sure its dataset exists (the command line builds the synthetic toy subset). The
+  workdir is locked from setup to results: a second run on it stops with one line.
   """
+  with _stop_on_sigterm('during the setup'):
+    config = configuration.prepare(config)
+    if jax.process_index() == 0:
+      print(f'config (resolved):\n{configuration.summary(config)}', flush=True)
+    if ensure_data is not None:
+      ensure_data(config)
+    configuration.check_workdir(workdir)  # before the lock creates the workdir
+  with workdir_lock.held(workdir):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir: str) -> dict:
   session_start = time.time()
-  config = configuration.prepare(config)
-  if jax.process_index() == 0:
-    print(f'config (resolved):\n{configuration.summary(config)}', flush=True)
-  if ensure_data is not None:
-    ensure_data(config)
   with _stop_on_sigterm('during the setup'):
     run = setup(config, workdir)
   try:

@@ -6,9 +6,9 @@ The full INFO log (Orbax's saves and restores, JAX's backend probing, jaxlens' o
 `$TMPDIR/jaxlens/<bucket>/<path>/logs/` on each host, as log files are appended to). absl's
 `--verbosity` or `--alsologtostderr` bring the INFO lines back to the terminal.
 
-Orbax's, asyncio's and gcsfs's own records, and exceptions Python can only report as "ignored" (TensorStore
-callbacks into an event loop Orbax has closed after a failed read or write), go to the log file
-only: jaxlens reports those failures in one line of its own.
+Orbax's, asyncio's and gcsfs's own records, and exceptions Python can only report as "ignored"
+(TensorStore callbacks into an event loop Orbax has closed after a failed read or write), go to
+the log file only: jaxlens reports those failures in one line of its own.
 """
 
 from __future__ import annotations

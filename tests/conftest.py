@@ -12,11 +12,6 @@ from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-posit
 flags.FLAGS.mark_as_parsed()  # Grain's worker processes read absl flags.
 
 
-def pytest_configure(config):
-  config.addinivalue_line('markers', 'slow: end-to-end runs of a minute or more; '
-                          '-m "not slow" leaves them out')
-
-
 @pytest.fixture(scope='session')
 def microlens_data_dir() -> str:
   """The folder of real MicroLens files, `MICROLENS_DATA_DIR`; skips when unset."""

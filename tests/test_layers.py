@@ -10,7 +10,8 @@ from tests import helpers
 
 # Lower layers first; a module may import its own layer and the layers before it.
 LAYERS = (
-    ('errors', 'registry', 'config_values', 'paths', 'logs', 'launch', 'sharding', 'cli'),
+    ('errors', 'registry', 'config_values', 'paths', 'logs', 'launch', 'sharding', 'cli',
+     'process_zero'),
     ('data',),
     ('models', 'convert'),
     ('eval',),

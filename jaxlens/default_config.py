@@ -83,6 +83,8 @@ def base() -> ml_collections.ConfigDict:
   # not outscore items without edges (cold at evaluation)
   config.model.unit_item_vectors = False
   config.model.output_relu = False  # NFM: a ReLU on the score, as the reference (scores >= 0)
+  # GRU4Rec: RecBole's Linear(D, D) with bias after the GRU; the reference has none.
+  config.model.gru4rec = ml_collections.ConfigDict({'dense': False})
   config.model.encoder = ml_collections.ConfigDict()  # the video tower's encoder
   config.model.encoder.name = 'slowfast_r50'  # jaxlens.models.video.registry names
   config.model.encoder.output = 'features'  # features | head (the reference's 400 logits)

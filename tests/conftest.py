@@ -12,6 +12,10 @@ from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-posit
 flags.FLAGS.mark_as_parsed()  # Grain's worker processes read absl flags.
 
 
+def pytest_configure(config):
+  config.addinivalue_line('markers', 'slow: a test above 10 s (a short training run)')
+
+
 @pytest.fixture(scope='session')
 def microlens_data_dir() -> str:
   """The folder of real MicroLens files (`../shared/data` in CI); skips when unset."""

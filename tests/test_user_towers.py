@@ -68,16 +68,41 @@ def test_sasrec_padding_keys_are_masked():
   np.testing.assert_allclose(a[:, 2:], b[:, 2:], atol=1e-5)
 
 
-def test_gru_matches_torch():
-  model = nnx.view(GRU4Rec(HIDDEN, num_blocks=2, dropout=0.0, rngs=nnx.Rngs(0)),
+def test_gru_padding_state_stays_exactly_zero():
+  """The module docstring's claim, in training mode (dropout on) and bit for bit."""
+  model = GRU4Rec(HIDDEN, num_blocks=2, dropout=0.5, rngs=nnx.Rngs(0))
+  real = np.random.default_rng(4).normal(size=(2, 3, HIDDEN)).astype(np.float32)
+  padded = np.concatenate([np.zeros((2, 4, HIDDEN), np.float32), real], axis=1)
+  out = np.asarray(model(jnp.asarray(padded), None))
+  assert not out[:, :4].any() and out[:, 4:].any()
+
+
+@pytest.mark.parametrize('dense', [False, True])
+def test_gru_matches_torch(dense):
+  """`torch.nn.GRU(bias=False)`, then RecBole's `nn.Linear` when `dense`."""
+  model = nnx.view(GRU4Rec(HIDDEN, num_blocks=2, dropout=0.0, dense=dense, rngs=nnx.Rngs(0)),
                    deterministic=True)
+  torch.manual_seed(0)
   reference = torch.nn.GRU(HIDDEN, HIDDEN, num_layers=2, bias=False, batch_first=True)
+  linear = torch.nn.Linear(HIDDEN, HIDDEN)
   for i, layer in enumerate(model.layers):  # torch (3D, D) in gate order r, z, n; flax (D, 3D)
     layer.input_gates.kernel[...] = jnp.asarray(
         getattr(reference, f'weight_ih_l{i}').detach().numpy().T)
     layer.hidden_gates.kernel[...] = jnp.asarray(
         getattr(reference, f'weight_hh_l{i}').detach().numpy().T)
+  if dense:
+    model.dense.kernel[...] = jnp.asarray(linear.weight.detach().numpy().T)
+    model.dense.bias[...] = jnp.asarray(linear.bias.detach().numpy())
   x = np.random.default_rng(3).normal(size=(3, LENGTH, HIDDEN)).astype(np.float32)
-  want = reference(torch.from_numpy(x))[0].detach().numpy()
+  want = reference(torch.from_numpy(x))[0]
+  want = (linear(want) if dense else want).detach().numpy()
   got = np.asarray(model(jnp.asarray(x), jnp.ones((3, LENGTH), bool)))
   assert np.linalg.norm(got - want) / np.linalg.norm(want) < 1e-5
+
+
+def test_gru_dense_starts_as_torch_linear():
+  """PyTorch's default `nn.Linear` init, U(-1/sqrt(D), 1/sqrt(D)) for weight and bias."""
+  dense = GRU4Rec(256, dense=True, rngs=nnx.Rngs(0)).dense
+  for values in (np.asarray(dense.kernel[...]), np.asarray(dense.bias[...])):
+    assert np.abs(values).max() <= 1 / 16 and np.abs(values).max() > 0.9 / 16
+    assert abs(values.std() - 1 / 16 / np.sqrt(3)) < 0.004

@@ -2,7 +2,12 @@
 dropout and a bias-free GRU.
 
 With zero padding embeddings a bias-free GRU starting from h=0 stays at h=0 through the left
-padding, so padding needs no explicit mask here: the recurrence starts at the first real item.
+padding (every gate sees 0, so h' = (1 - z) * tanh(0) + z * 0 = 0 exactly), so padding needs no
+explicit mask here: the recurrence starts at the first real item.
+
+`dense=True` adds RecBole's `Linear(D, D)` with bias after the GRU (the reference has none): the
+query is no longer confined to the GRU's (-1, 1) range, and its bias scores every item by a
+learned vector, a popularity term, so a full softmax learns faster.
 """
 
 from __future__ import annotations
@@ -38,22 +43,26 @@ class GRULayer(nnx.Module):
     return jnp.swapaxes(outputs, 0, 1)
 
 
-def _torch_default_uniform(key, shape, dtype=jnp.float32):
-  """`nn.GRU`'s default init U(-1/sqrt(D), 1/sqrt(D)), kept by the reference beyond layer 0."""
-  bound = 1.0 / jnp.sqrt(shape[0])
-  return jax.random.uniform(key, shape, dtype, -bound, bound)
+def _torch_default_uniform(fan_in: int):
+  """PyTorch's default init U(-1/sqrt(fan_in), 1/sqrt(fan_in)): `nn.GRU`'s, kept by the
+  reference beyond layer 0, and `nn.Linear`'s weight and bias."""
+  bound = 1.0 / fan_in**0.5
+  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
 
 
 class GRU4Rec(UserTower):
 
-  def __init__(self, hidden: int, *, num_blocks: int = 1, dropout: float = 0.1, rngs: nnx.Rngs,
-               dtype=jnp.float32):
+  def __init__(self, hidden: int, *, num_blocks: int = 1, dropout: float = 0.1,
+               dense: bool = False, rngs: nnx.Rngs, dtype=jnp.float32):
     self.input_dropout = nnx.Dropout(dropout, rngs=rngs)
     self.layers = nnx.List([
         GRULayer(hidden, rngs=rngs, dtype=dtype,
                  kernel_init=(nnx.initializers.xavier_uniform() if i == 0
-                              else _torch_default_uniform))
+                              else _torch_default_uniform(hidden)))
         for i in range(num_blocks)])
+    init = _torch_default_uniform(hidden)
+    self.dense = (nnx.Linear(hidden, hidden, kernel_init=init, bias_init=init, rngs=rngs,
+                             dtype=dtype) if dense else None)
 
   def __call__(self, item_embs: jax.Array, mask: jax.Array, user_ids=None,
                users=None) -> jax.Array:
@@ -61,18 +70,20 @@ class GRU4Rec(UserTower):
     x = self.input_dropout(item_embs)
     for layer in self.layers:
       x = layer(x)
-    return x
+    return x if self.dense is None else self.dense(x)
 
 
 def _build(config, data, *, layout, rngs: nnx.Rngs, dtype) -> GRU4Rec:
   del data, layout  # a user is their history
   model = config.model
   return GRU4Rec(model.hidden, num_blocks=model.gru4rec.layers, dropout=model.dropout,
-                 rngs=rngs, dtype=dtype)
+                 dense=model.gru4rec.dense, rngs=rngs, dtype=dtype)
 
 
 REGISTRY.register(UserTowerSpec(
     'gru4rec', build=_build, task='sequence', paper_batch_size=512, paper_name='GRU4Rec',
     family='sr', description='a bias-free GRU over the history (Hidasi et al.)',
-    config={'layers': 1}, check=lambda c: config_values.integer(c, 'model.gru4rec.layers'),
+    # dense: RecBole's Linear(D, D) with bias after the GRU (the reference has none)
+    config={'layers': 1, 'dense': False},
+    check=lambda c: config_values.integer(c, 'model.gru4rec.layers'),
     renamed={'model.num_blocks': 'layers'}))

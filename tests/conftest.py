@@ -1,10 +1,16 @@
-"""Test set-up: a simulated 8-device CPU mesh, absl flags parsed for Grain, real-data fixture."""
+"""Test set-up: a simulated 8-device CPU mesh, absl flags parsed for Grain, real-data fixture.
+
+Tests compile with most of XLA's optimizations off (for the test process and the commands it
+starts): a test's programs are tiny, so compiling them dominates, and unoptimized they compute
+the same values to float rounding. Benchmarks compile as a user's run does.
+"""
 
 import os
 
 # Must precede the first JAX import anywhere in the test session.
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', 'true')
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -14,10 +14,10 @@ MicroLens-100K. Memory as XLA:CPU sizes it, an estimate for TPU and GPU compiler
 import sys
 
 import jax
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from jaxlens import cli, config_flag, logs
+from jaxlens import config_flag
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'A config by name (sasrec_v) or a Python file (configs/sasrec_v.py).',
@@ -41,15 +41,8 @@ def _report() -> None:
   print('\n'.join(aot.table(reports)))
 
 
-def main(argv):
-  del argv
-  logs.quiet_terminal()
-  sys.exit(cli.exit_status(_report))
-
-
 def run():
-  app.run(main, flags_parser=lambda argv: config_flag.parse(argv, _CONFIG, __doc__,
-                                                            sys.modules[__name__]))
+  config_flag.run(_report, _CONFIG, __doc__, sys.modules[__name__])
 
 
 if __name__ == '__main__':

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import Callable
 
-from absl import flags
+from absl import app, flags
 
-from jaxlens import cli, default_config
+from jaxlens import cli, default_config, logs
 from jaxlens.errors import JaxlensError
 
 _HELP = ('-h', '--help', '--helpshort', '--helpfull')
@@ -64,3 +65,14 @@ def parse(argv: list[str], config_flag, doc: str, module: types.ModuleType) -> l
     if isinstance(cause, KeyError):  # an override of a key that does not exist
       cli.fail(f'config has no key {_one_line(str(cause.args[0]))}')
     cli.fail(_one_line(str(e)))
+
+
+def run(command: Callable[[], None], config_flag, doc: str, module: types.ModuleType) -> None:
+  """Runs `command` as an absl program with `parse` as its flag parser; exits with its status."""
+
+  def main(argv):
+    del argv
+    logs.quiet_terminal()
+    sys.exit(cli.exit_status(command))
+
+  app.run(main, flags_parser=lambda argv: parse(argv, config_flag, doc, module))

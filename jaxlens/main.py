@@ -16,10 +16,9 @@ from jaxlens import launch
 
 launch.prefer_onednn_convolutions()  # before JAX starts
 
-from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from jaxlens import cli, logs  # pylint: disable=wrong-import-position
 from jaxlens import config_flag  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -49,15 +48,8 @@ def _train() -> None:
   loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value, ensure_data=_ensure_data)
 
 
-def main(argv):
-  del argv
-  logs.quiet_terminal()
-  sys.exit(cli.exit_status(_train))
-
-
 def run():
-  app.run(main, flags_parser=lambda argv: config_flag.parse(argv, _CONFIG, __doc__,
-                                                            sys.modules[__name__]))
+  config_flag.run(_train, _CONFIG, __doc__, sys.modules[__name__])
 
 
 if __name__ == '__main__':

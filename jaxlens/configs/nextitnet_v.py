@@ -18,12 +18,7 @@ from jaxlens import default_config
 
 
 def get_config(arg: str | None = None):
-  config = default_config.base()
-  config.data.update(name='microlens/100k', num_frames=5, frame_size=224)
-  config.model.update(user_tower='nextitnet', item_tower='video', hidden=512, dropout=0.1)
-  config.model.encoder.update(name='slowfast_r50', train_mode='topT', output='head')
-  config.loss.update(name='in_batch')
-  config.optim.update(lr=1e-4, content_lr=1e-4, weight_decay=0.1, schedule='constant')
-  config.train.update(batch_size=-1, epochs=50)
-  config.eval.update(batch_size=512, select_metric='HR@10')
-  return default_config.variant(config, arg, toy=default_config.toy_variant)
+  """`sasrec_v` (and its variants) with the nextitnet user tower: the two differ in nothing else."""
+  config = default_config.load(f'sasrec_v:{arg}' if arg else 'sasrec_v')
+  config.model.user_tower = 'nextitnet'
+  return config

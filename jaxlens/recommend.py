@@ -68,18 +68,15 @@ def _recommend(args) -> None:
   restored = restore.restore(args.workdir, show_progress=True)
   described = item_info.joined(item_info.from_dataset(restored.config.data),
                                item_info.from_files(args.titles, args.categories))
-  if args.export:
-    served = export.read(args.export, restored)
-    catalogue = item_info.Catalogue(served.original_ids,
-                                    item_info.joined(served.describe, described))
-    tables = served.tables(restored)
-  else:
-    catalogue = item_info.Catalogue(restored.data.original_item_ids, described)
-    tables = restored.tables
+  served = export.read(args.export, restored) if args.export else None
+  catalogue = (item_info.Catalogue(served.original_ids,
+                                   item_info.joined(served.describe, described)) if served
+               else item_info.Catalogue(restored.data.original_item_ids, described))
   if args.k > catalogue.num_items:
     raise JaxlensError(f'--k {args.k} is more than the {catalogue.num_items:,} items of the '
                        'catalogue')
   queries = _queries(args, restored, catalogue, histories)
+  tables = served.tables(restored) if served else restored.tables
   if args.index:
     scores, rows = served.index_search(restored, tables, queries, k=args.k,
                                        keep_seen=args.keep_seen)
@@ -87,15 +84,12 @@ def _recommend(args) -> None:
     scores, rows = recommendations.recommend(
         restored, queries, k=args.k, tables=tables, num_items=catalogue.num_items,
         keep_seen=args.keep_seen, show_progress=len(queries.names) > TABLE_USERS)
-  records = list(output.rows(queries.names, scores, rows, catalogue))
-  held_out = (None if queries.targets is None else
-              {name: str(catalogue.original_ids[target])
-               for name, target in zip(queries.names, queries.targets)})
+  ranked = output.Recommendations(queries.names, scores, rows, catalogue, queries.targets)
   if args.out:
-    output.write(args.out, records, held_out)
+    output.write(args.out, ranked)
     print(f'wrote the top {args.k} of {len(queries.names):,} users to {args.out}')
   if len(queries.names) <= TABLE_USERS:
-    print(output.terminal_table(records, held_out))
+    print(output.terminal_table(ranked))
 
 
 def _queries(args, restored, catalogue, histories):

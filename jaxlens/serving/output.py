@@ -1,26 +1,28 @@
 """Recommendations as a file (JSONL, CSV or Parquet, by the `--out` suffix) and as a table.
 
 A file is written under a temporary name beside its target and renamed when complete, so a
-reader (or a killed command) never leaves half a file. JSONL holds one line per user
-(`{"user", "items": [{"item", "score", "title", "category"}, ...]}`, plus `held_out` under
-`--as_of`); CSV and Parquet one row per (user, rank).
+reader (or a killed command) never sees half a file. CSV and Parquet hold one row per (user,
+rank): `user, rank, item, score, title, category` (and `held_out` under `--as_of`); JSONL one line
+per user: `{"user", "held_out"?, "items": [{"item", "score", "title", "category"}, ...]}`. The
+columns are built as arrays (a Parquet file of 50,000 users x 100 items writes in seconds).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
+import dataclasses
 import json
 import os
-from typing import Iterator
 
 import numpy as np
+import pyarrow
+import pyarrow.csv
+import pyarrow.parquet
 
 from jaxlens.errors import JaxlensError
 from jaxlens.serving.item_info import Catalogue
 
 FORMATS = {'.jsonl': 'jsonl', '.csv': 'csv', '.parquet': 'parquet'}
-COLUMNS = ('user', 'rank', 'item', 'score', 'title', 'category')
 
 
 def format_of(path: str) -> str:
@@ -34,75 +36,90 @@ def format_of(path: str) -> str:
   return FORMATS[suffix]
 
 
-def rows(names: list[str], scores: np.ndarray, table_rows: np.ndarray,
-         catalogue: Catalogue) -> Iterator[dict]:
-  """One dict per (user, rank) with a candidate (users with fewer than k stop early)."""
-  described = {}
-  for user, user_scores, user_rows in zip(names, scores, table_rows):
-    for rank, (score, row) in enumerate(zip(user_scores, user_rows), start=1):
-      if not np.isfinite(score):
-        break
-      item = int(catalogue.original_ids[row])
-      if item not in described:
-        described[item] = catalogue.describe(item)
-      title, category = described[item]
-      yield {'user': user, 'rank': rank, 'item': str(item), 'score': float(score),
-             'title': title, 'category': category}
+@dataclasses.dataclass(frozen=True)
+class Recommendations:
+  """Each asked user's ranked table rows and scores (`-inf` past their last candidate)."""
+
+  names: list[str]
+  scores: np.ndarray  # float32 (n, k)
+  rows: np.ndarray  # int32 (n, k)
+  catalogue: Catalogue
+  held_out: np.ndarray | None = None  # int32 (n,) table rows, under `--as_of`
+
+  def table(self) -> pyarrow.Table:
+    """One row per (user, rank) with a candidate; titles and categories as dictionaries."""
+    found = np.isfinite(self.scores)
+    users, ranks = np.nonzero(found)
+    rows = self.rows[found]
+    distinct, index = np.unique(rows, return_inverse=True)
+    items = self.catalogue.original_ids[distinct]
+    described = [self.catalogue.describe(int(item)) for item in items]
+    text = lambda part: pyarrow.DictionaryArray.from_arrays(
+        pyarrow.array(index, pyarrow.int32()), pyarrow.array([d[part] for d in described]))
+    columns = {
+        'user': pyarrow.DictionaryArray.from_arrays(pyarrow.array(users, pyarrow.int32()),
+                                                    pyarrow.array(self.names)),
+        'rank': pyarrow.array(ranks + 1, pyarrow.int32()),
+        'item': pyarrow.array(items[index], pyarrow.int64()),
+        'score': pyarrow.array(self.scores[found], pyarrow.float32()),
+        'title': text(0), 'category': text(1)}
+    if self.held_out is not None:
+      columns['held_out'] = pyarrow.array(self.catalogue.original_ids[self.held_out][users],
+                                          pyarrow.int64())
+    return pyarrow.table(columns)
 
 
 @contextlib.contextmanager
-def _atomic(path: str, mode: str = 'w'):
+def _atomic(path: str):
   partial = f'{path}.tmp'
   try:
-    with open(partial, mode, **({'encoding': 'utf-8', 'newline': ''} if 'b' not in mode
-                                else {})) as f:
-      yield f
+    yield partial
     os.replace(partial, path)
   finally:
     if os.path.exists(partial):
       os.remove(partial)
 
 
-def write(path: str, records: list[dict], held_out: dict[str, str] | None = None) -> None:
-  """Writes `records` (from `rows`) to `path` in its suffix's format; `held_out`: user -> the
-  item held out under `--as_of`."""
+def _json_lines(table: pyarrow.Table) -> str:
+  by_user: dict[str, dict] = {}
+  columns = table.to_pydict()
+  held_out = columns.get('held_out')
+  for n, user in enumerate(columns['user']):
+    entry = by_user.setdefault(user, {'user': user, **(
+        {'held_out': held_out[n]} if held_out is not None else {}), 'items': []})
+    entry['items'].append({key: columns[key][n] for key in ('item', 'score', 'title',
+                                                           'category')})
+  return ''.join(json.dumps(entry, ensure_ascii=False) + '\n' for entry in by_user.values())
+
+
+def write(path: str, recommendations: Recommendations) -> None:
+  """Writes `recommendations` to `path` in its suffix's format, atomically."""
   kind = format_of(path)
-  if kind == 'jsonl':
-    by_user: dict[str, list] = {}
-    for record in records:
-      by_user.setdefault(record['user'], []).append(
-          {key: record[key] for key in ('item', 'score', 'title', 'category')})
-    with _atomic(path) as f:
-      for user, items in by_user.items():
-        line = {'user': user, **({'held_out': held_out[user]} if held_out else {}),
-                'items': items}
-        f.write(json.dumps(line, ensure_ascii=False) + '\n')
-    return
-  columns = COLUMNS + (('held_out',) if held_out else ())
-  table = [{**record, **({'held_out': held_out[record['user']]} if held_out else {})}
-           for record in records]
-  if kind == 'csv':
-    with _atomic(path) as f:
-      writer = csv.DictWriter(f, fieldnames=columns)
-      writer.writeheader()
-      writer.writerows(table)
-    return
-  import pyarrow  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet  # pylint: disable=g-import-not-at-top
-  arrays = {name: [record[name] for record in table] for name in columns}
-  with _atomic(path, 'wb') as f:
-    pyarrow.parquet.write_table(pyarrow.table(arrays), f)
+  table = recommendations.table()
+  with _atomic(path) as partial:
+    if kind == 'parquet':
+      pyarrow.parquet.write_table(table, partial)
+    elif kind == 'csv':
+      pyarrow.csv.write_csv(table.cast(pyarrow.schema([
+          (f.name, pyarrow.string() if pyarrow.types.is_dictionary(f.type) else f.type)
+          for f in table.schema])), partial)
+    else:
+      with open(partial, 'w', encoding='utf-8') as f:
+        f.write(_json_lines(table))
 
 
-def terminal_table(records: list[dict], held_out: dict[str, str] | None = None) -> str:
+def terminal_table(recommendations: Recommendations) -> str:
   """The recommendations of a few users as aligned text, one block per user."""
+  columns = recommendations.table().to_pydict()
+  width = max([len(str(item)) for item in columns['item']] + [4])
   lines, user = [], None
-  width = max([len(r['item']) for r in records] + [4])
-  for record in records:
-    if record['user'] != user:
-      user = record['user']
-      lines.append(f'user {user}' + (f' (held out: {held_out[user]})' if held_out else ''))
-    text = ' / '.join(part for part in (record['title'], record['category']) if part)
-    lines.append(f'  {record["rank"]:>3}  {record["item"]:>{width}}  {record["score"]:9.4f}'
-                 + (f'  {text[:70]}' if text else ''))
+  for n, name in enumerate(columns['user']):
+    if name != user:
+      user = name
+      held_out = columns.get('held_out')
+      lines.append(f'user {user}' + (f' (held out: {held_out[n]})' if held_out else '')
+                   + f'\n  rank  {"item":>{width}}      score  title / category')
+    text = ' / '.join(part for part in (columns['title'][n], columns['category'][n]) if part)
+    lines.append(f'  {columns["rank"][n]:>4}  {columns["item"][n]:>{width}}  '
+                 f'{columns["score"][n]:9.4f}' + (f'  {text[:70]}' if text else ''))
   return '\n'.join(lines)

@@ -35,14 +35,12 @@ def _batches(queries: Queries, keep_seen: bool, size: int):
 def ranker(restored: Restored, k: int, num_items: int):
   """`rank(tables, batch) -> (scores, rows)`: the jitted top K of a batch of users."""
   mesh, rules = restored.mesh, restored.rules
-  multiple = sharding.axis_size(mesh, rules, 'items')
   states = restored.states
 
   def rank(states, tables: Tables, batch):
     model = restored.evaluation.model(states)
     queries = model.eval_queries(tables, batch['inputs'], batch['user_ids'])
-    items = retrieval.padded_table(tables.items, multiple)
-    return retrieval.top_k(model.score, queries, items, batch['exclude'], k=k,
+    return retrieval.top_k(model.score, queries, tables.items, batch['exclude'], k=k,
                            num_items=num_items, mesh=mesh, rules=rules)
 
   jitted = jax.jit(rank)

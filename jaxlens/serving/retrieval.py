@@ -22,11 +22,6 @@ from jax.sharding import PartitionSpec as P
 from jaxlens import sharding
 
 
-def padded_table(items: jax.Array, multiple: int) -> jax.Array:
-  """The table's rows padded with zeros to a multiple of `multiple` (the item devices)."""
-  return jnp.pad(items, ((0, -items.shape[0] % multiple), (0, 0)))
-
-
 def _block_top_k(score, queries, items, exclude, *, k: int, num_items: int, axis: str | None):
   """One device: its users' top K of its item block, merged over the item devices."""
   rows = items.shape[0]
@@ -56,13 +51,15 @@ def top_k(score, queries, items: jax.Array, exclude: jax.Array, *, k: int, num_i
   fewer than k candidates.
 
   `score(queries, items)` -> `(b, n)`: a user tower's `score`. queries: `(B, ...)` pytree, B a
-  multiple of the user devices; items `(V, D)`, V a multiple of the item devices
-  (`padded_table`); exclude `(B, H)` rows not to recommend (0 = none).
+  multiple of the user devices; items `(V, D)` (padded here to a multiple of the item devices);
+  exclude `(B, H)` rows not to recommend (0 = none).
   """
   user_axis = sharding.mesh_axis(rules, 'batch')
   item_axis = sharding.mesh_axis(rules, 'items')
   if item_axis == user_axis:
     item_axis = None
+  item_devices = mesh.shape[item_axis] if item_axis else 1
+  items = jnp.pad(items, ((0, -items.shape[0] % item_devices), (0, 0)))
   block = functools.partial(_block_top_k, score, k=k, num_items=num_items, axis=item_axis)
   # The merged lists are equal on every item device (gathered, then the same top K), which the
   # replication check cannot see through `top_k`.

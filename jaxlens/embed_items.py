@@ -42,7 +42,7 @@ def _embed(args) -> None:
                                  args.categories)
   restored = restore.restore(args.workdir, show_progress=False)
   served = export.read(args.export, restored)
-  ids, inputs, described = new_items.item_inputs(restored, content)
+  ids, inputs, described = new_items.item_inputs(restored, content, served.check_new)
   note = export.append(served, ids, new_items.table_rows(restored, inputs), described)
   print(f'added {len(ids):,} items to {args.export} ({note["items"]:,} items now): '
         + ', '.join(map(str, ids[:10])) + (', ...' if len(ids) > 10 else ''))

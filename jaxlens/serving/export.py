@@ -125,6 +125,14 @@ class Served:
     """The export's table (items added later included) as the model scores against it."""
     return Tables(jnp.asarray(self.items), restored.tables.users)
 
+  def check_new(self, item_ids) -> None:
+    """New items need ids the export does not hold."""
+    known = set(self.original_ids.tolist())
+    clash = [int(item) for item in item_ids if int(item) in known]
+    if clash:
+      raise JaxlensError(f'{self.directory} already holds item(s) '
+                         f'{", ".join(map(str, clash[:5]))}: new items need new ids')
+
   def describe(self, item: int) -> tuple[str, str]:
     found = self.note['new_items'].get(str(item), {})
     return found.get('title', ''), found.get('category', '')
@@ -153,11 +161,7 @@ def append(served: Served, item_ids: np.ndarray, vectors: np.ndarray,
            descriptions: dict[int, tuple[str, str]]) -> dict:
   """Adds items (ids in the source data, their table vectors) to the export: new table files,
   then the note that names them; the old files go once the note is replaced."""
-  known = set(served.original_ids.tolist())
-  clash = [int(item) for item in item_ids if int(item) in known]
-  if clash:
-    raise JaxlensError(f'{served.directory} already holds item(s) '
-                       f'{", ".join(map(str, clash[:5]))}: new items need new ids')
+  served.check_new(item_ids)
   rows = len(served.original_ids) + len(item_ids)
   items = np.concatenate([served.items, np.asarray(vectors, np.float32)])
   ids = np.concatenate([served.original_ids, np.asarray(item_ids, np.int64)])

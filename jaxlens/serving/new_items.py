@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -110,7 +111,8 @@ def _encoded_features(note: dict, clips: np.ndarray) -> np.ndarray:
                          for i in range(0, len(clips), ENCODE_CHUNK)])
 
 
-def _title_features(note: dict, content: NewContent) -> tuple[dict[int, np.ndarray], dict]:
+def _title_features(note: dict, content: NewContent, check_ids: Callable[[list[int]], None]
+                    ) -> tuple[dict[int, np.ndarray], dict]:
   """Title-table rows of the titles in `content.titles`, and their (title, category)."""
   from jaxlens.extract import title_features  # pylint: disable=g-import-not-at-top
   source = note.get('titles', '')
@@ -124,6 +126,7 @@ def _title_features(note: dict, content: NewContent) -> tuple[dict[int, np.ndarr
   if missing:
     raise JaxlensError(f'--titles {content.titles}: item(s) {", ".join(map(str, missing[:5]))} '
                        'have no title')
+  check_ids(sorted(titles))
   fitted_titles, _ = item_files.read_titles(source, item_files.ANY_ITEM)
   ids = sorted(fitted_titles)
   columns = {column['name']: column for column in note['columns']}
@@ -151,15 +154,17 @@ def _only(content: NewContent, wanted: str, tower: str) -> None:
                           else ''))
 
 
-def item_inputs(restored: Restored, content: NewContent
+def item_inputs(restored: Restored, content: NewContent, check_ids: Callable[[list[int]], None]
                 ) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[str, str]]]:
-  """(item ids, the item tower's inputs for them, their (title, category)) from new content."""
+  """(item ids, the item tower's inputs for them, their (title, category)) from new content;
+  `check_ids(ids)` sees the ids before any file is decoded."""
   config = restored.config
   name = config.model.item_tower
   spec = item_towers.REGISTRY.get(name)
   if spec.batch_inputs:  # video: clips as the run's own
     _only(content, 'videos', name)
     paths = files_by_id(content.videos, VIDEO_SUFFIXES, '--videos')
+    check_ids(list(paths))
     clips = video_clips(paths, frame_options(config.data.name), config.data.num_frames,
                         config.data.frame_size)
     return np.asarray(list(paths), np.int64), clips, {}
@@ -170,16 +175,18 @@ def item_inputs(restored: Restored, content: NewContent
   modality = note['modality']
   _only(content, {'video': 'videos', 'cover': 'covers', 'title': 'titles'}[modality], name)
   if modality == 'title':
-    rows, described = _title_features(note, content)
+    rows, described = _title_features(note, content, check_ids)
     ids = np.asarray(sorted(rows), np.int64)
     features = np.stack([rows[int(item)] for item in ids])
   else:
     size = note['frame_size']
     if modality == 'video':
       paths = files_by_id(content.videos, VIDEO_SUFFIXES, '--videos')
+      check_ids(list(paths))
       clips = video_clips(paths, frame_options(note['source']), note['num_frames'], size)
     else:
       paths = files_by_id(content.covers, COVER_SUFFIXES, '--covers')
+      check_ids(list(paths))
       clips = cover_clips(paths, note['num_frames'], size)
     ids, described = np.asarray(list(paths), np.int64), {}
     features = _encoded_features(note, clips)

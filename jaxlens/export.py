@@ -7,7 +7,7 @@ Writes, from the run's best committed checkpoint: the item table (one vector per
 once by the trained item tower), the item id map, the query function (a history or a user to a
 query) and the score function serialized with `jax.export` for CPU, CUDA and TPU, and `note.json`
 (model, config, dimensions, jaxlens version, the weights' fingerprint). `--index` adds the
-approximate nearest-neighbour index of the table. Load an export with
+approximate nearest-neighbour index of the table (ScaNN), for `jaxlens recommend --index`. Load an export with
 `jaxlens.serving.exported.Export.load`; `python -m jaxlens.serving.saved_model` turns it into a
 TensorFlow SavedModel (in the build venv, beside TensorFlow). The folder appears whole or not at
 all. Bad input is one `error:` line, exit status 2.
@@ -34,10 +34,10 @@ def _export(args) -> None:
   # pylint: disable=g-import-not-at-top  # the models load after the flags are checked
   from jaxlens.serving import export, restore
   restored = restore.restore(args.workdir, show_progress=True)
-  note = export.write(restored, args.out)
+  note = export.write(restored, args.out, with_index=args.index)
   print(f'wrote {args.out}: {note["items"]:,} items x {note["dim"]} ({note["model"]["user_tower"]}'
         f' / {note["model"]["item_tower"]}, step {note["step"]}), query and score functions '
-        f'for {", ".join(note["platforms"])}')
+        f'for {", ".join(note["platforms"])}' + (', and its ScaNN index' if args.index else ''))
 
 
 def main(argv: list[str]) -> int:

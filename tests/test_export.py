@@ -80,3 +80,23 @@ def test_an_export_of_another_run_or_version_is_refused(toy_run, tmp_path, capsy
                 '--users', user) == 2
     err = capsys.readouterr().err
     assert err.startswith('error: ') and message in err and err.count('\n') == 1, err
+
+
+def test_the_index_answers_as_the_exact_top_k_and_takes_new_items(toy_run, tmp_path, capsys):
+  """The toy's 400 items are few enough for ScaNN's exact search: --index must give the exact
+  answer; items embedded later join the index."""
+  directory = tmp_path / 'export'
+  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', directory,
+              '--index') == 0
+  users = ','.join(toy_run.users[:5])
+  outs = {}
+  for flag in ('', '--index'):
+    out = tmp_path / f'recs{flag}.jsonl'
+    assert _run(recommend.main, '--workdir', toy_run.workdir, '--export', directory, '--users',
+                users, '--out', out, *([flag] if flag else [])) == 0
+    outs[flag] = [line['items'] for line in map(json.loads, out.read_text().splitlines())]
+  for exact, approximate in zip(outs[''], outs['--index']):
+    assert [i['item'] for i in exact] == [i['item'] for i in approximate]
+    np.testing.assert_allclose([i['score'] for i in exact], [i['score'] for i in approximate],
+                               rtol=1e-5, atol=1e-5)
+  capsys.readouterr()

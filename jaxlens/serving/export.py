@@ -24,7 +24,7 @@ import numpy as np
 import jaxlens
 from jaxlens.errors import JaxlensError
 from jaxlens.models.user_towers import Tables
-from jaxlens.serving import exported
+from jaxlens.serving import exported, index
 from jaxlens.serving.restore import Restored
 
 PLATFORMS = ('cpu', 'cuda', 'tpu')
@@ -60,13 +60,17 @@ def _functions(restored: Restored, host_tables: Tables, dim: int):
   return query_function, score_function
 
 
-def write(restored: Restored, directory: str) -> dict:
-  """Writes the export of `restored` to `directory` (which must not exist); returns the note."""
+def write(restored: Restored, directory: str, with_index: bool = False) -> dict:
+  """Writes the export of `restored` to `directory` (which must not exist), with the approximate
+  index of its table when `with_index`; returns the note."""
   if os.path.exists(directory):
     raise JaxlensError(f'--out {directory} exists: remove it, or choose another folder')
   parent = os.path.dirname(os.path.abspath(directory))
   if not os.path.isdir(parent):
     raise JaxlensError(f'--out {directory}: the folder {parent} does not exist')
+  if with_index and not restored.scores_by_dot:
+    raise JaxlensError(f'the {restored.user_spec.name} user tower scores (user, item) pairs with '
+                       'a network: no inner-product index can search it (export without --index)')
   tables = jax.device_get(restored.tables)
   rows = restored.data.num_items + 1
   items = np.asarray(tables.items[:rows], np.float32)
@@ -84,6 +88,10 @@ def write(restored: Restored, directory: str) -> dict:
     for name, function in (('query', query_function), ('score', score_function)):
       with open(os.path.join(partial, files[name]), 'wb') as f:
         f.write(function.serialize())
+    if with_index:
+      files['index'] = f'index-{rows}'
+      os.mkdir(os.path.join(partial, files['index']))
+      index.build(items).save(os.path.join(partial, files['index']))
     spec = restored.user_spec
     note = {
         'format': exported.FORMAT, 'jaxlens_version': jaxlens.__version__,
@@ -91,6 +99,7 @@ def write(restored: Restored, directory: str) -> dict:
         'fingerprint': restored.fingerprint, 'step': restored.step, 'epoch': restored.epoch,
         'workdir': os.path.abspath(restored.workdir), 'dim': int(items.shape[1]),
         'items': rows - 1, 'trained_items': rows - 1, 'platforms': list(PLATFORMS),
+        'scoring': 'dot' if restored.scores_by_dot else 'pair',
         'query': {'input': 'history' if spec.reads_history else 'user_rows',
                   'history_length': restored.data.max_seq_len},
         'users': [] if spec.reads_history else list(restored.data.users),
@@ -124,6 +133,17 @@ class Served:
   def tables(self, restored: Restored) -> Tables:
     """The export's table (items added later included) as the model scores against it."""
     return Tables(jnp.asarray(self.items), restored.tables.users)
+
+  def index_search(self, restored: Restored, tables: Tables, queries, *, k: int,
+                   keep_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) `(n, k)` from the export's approximate index."""
+    from jaxlens.serving import recommendations  # pylint: disable=g-import-not-at-top
+    if 'index' not in self.note['files']:
+      raise JaxlensError(f'{self.directory} has no index: export again with --index')
+    searcher = index.ItemIndex.load(os.path.join(self.directory, self.note['files']['index']))
+    vectors = recommendations.query_vectors(restored, queries, tables)
+    seen = np.zeros_like(queries.seen[:, :1]) if keep_seen else queries.seen
+    return searcher.search_rows(vectors, k, seen)
 
   def check_new(self, item_ids) -> None:
     """New items need ids the export does not hold."""
@@ -168,6 +188,14 @@ def append(served: Served, item_ids: np.ndarray, vectors: np.ndarray,
   note = json.loads(json.dumps(served.note))
   old = dict(note['files'])
   note['files'].update(items=f'items-{rows}.npy', item_ids=f'item_ids-{rows}.npy')
+  if 'index' in old:
+    note['files']['index'] = f'index-{rows}'
+    searcher = index.ItemIndex.load(os.path.join(served.directory, old['index']))
+    searcher.add(np.asarray(vectors, np.float32), len(served.original_ids))
+    folder = os.path.join(served.directory, note['files']['index'])
+    shutil.rmtree(folder, ignore_errors=True)  # a previous append that stopped before its note
+    os.mkdir(folder)
+    searcher.save(folder)
   note['items'] = rows - 1
   for item in item_ids:
     title, category = descriptions.get(int(item), ('', ''))
@@ -180,4 +208,6 @@ def append(served: Served, item_ids: np.ndarray, vectors: np.ndarray,
   _write_note(served.directory, note)
   for key in ('items', 'item_ids'):
     os.remove(os.path.join(served.directory, old[key]))
+  if 'index' in old:
+    shutil.rmtree(os.path.join(served.directory, old['index']))
   return note

@@ -47,6 +47,21 @@ def ranker(restored: Restored, k: int, num_items: int):
   return lambda tables, batch: jitted(states, tables, batch)
 
 
+def query_vectors(restored: Restored, queries: Queries, tables: Tables,
+                  show_progress: bool = False) -> np.ndarray:
+  """float32 `(n, D)`: the asked users' query vectors (dot-product towers), batch by batch."""
+  vectors = jax.jit(lambda states, tables, batch: restored.evaluation.model(states).eval_queries(
+      tables, batch['inputs'], batch['user_ids']))
+  size = restored.config.eval.batch_size
+  batch_sharding = sharding.batch_sharding(restored.mesh, restored.rules)
+  out = [np.asarray(jax.device_get(vectors(restored.states, tables, sharding.global_batch(
+      batch, batch_sharding))), np.float32)
+         for batch in tqdm.tqdm(_batches(queries, True, size), total=-(-len(queries.names) // size),
+                                desc='users', unit='batch', disable=not show_progress,
+                                leave=False, mininterval=1)]
+  return np.concatenate(out)[:len(queries.names)]
+
+
 def recommend(restored: Restored, queries: Queries, *, k: int, tables: Tables, num_items: int,
               keep_seen: bool = False, show_progress: bool = False
               ) -> tuple[np.ndarray, np.ndarray]:

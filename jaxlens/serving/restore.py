@@ -66,6 +66,12 @@ class Restored:
     return digest.hexdigest()
 
   @property
+  def scores_by_dot(self) -> bool:
+    """A query's score is its inner product with an item's vector (the towers' default), which
+    an approximate nearest-neighbour index can search."""
+    return type(self.model().user_tower).score is user_towers.UserTower.score
+
+  @property
   def user_spec(self) -> user_towers.UserTowerSpec:
     return user_towers.REGISTRY.get(self.config.model.user_tower)
 

@@ -147,11 +147,11 @@ def _title_features(note: dict, content: NewContent, check_ids: Callable[[list[i
 
 
 def _only(content: NewContent, wanted: str, tower: str) -> None:
-  given = [f'--{name}' for name in ('videos', 'covers', 'titles') if getattr(content, name)]
-  if given != [f'--{wanted}']:
-    raise JaxlensError(f'the {tower} item tower encodes new items from --{wanted}'
-                       + (f', not {" and ".join(given)}' if given and given != [f'--{wanted}']
-                          else ''))
+  """The one content flag given (the command takes exactly one) must be the tower's."""
+  given = [name for name in ('videos', 'covers', 'titles') if getattr(content, name)]
+  if given != [wanted]:
+    raise JaxlensError(f'the {tower} item tower encodes new items from --{wanted}, not '
+                       + ', '.join(f'--{name}' for name in given))
 
 
 def item_inputs(restored: Restored, content: NewContent, check_ids: Callable[[list[int]], None]

@@ -140,3 +140,32 @@ def test_an_id_only_tower_refuses(tmp_path, capsys):
               videos) == 2
   err = capsys.readouterr().err
   assert "the 'id' item tower has nothing to embed a new item with" in err
+
+
+def test_new_titles_get_the_tables_own_map(tmp_path):
+  """A title featurised as a new item gives its row of the title table (same TF-IDF, same SVD,
+  same category columns), and an item without a title is one line."""
+  from jaxlens.data import item_features  # pylint: disable=g-import-not-at-top
+  from jaxlens.errors import JaxlensError  # pylint: disable=g-import-not-at-top
+  from jaxlens.extract import title_features  # pylint: disable=g-import-not-at-top
+  from jaxlens.serving import new_items  # pylint: disable=g-import-not-at-top
+  kinds = ('pet', 'game', 'music', 'travel')
+  titles, categories = tmp_path / 'titles.csv', tmp_path / 'tags.csv'
+  titles.write_text(''.join(f'{i}, video {i} about a {kinds[i % 4]} day\n' for i in range(1, 61)))
+  categories.write_text(''.join(f'{i},{kinds[i % 4].title()}\n' for i in range(1, 61)))
+  title_features.extract(str(titles), str(tmp_path / 'table'), dim=6,
+                         categories_path=str(categories))
+  note = item_features.read_note(str(tmp_path / 'table'))
+  new = tmp_path / 'new.csv'
+  new.write_text('9001, video 7 about a travel day\n')
+  seen = []
+  rows, described = new_items._title_features(  # pylint: disable=protected-access
+      note, new_items.NewContent(titles=str(new), categories=str(categories)), seen.extend)
+  table = item_features.load_rows(str(tmp_path / 'table'), np.asarray([7]))[0]
+  np.testing.assert_allclose(rows[9001][:6], table[:6], rtol=1e-4, atol=1e-5)
+  np.testing.assert_array_equal(rows[9001][6:], 0)  # 9001 has no category in the file
+  assert seen == [9001] and described[9001] == ('video 7 about a travel day', '')
+  new.write_text('9002,\n')
+  with pytest.raises(JaxlensError, match='9002 have no title'):
+    new_items._title_features(note, new_items.NewContent(titles=str(new)),  # pylint: disable=protected-access
+                              seen.extend)

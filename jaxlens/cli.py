@@ -32,6 +32,9 @@ VERBS = {
     'report': ('jaxlens.report.__main__', 'tables and figures from runs and sweeps'),
     'aot': ('jaxlens.aot', 'compile a config ahead of time: memory and cost before a launch'),
     'synthetic': ('jaxlens.data.synthetic', 'write a synthetic interactions file of any size'),
+    'recommend': ('jaxlens.recommend', "a trained run's top items for users or a history"),
+    'export': ('jaxlens.export', 'what a service needs: item table, query function (jax.export)'),
+    'embed_items': ('jaxlens.embed_items', 'add items after training: encode their content'),
 }
 
 

@@ -27,3 +27,10 @@ def microlens_data_dir() -> str:
   if not os.path.isdir(path):
     pytest.fail(f'MICROLENS_DATA_DIR={path} is not a folder')
   return path
+
+
+@pytest.fixture(scope='session')
+def toy_run(tmp_path_factory):
+  """The tiny toy SASRec_V run the serving tests share (`tests.serving_runs`)."""
+  from tests import serving_runs  # pylint: disable=g-import-not-at-top
+  return serving_runs.train_toy_run(tmp_path_factory)

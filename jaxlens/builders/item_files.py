@@ -14,6 +14,7 @@ from typing import Callable, Collection, TypeVar
 from jaxlens.errors import JaxlensError
 
 Value = TypeVar('Value')
+ANY_ITEM = range(2**63)  # `known_items` that holds every id (O(1) membership)
 
 
 def _parse_id(token: str, path: str, line_no: int) -> int:

@@ -229,7 +229,6 @@ class ItemFrames(_SplitSource):
       raise JaxlensError(f'num_frames={num_frames}: the dataset stores {stored} frames per item')
     self.num_frames = num_frames or stored
     self.size = tuple(size) if size else (metadata['height'], metadata['width'])
-    self._first_frame = (stored - self.num_frames) // 2
 
   def _position(self, item_id: int) -> int:
     try:
@@ -239,18 +238,16 @@ class ItemFrames(_SplitSource):
 
   def __getitem__(self, index: int) -> np.ndarray:
     record = self._source[index]
-    height, width = self.size
-    clip = np.zeros((self.num_frames, height, width, 3), np.uint8)
-    jpegs = record['frames'][self._first_frame:self._first_frame + self.num_frames]
-    for t, data in enumerate(jpegs):
-      frame = decode_jpeg(data, f'item {record["item_id"]} frame {t}')
-      if frame.shape[:2] != (height, width):
-        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-      clip[t] = frame
-    return clip
+    return clip_from_jpegs(record['frames'], self.num_frames, self.size,
+                           f'item {record["item_id"]}')
 
   def frames(self, item_id: int) -> np.ndarray:
     return self[self._position(item_id)]
+
+  def describe(self, item_id: int) -> tuple[str, str]:
+    """(title, category) of an item; '' where the release has none."""
+    record = self._source[self._position(item_id)]
+    return record['title'].decode(), record['category'].decode()
 
   def status(self, item_id: int) -> str:
     return self._source[self._position(item_id)]['video_status'].decode()
@@ -299,9 +296,29 @@ class ItemCovers(ItemFrames):
 
   def __getitem__(self, index: int) -> np.ndarray:
     record = self._source[index]
-    height, width = self.size
-    if not record['cover']:
-      return np.zeros((self.num_frames, height, width, 3), np.uint8)
-    cover = decode_jpeg(record['cover'], f'item {record["item_id"]} cover')
-    cover = cv2.resize(cover, (width, height), interpolation=cv2.INTER_AREA)
-    return np.repeat(cover[None], self.num_frames, axis=0)
+    return cover_clip(record['cover'], self.num_frames, self.size,
+                      f'item {record["item_id"]} cover')
+
+
+def clip_from_jpegs(jpegs, num_frames: int, size: tuple[int, int], what: str) -> np.ndarray:
+  """uint8 `(num_frames, H, W, 3)`: the central `num_frames` of a stored clip's JPEG frames,
+  decoded and resized to `size`; a clip without frames (missing video) is black."""
+  height, width = size
+  first = (len(jpegs) - num_frames) // 2 if len(jpegs) else 0
+  clip = np.zeros((num_frames, height, width, 3), np.uint8)
+  for t, data in enumerate(jpegs[first:first + num_frames]):
+    frame = decode_jpeg(data, f'{what} frame {t}')
+    if frame.shape[:2] != (height, width):
+      frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    clip[t] = frame
+  return clip
+
+
+def cover_clip(cover: bytes, num_frames: int, size: tuple[int, int], what: str) -> np.ndarray:
+  """A cover image as a still clip: resized to `size`, repeated `num_frames` times; no cover
+  gives black frames."""
+  height, width = size
+  if not cover:
+    return np.zeros((num_frames, height, width, 3), np.uint8)
+  image = cv2.resize(decode_jpeg(cover, what), (width, height), interpolation=cv2.INTER_AREA)
+  return np.repeat(image[None], num_frames, axis=0)

@@ -26,6 +26,7 @@ from jaxlens.data import pipeline
 from jaxlens.data.protocol import Interactions
 from jaxlens.eval import evaluators as evaluators_lib
 from jaxlens.eval import ranking
+from jaxlens.models.user_towers import Tables
 
 
 def eval_view(model: nnx.Module) -> nnx.Module:
@@ -54,21 +55,22 @@ class Evaluation:
                           in_shardings=(state_shardings, None, self._batch_sharding),
                           out_shardings=sharding.replicated(mesh))
 
-  def _model(self, states):
+  def model(self, states) -> nnx.Module:
+    """The recommender of `states` in the evaluation dtype, in eval mode."""
     return eval_view(nnx.merge(self._graphdef, *states, copy=True))
 
   def _table_fn(self, states):
-    return self._model(states).item_table()
+    return self.model(states).item_table()
 
   def _encode_fn(self, states, chunk, clip_table):
     clips = chunk[pipeline.CLIPS] if clip_table is None else clip_table[chunk[pipeline.CLIP_ITEMS]]
-    return self._model(states).encode(clips)
+    return self.model(states).encode(clips)
 
   def _tables_fn(self, states, items):
-    return self._model(states).tables(items)
+    return self.model(states).tables(items)
 
   def _ranks_fn(self, states, tables, batch):
-    model = self._model(states)
+    model = self.model(states)
     queries = model.eval_queries(tables, batch['inputs'], batch[pipeline.USER_IDS])
     scores = model.score(queries, tables.items)
     return {'ranks': ranking.target_ranks(scores, batch['targets'], batch['history'],
@@ -95,11 +97,16 @@ class Evaluation:
     table = jnp.concatenate(chunks)[:self._data.num_items]
     return jnp.concatenate([jnp.zeros_like(table[:1]), table])
 
+  def tables(self, states, items: jax.Array | None = None) -> Tables:
+    """What every query is scored against: the user tower's view of every item's vector (a graph
+    tower's propagation), made once per evaluation; `items`: those vectors `(vocab, D)` when
+    they are not the item tower's (`item_table`)."""
+    return self._tables(states, self.item_table(states) if items is None else items)
+
   def ranks(self, states, split: str) -> tuple[np.ndarray, evaluators_lib.EvalUsers]:
     """Each user's target rank `(num_users,)` in user order, and what evaluators know of the
-    users; both come back from the devices, so a process needs no row but its own. The user
-    tower's tables (a graph tower's propagation) are made once."""
-    tables = self._tables(states, self.item_table(states))
+    users; both come back from the devices, so a process needs no row but its own."""
+    tables = self.tables(states)
     dataset = pipeline.eval_dataset(self._data, split, self._config.batch_size, self._process)
     outputs = [jax.device_get(self._ranks(states, tables,
                                           sharding.global_batch(batch, self._batch_sharding)))

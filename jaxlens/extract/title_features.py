@@ -25,36 +25,57 @@ from jaxlens.data import item_features
 from jaxlens.builders import item_files
 from jaxlens.errors import JaxlensError
 
-ANY_ITEM = range(2**63)  # `known_items` that holds every id (O(1) membership)
 WORD_NGRAMS, CHAR_NGRAMS, MIN_DF = (1, 2), (2, 4), 2
 
 
-def _sha256(path: str) -> str:
+def sha256(path: str) -> str:
   with open(path, 'rb') as f:
     return hashlib.sha256(f.read()).hexdigest()
 
 
+class TitleVectors:
+  """TF-IDF and SVD fitted on a table's titles; `vectors` are theirs, `transform` gives other
+  titles (items added later) the same map. Fitting is deterministic, so fitting the same titles
+  again gives the same map."""
+
+  def __init__(self, texts: list[str], dim: int, seed: int = 0):
+    make = lambda **kwargs: TfidfVectorizer(sublinear_tf=True, min_df=MIN_DF, dtype=np.float32,
+                                            **kwargs)
+    self._tfidf = [make(analyzer='word', ngram_range=WORD_NGRAMS),
+                   make(analyzer='char_wb', ngram_range=CHAR_NGRAMS)]
+    matrix = scipy.sparse.hstack([t.fit_transform(texts) for t in self._tfidf]).tocsr()
+    if dim >= min(matrix.shape):
+      raise JaxlensError(f'dim {dim}: the titles give a {matrix.shape} TF-IDF matrix; choose a '
+                         'smaller dim')
+    self._svd = TruncatedSVD(dim, algorithm='randomized', n_iter=7, random_state=seed)
+    self.vectors = self._svd.fit_transform(matrix).astype(np.float32)
+    self.explained = float(self._svd.explained_variance_ratio_.sum())
+
+  def transform(self, texts: list[str]) -> np.ndarray:
+    matrix = scipy.sparse.hstack([t.transform(texts) for t in self._tfidf]).tocsr()
+    return self._svd.transform(matrix).astype(np.float32)
+
+
 def text_vectors(texts: list[str], dim: int, seed: int = 0) -> tuple[np.ndarray, float]:
   """`(len(texts), dim)` SVD components of the texts' TF-IDF, and the variance they explain."""
-  tfidf = lambda **kwargs: TfidfVectorizer(sublinear_tf=True, min_df=MIN_DF, dtype=np.float32,
-                                           **kwargs).fit_transform(texts)
-  matrix = scipy.sparse.hstack([tfidf(analyzer='word', ngram_range=WORD_NGRAMS),
-                                tfidf(analyzer='char_wb', ngram_range=CHAR_NGRAMS)]).tocsr()
-  if dim >= min(matrix.shape):
-    raise JaxlensError(f'dim {dim}: the titles give a {matrix.shape} TF-IDF matrix; choose a '
-                       'smaller dim')
-  svd = TruncatedSVD(dim, algorithm='randomized', n_iter=7, random_state=seed)
-  return svd.fit_transform(matrix).astype(np.float32), float(svd.explained_variance_ratio_.sum())
+  fitted = TitleVectors(texts, dim, seed)
+  return fitted.vectors, fitted.explained
+
+
+def one_hot_columns(values: list[str], names: list[str]) -> np.ndarray:
+  """`(len(values), len(names))`: 1 in the column of each value's name; '' or an unknown name
+  gives a zero row."""
+  columns = np.zeros((len(values), len(names)), np.float32)
+  index = {name: i for i, name in enumerate(names)}
+  for row, value in enumerate(values):
+    if value in index:
+      columns[row, index[value]] = 1
+  return columns
 
 
 def _one_hot(values: list[str]) -> tuple[np.ndarray, list[str]]:
   names = sorted({value for value in values if value})
-  columns = np.zeros((len(values), len(names)), np.float32)
-  index = {name: i for i, name in enumerate(names)}
-  for row, value in enumerate(values):
-    if value:
-      columns[row, index[value]] = 1
-  return columns, names
+  return one_hot_columns(values, names), names
 
 
 def _table(item_ids: np.ndarray, titles: list[str], directory: str, dim: int,
@@ -83,23 +104,23 @@ def extract(titles_path: str, directory: str, *, dim: int = 64, categories_path:
             likes_views_path: str = '') -> dict[str, Any]:
   """Writes the title table of every item of `titles_path` (MicroLens's title files); returns
   its note."""
-  titles, _ = item_files.read_titles(titles_path, ANY_ITEM)
+  titles, _ = item_files.read_titles(titles_path, item_files.ANY_ITEM)
   if not titles:
     raise JaxlensError(f'{titles_path}: no titles')
   item_ids = np.array(sorted(titles), np.int64)
-  sources = {'titles': os.path.abspath(titles_path), 'titles_sha256': _sha256(titles_path)}
+  sources = {'titles': os.path.abspath(titles_path), 'titles_sha256': sha256(titles_path)}
   known = set(item_ids.tolist())
   categories, likes_views = {}, None
   if categories_path:
     by_item, _ = item_files.read_categories(categories_path, known)
     categories['category'] = [by_item.get(item, '') for item in item_ids]
     sources.update(categories=os.path.abspath(categories_path),
-                   categories_sha256=_sha256(categories_path))
+                   categories_sha256=sha256(categories_path))
   if likes_views_path:
     counts, _ = item_files.read_likes_and_views(likes_views_path, known)
     likes_views = np.array([counts.get(item, (0, 0)) for item in item_ids], np.float64)
     sources.update(likes_views=os.path.abspath(likes_views_path),
-                   likes_views_sha256=_sha256(likes_views_path))
+                   likes_views_sha256=sha256(likes_views_path))
   return _table(item_ids, [titles[item] for item in item_ids], directory, dim, categories,
                 likes_views, sources)
 

@@ -10,7 +10,7 @@
   and what each declares (its own keys' checks, what it works with), settings of parts the
   config does not use, batch sizes against the mesh, the metric that selects the best epoch.
 - `check_data(config, data)`: what needs the protocol's items (a feature table covers them).
-- `check_workdir`, `check_resume`, `save`: the workdir is usable, and a resumed run's
+- `check_workdir`, `check_resume`, `save`, `load`: the workdir is usable, and a resumed run's
   `config.json` agrees with the new config in everything that changes the model, the data or
   the optimisation.
 """
@@ -273,6 +273,18 @@ def _resumable() -> tuple[str, ...]:
 def save(config, workdir: str) -> None:
   """Writes the resolved config to `WORKDIR/config.json` (atomically)."""
   paths.write_json(paths.resolve(workdir) / CONFIG_FILE, _as_json(config))
+
+
+def load(workdir: str) -> ml_collections.ConfigDict:
+  """The resolved config a run saved (`save`), as it trained; a missing or unreadable file is
+  one line."""
+  path = paths.resolve(workdir) / CONFIG_FILE
+  if not path.exists():
+    raise JaxlensError(f'{path} does not exist: {workdir} holds no run of jaxlens train')
+  try:
+    return ml_collections.ConfigDict(paths.read_json(path))
+  except (OSError, ValueError) as e:
+    raise JaxlensError(f'{path}: unreadable ({e})') from None
 
 
 def summary(config) -> str:

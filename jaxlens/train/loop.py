@@ -157,7 +157,7 @@ class Run:
   is_main: bool
 
 
-def _clips(config, data: Interactions, mesh, is_main: bool):
+def clips_of(config, data: Interactions, mesh, is_main: bool):
   """(host store, device table) of a video tower's clips, one of them set; (None, None) for
   towers without per-item inputs. Says which path at the start of the run."""
   if not item_towers.REGISTRY.get(config.model.item_tower).batch_inputs:
@@ -199,7 +199,7 @@ def setup(config, workdir: str) -> Run:
   if is_main:
     configuration.save(config, workdir)
   mesh = sharding.make_mesh(config.mesh)
-  clips, table = _clips(config, data, mesh, is_main)
+  clips, table = clips_of(config, data, mesh, is_main)
   checkpoints = Checkpoints(workdir)
   trainer = build_trainer(config, data, mesh, new_run=not checkpoints.has_any(),
                           clip_table=table)
@@ -379,13 +379,18 @@ class _Loop:
         self._end_trace()
 
 
+def validated_steps(config, state: RunState, steps_per_epoch: int) -> dict[int, float]:
+  """Step -> the selection metric of every validation `state` records (they come at epochs'
+  ends): what `Checkpoints.restore_best` falls back on."""
+  metric = config.eval.select_metric
+  return {entry['epoch'] * steps_per_epoch: entry['valid'][metric] for entry in state.history}
+
+
 def _results(run: Run, state: RunState) -> dict:
   """The best checkpoint evaluated on valid and test."""
   run.checkpoints.wait()
-  metric = run.config.eval.select_metric
-  validated = {entry['epoch'] * run.steps_per_epoch: entry['valid'][metric]
-               for entry in state.history}  # validations come at epochs' ends
-  best = run.checkpoints.restore_best(run.trainer.state, state, validated)
+  best = run.checkpoints.restore_best(run.trainer.state, state,
+                                      validated_steps(run.config, state, run.steps_per_epoch))
   run.trainer.state = best.state
   states = run.trainer.state.model_states()
   eval_start = time.time()

@@ -25,7 +25,8 @@ class ItemTower(nnx.Module):
     with per-item inputs find them in the batch too (`ItemTowerSpec.batch_inputs`).
   - `table()`: `(vocab_size, D)`, every item at once (only towers with `has_table`).
   - `encode(inputs)`: `(N, D)` from per-item inputs of N items, for towers without a table,
-    whose evaluation streams every item's inputs through it in chunks.
+    whose evaluation streams every item's inputs through it in chunks; towers with content
+    also encode items added after training this way (`jaxlens embed_items`).
   - `is_trainable(path)`: the freezing policy over parameter paths relative to the tower.
   Parameters the optimizer treats as content (own learning rate, no weight decay) live under
   the attribute `content`. Fixed arrays a tower reads but never learns (a frozen feature table)

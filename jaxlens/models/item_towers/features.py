@@ -21,6 +21,8 @@ padded as it is).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,11 +39,16 @@ from jaxlens.models.variables import DataArray
 from jaxlens.sharding import Layout
 
 
-def standardised(features: np.ndarray) -> np.ndarray:
-  """Zero mean and variance 1/F per column (constant columns become zero): rows of unit norm on
-  average."""
+def standardisation(features: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+  """The map to zero mean and variance 1/F per column over `features` (constant columns become
+  zero), rows of unit norm on average; applied to items added later, it is the same map."""
   std = features.std(axis=0) * np.sqrt(features.shape[1])
-  return (features - features.mean(axis=0)) / np.where(std > 0, std, 1)
+  mean, scale = features.mean(axis=0), np.where(std > 0, std, 1)
+  return lambda rows: (rows - mean) / scale
+
+
+def standardised(features: np.ndarray) -> np.ndarray:
+  return standardisation(features)(features)
 
 
 class FeatureTower(ItemTower):
@@ -76,6 +83,14 @@ class FeatureTower(ItemTower):
 
   def table(self) -> jax.Array:
     return self(jnp.arange(self.vocab_size))
+
+  def encode(self, features: jax.Array) -> jax.Array:
+    """Items outside the table (added after training) from their standardised features
+    `(N, F)`: the projected feature, and no ID vector (zeros), as a padding row has."""
+    vectors = self.content(features)
+    if self.ids is not None and self.concat:
+      return jnp.concatenate([jnp.zeros_like(vectors), vectors], axis=-1)
+    return vectors
 
 
 def _builder(with_ids: bool):

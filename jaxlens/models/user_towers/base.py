@@ -95,6 +95,12 @@ class UserTowerSpec(Part):
   needs_item_table: bool = dataclasses.field(default=False, kw_only=True)
   description: str = dataclasses.field(default='', kw_only=True)
 
+  @property
+  def reads_history(self) -> bool:
+    """Queries come from the items a user saw (sequence and history tasks), so a history never
+    seen in training has one; `pair` towers score a trained user's own vector."""
+    return self.task != 'pair'
+
   def __post_init__(self):
     if self.family not in FAMILIES:
       raise ValueError(f'user tower {self.name!r}: family {self.family!r} is not one of '

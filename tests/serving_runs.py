@@ -1,0 +1,38 @@
+"""The tiny toy run the serving tests share (`toy_run` in conftest.py): SASRec_V trained for one
+epoch on the toy subset, once per test session."""
+
+import dataclasses
+
+from jaxlens.builders import subset
+from jaxlens.train import loop
+from tests import helpers
+
+
+@dataclasses.dataclass
+class ToyRun:
+  workdir: str
+  data_dir: str
+  results: dict
+
+  @property
+  def restored(self):
+    from jaxlens.serving import restore  # pylint: disable=g-import-not-at-top
+    if not hasattr(self, '_restored'):
+      self._restored = restore.restore(self.workdir, show_progress=False)
+    return self._restored
+
+  @property
+  def users(self):
+    return self.restored.data.users
+
+
+def train_toy_run(tmp_path_factory) -> ToyRun:
+  root = tmp_path_factory.mktemp('toy_run')
+  data_dir = str(root / 'tfds')
+  subset.ensure_built('microlens/toy', data_dir)
+  config = helpers.tiny_video_config()
+  config.data.name, config.data.dir = 'microlens/toy', data_dir
+  config.train.batch_size = config.eval.batch_size = config.eval.encode_batch = 64
+  config.train.epochs = 1
+  workdir = str(root / 'sasrec_v')
+  return ToyRun(workdir, data_dir, loop.train_and_evaluate(config, workdir))

@@ -16,7 +16,8 @@ LAYERS = (
     ('models', 'convert'),
     ('eval',),
     ('train', 'default_config'),
-    ('config_flag', 'configs', 'builders', 'extract', 'sweep', 'report', 'main', 'aot'),
+    ('config_flag', 'configs', 'builders', 'extract', 'sweep', 'report', 'main', 'aot',
+     'serving', 'recommend', 'export', 'embed_items'),
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -1,8 +1,8 @@
 """Paths that may be local or in a bucket (`gs://...`), through `etils.epath`.
 
-Every file jaxlens reads or writes itself (pairs files, config.json, results.json, converted
-weights, built datasets) goes through here, so a workdir or data dir on Cloud Storage works as
-a local one. Orbax (TensorStore) and TensorBoard take the same strings natively.
+Every file jaxlens reads or writes itself (pairs files, config.json, results.json, TensorBoard
+events, converted weights, built datasets) goes through here, so a workdir or data dir on
+Cloud Storage works as a local one. Orbax (TensorStore) takes the same strings natively.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 Tests compile with most of XLA's optimizations off (for the test process and the commands it
 starts): a test's programs are tiny, so compiling them dominates, and unoptimized they compute
-the same values to float rounding. Benchmarks compile as a user's run does.
+the same values to float rounding. Benchmarks compile as a user's run does. For the same reason
+every test process (pytest-xdist workers and the `jaxlens` commands tests start) shares one
+persistent compilation cache, `JAXLENS_TEST_CACHE` (default `.cache/jax-tests` in the
+checkout): tests build the same tiny models again and again, and a hit skips XLA altogether.
 """
 
 import os
@@ -11,6 +14,11 @@ import os
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', 'true')
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.environ.get('JAXLENS_TEST_CACHE') or
+                      os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                   '.cache', 'jax-tests'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('JAX_COMPILATION_CACHE_MAX_SIZE', str(2**30))  # LRU beyond 1 GiB
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position

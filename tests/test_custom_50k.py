@@ -1,6 +1,8 @@
 """MicroLens-50K rewritten as a Parquet table with string ids trains SASRec-ID to exactly the
 metrics of the native pairs file: the custom path keeps every interaction, the order and the
-protocol (the real file, via MICROLENS_DATA_DIR)."""
+protocol (the real file, via MICROLENS_DATA_DIR). Training compares the first 5,000 users (a
+real slice: every line as the release writes it, an eighth of the cost of all 50,000);
+relabelling is checked on the whole file."""
 
 import hashlib
 
@@ -29,16 +31,29 @@ def _renamed_parquet(histories, path, item_name) -> None:
                            'video': [item_name(int(i)) for i in items]}), path)
 
 
+SLICE_USERS = 5_000
+
+
 @pytest.fixture(scope='module')
 def tsv(microlens_data_dir) -> str:
   return f'{microlens_data_dir}/microlens-50k/MicroLens-50k_pairs.tsv'
 
 
 @pytest.fixture(scope='module')
-def built(tsv, tmp_path_factory) -> str:
+def sliced(tsv, tmp_path_factory) -> str:
+  """The release's first `SLICE_USERS` lines, as they are."""
+  path = tmp_path_factory.mktemp('slice') / 'MicroLens-50k_pairs.tsv'
+  with open(tsv, encoding='utf-8') as f:
+    lines = [next(f) for _ in range(SLICE_USERS)]
+  path.write_text(''.join(lines), encoding='utf-8')
+  return str(path)
+
+
+@pytest.fixture(scope='module')
+def built(sliced, tmp_path_factory) -> str:
   """custom/ml50k: items renamed `video-0000123`, whose code point order is the ids' order."""
   folder = tmp_path_factory.mktemp('ml50k')
-  _renamed_parquet(pairs.read_pairs(tsv), folder / 'pairs.parquet', lambda i: f'video-{i:07d}')
+  _renamed_parquet(pairs.read_pairs(sliced), folder / 'pairs.parquet', lambda i: f'video-{i:07d}')
   assert build_main(['custom', '--name=ml50k', f'--interactions={folder}/pairs.parquet',
                      '--user_col=viewer', '--item_col=video', f'--data_dir={folder}']) == 0
   return str(folder)
@@ -52,15 +67,14 @@ def _config():
   return config
 
 
-def test_sasrec_id_gives_the_native_metrics(tsv, built, tmp_path):
+def test_sasrec_id_gives_the_native_metrics(sliced, built, tmp_path):
   native = _config()
-  native.data.pairs_path = tsv
+  native.data.pairs_path = sliced
   custom = _config()
   custom.data.name, custom.data.dir = 'custom/ml50k', built
   want = loop.train_and_evaluate(native, str(tmp_path / 'native'))
   got = loop.train_and_evaluate(custom, str(tmp_path / 'custom'))
-  assert got['data'] == want['data'] == {'users': 50_000, 'items': 19_099,
-                                         'interactions': 339_511}
+  assert got['data'] == want['data'] and want['data']['users'] == SLICE_USERS
   assert got['valid'] == want['valid'] and got['test'] == want['test']
   assert got['test_cold'] == want['test_cold'] and got['breakdowns'] == want['breakdowns']
   assert [h['valid'] for h in got['history']] == [h['valid'] for h in want['history']]

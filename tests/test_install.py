@@ -18,6 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def _run(argv, cwd, **kwargs):
+  """Without the caller's PYTHONPATH: a checkout on it (with the `.egg-info` a wheel build leaves
+  there) would make pip take jaxlens for installed already."""
+  kwargs.setdefault('env', dict(os.environ, PYTHONPATH=''))
   return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=900, **kwargs)
 
 

@@ -24,6 +24,8 @@ from jaxlens.train import loop
 from jaxlens.train.checkpoint import Checkpoints
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # one trained run, damaged many ways
+
 
 def _leaves(state) -> list[np.ndarray]:
   return [np.asarray(jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
@@ -108,7 +110,6 @@ def test_damage_to_each_kind_of_file_falls_back_to_the_previous_step(finished, t
   _damage_each(finished, tmp_path, caplog, kind, _one_of_each_kind(finished))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('kind', chaos.DAMAGES)
 def test_damage_to_every_file_falls_back_to_the_previous_step(finished, tmp_path, caplog, kind):
   _damage_each(finished, tmp_path, caplog, kind,
@@ -157,7 +158,6 @@ def test_a_checkpoint_of_another_model_is_a_config_error_naming_only_real_differ
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6', 'committed.json']
 
 
-@pytest.mark.slow
 def test_the_issues_drill_resumes_from_the_previous_step_in_one_line(finished, tmp_path):
   """Every 97th byte of the largest per-process OCDBT file of the latest step flipped, then the
   same command: exit 0, one warning line and no traceback on the terminal, the final metrics of

@@ -20,6 +20,8 @@ from jaxlens.train import loop
 from jaxlens.train.checkpoint import Checkpoints
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # each test trains and kills runs
+
 
 def _config(tmp_path, epochs=2):
   pairs_path = tmp_path / 'toy_pairs.tsv'

@@ -79,6 +79,7 @@ def _jaxlens(*args):
                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_jaxlens_lists_its_commands_and_each_shows_its_own_flags():
   listing = _jaxlens('--help')
   assert listing.returncode == 0

@@ -1,6 +1,7 @@
 """A run whose workdir and pairs file live in a Cloud Storage bucket, end to end, offline
 (`tests.gcs_emulator`), and the checksums of its checkpoints there."""
 
+import pytest
 from etils import epath
 from google.cloud import storage
 
@@ -9,6 +10,8 @@ from jaxlens.data import pairs, synthetic
 from jaxlens.train import checkpoint, checksums, loop
 from tests import helpers
 from tests.gcs_emulator import BUCKET, bucket  # pylint: disable=unused-import  # a fixture
+
+pytestmark = pytest.mark.slow  # trains against a Cloud Storage emulator
 
 
 def test_path_layer_on_a_bucket_and_locally(bucket, tmp_path):

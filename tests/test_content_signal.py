@@ -1,11 +1,16 @@
 """The content signal is real: on `toy`, SASRec_V beats SASRec-ID on items cold at training
 time, and both beat the most-popular baseline overall."""
 
+import pytest
+
 from jaxlens.data import interactions as interactions_lib
 from jaxlens.builders import subset
 from jaxlens.eval.popularity import most_popular
 from jaxlens.train import loop
 from tests import helpers
+
+pytestmark = pytest.mark.slow  # trains SASRec_V and SASRec-ID on toy
+
 
 def _toy(config, data_dir, epochs):
   config.data.name, config.data.dir = 'microlens/toy', data_dir

@@ -17,6 +17,8 @@ from jaxlens.train.step import Trainer
 from tests import helpers
 from tests.test_checkpoints import _config
 
+pytestmark = pytest.mark.slow  # each test trains runs to divergence
+
 
 def test_absurd_learning_rate_stops_with_one_line(tmp_path):
   config = _config(tmp_path)

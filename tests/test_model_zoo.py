@@ -15,6 +15,8 @@ from jaxlens.models import item_towers, user_towers
 from jaxlens.train import configuration, loop, losses
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # compiles every user and item tower
+
 COMBINATIONS = list(itertools.product(user_towers.REGISTRY.names(), item_towers.REGISTRY.names(),
                                       losses.REGISTRY.names()))
 

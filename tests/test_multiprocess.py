@@ -16,6 +16,8 @@ from jaxlens.data import synthetic
 from jaxlens.builders import subset
 from tests import helpers, multiprocess
 
+pytestmark = pytest.mark.slow  # each test starts a multi-process job
+
 TOLERANCE = 1e-5
 
 
@@ -136,7 +138,6 @@ def test_checkpoint_of_mesh_8_resumes_on_another_mesh(tmp_path, pairs_path, one_
   _assert_same_results(_results(workdir), one_process)
 
 
-@pytest.mark.slow
 def test_a_two_process_job_falls_back_past_a_damaged_step_together(tmp_path, pairs_path,
                                                                    one_process):
   """Process 0 checks the files and moves the damaged step aside; both processes restore the

@@ -17,6 +17,8 @@ from jaxlens.data.clips import ClipStore
 from jaxlens.train import loop
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # each test runs the command line
+
 INFO_LINE = re.compile(r'^I\d{4} ', re.MULTILINE)  # absl's INFO prefix
 
 

@@ -75,6 +75,7 @@ def test_generated_file_reads_back_as_apply_protocol_gives_it(tmp_path, suffix):
   check_against_apply_protocol(path, build(tmp_path / 'manual', tmp_path / 'tfds'))
 
 
+@pytest.mark.slow
 def test_real_50k_reads_back_as_apply_protocol_gives_it(microlens_data_dir, tmp_path):
   manual = f'{microlens_data_dir}/microlens-50k'
   check_against_apply_protocol(f'{manual}/MicroLens-50k_pairs.tsv',

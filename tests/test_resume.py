@@ -16,6 +16,8 @@ from jaxlens.train import checkpoint, loop
 from jaxlens.train.step import Trainer
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # each test trains, stops and resumes runs
+
 
 def _config(pairs_path, tower='id'):
   """'id': SASRec-ID; 'video': SASRec_V; else the CF tower of that name."""

@@ -11,6 +11,8 @@ from jaxlens.builders import subset
 from jaxlens.train import loop
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # trains from a built split and in memory
+
 SEQUENCE = tasks.get('sequence')
 
 

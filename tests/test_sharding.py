@@ -16,6 +16,8 @@ from jaxlens.models import item_towers
 from jaxlens.train import configuration, loop
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # trains on every mesh
+
 
 def _one_step(config, data, devices, data_axis, model_axis):
   config.mesh.data, config.mesh.model = data_axis, model_axis

@@ -16,6 +16,8 @@ from jaxlens.sweep import __main__ as sweep_cli
 from jaxlens.sweep import runner, spec
 from jaxlens.sweep.state import SweepRecord
 
+pytestmark = pytest.mark.slow  # runs sweeps through the command line
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -217,6 +217,7 @@ def test_unbuilt_real_subset_names_the_build_command(tmp_path):
     build.ensure_built('microlens/50k', str(tmp_path))
 
 
+@pytest.mark.slow
 def test_50k_interactions_from_the_real_files(microlens_data_dir, tmp_path):
   folder = os.path.join(microlens_data_dir, 'microlens-50k')
   builder = microlens.MicroLens(config='50k', data_dir=str(tmp_path))

@@ -25,6 +25,8 @@ import torch_references.video as torch_reference
 from torch_references.video import state_dict
 from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
                                  torch_forward)
+
+pytestmark = pytest.mark.slow  # full-size CNNs against their PyTorch originals
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 TOLERANCE = 1e-4

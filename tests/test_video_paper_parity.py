@@ -24,6 +24,8 @@ from jaxlens.convert.pretrained import load_torch
 from jaxlens.models.video import registry
 from tests.video_helpers import jax_forward, random_clips, relative_error, torch_forward
 
+pytestmark = pytest.mark.slow  # full-size encoders against their PyTorch originals
+
 TOLERANCE = 1e-4
 TIGHT = {'mvit_b_16x4': 1e-5, 'mvit_b_32x3': 1e-5}  # see the docstring: catches POOL_EPS=1e-5
 PAPER_ENCODERS = ('r3d_18', 'c2d_r50', 'i3d_r50', 'slow_r50', 'r2plus1d_r50', 'csn_r101',

@@ -14,6 +14,8 @@ from jaxlens.eval.evaluation import eval_view
 from jaxlens.train import loop
 from tests import helpers
 
+pytestmark = pytest.mark.slow  # trains video steps on several meshes
+
 
 def _store(data, config):
   frames = synthetic.RandomFrames(config.data.num_frames, config.data.frame_size)

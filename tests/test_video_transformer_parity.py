@@ -21,6 +21,8 @@ from jaxlens.models.video.transformer import run_blocks
 from tests.video_helpers import jax_forward as forward
 from tests.video_helpers import random_clips, relative_error, torch_forward
 
+pytestmark = pytest.mark.slow  # full-size transformers against their PyTorch originals
+
 FRAMES, CROP = 5, 32
 TOLERANCE = 1e-4  # relative L2 error, fp32
 

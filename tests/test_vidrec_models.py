@@ -28,6 +28,8 @@ from jaxlens.train import configuration, loop, optimizer
 from tests import helpers
 from tests.test_sharding import _assert_meshes_agree
 
+pytestmark = pytest.mark.slow  # trains the VIDRec models on several meshes
+
 D = 8
 # Four users, six items; train = s[:-2]. User 0 repeats item 1 (two edges), item 6 is only ever
 # a valid or test target (no edge), user 2 repeats item 3.

@@ -26,8 +26,9 @@ from torch_references.video import state_dict
 from tests.video_helpers import (jax_forward, random_clips, relative_error, torch_classifier_input,
                                  torch_forward)
 
-pytestmark = pytest.mark.slow  # full-size CNNs against their PyTorch originals
 # pylint: enable=g-import-not-at-top,wrong-import-position
+
+pytestmark = pytest.mark.slow  # full-size CNNs against their PyTorch originals
 
 TOLERANCE = 1e-4
 FRAMES, SIZE = 5, 64  # 5 frames as the paper; 64 px leaves a 2x2 final map to pool

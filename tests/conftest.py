@@ -6,6 +6,8 @@ the same values to float rounding. Benchmarks compile as a user's run does. For 
 every test process (pytest-xdist workers and the `jaxlens` commands tests start) shares one
 persistent compilation cache, `JAXLENS_TEST_CACHE` (default `.cache/jax-tests` in the
 checkout): tests build the same tiny models again and again, and a hit skips XLA altogether.
+The cache has no size bound while tests run (JAX's bound rescans the whole folder at every
+write, which made the suite quadratic in its size); a session starts by trimming it instead.
 """
 
 import os
@@ -18,12 +20,32 @@ os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.environ.get('JAXLENS_TEST_
                       os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                    '.cache', 'jax-tests'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
-os.environ.setdefault('JAX_COMPILATION_CACHE_MAX_SIZE', str(2**30))  # LRU beyond 1 GiB
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.FLAGS.mark_as_parsed()  # Grain's worker processes read absl flags.
+
+CACHE_BOUND_BYTES = 2**30
+
+
+def trim_cache(folder: str, bound_bytes: int) -> None:
+  """Removes the oldest entries of `folder` until it holds at most `bound_bytes`."""
+  entries = sorted(os.scandir(folder), key=lambda entry: entry.stat().st_mtime)
+  size = sum(entry.stat().st_size for entry in entries)
+  for entry in entries:
+    if size <= bound_bytes:
+      return
+    size -= entry.stat().st_size
+    os.remove(entry.path)
+
+
+def pytest_sessionstart(session):
+  """Trims the compilation cache once, in the process that starts the workers."""
+  del session
+  folder = os.environ['JAX_COMPILATION_CACHE_DIR']
+  if not os.environ.get('PYTEST_XDIST_WORKER') and os.path.isdir(folder):
+    trim_cache(folder, CACHE_BOUND_BYTES)
 
 
 @pytest.fixture(scope='session')

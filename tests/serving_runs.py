@@ -1,7 +1,11 @@
 """The tiny toy run the serving tests share (`toy_run` in conftest.py): SASRec_V trained for one
 epoch on the toy subset, once per test session."""
 
+import contextlib
 import dataclasses
+import functools
+
+import pytest
 
 from jaxlens.builders import subset
 from jaxlens.train import loop
@@ -36,3 +40,17 @@ def train_toy_run(tmp_path_factory) -> ToyRun:
   config.train.epochs = 1
   workdir = str(root / 'sasrec_v')
   return ToyRun(workdir, data_dir, loop.train_and_evaluate(config, workdir))
+
+
+@contextlib.contextmanager
+def restoring_once():
+  """`jaxlens.serving.restore.restore` memoised by workdir for the duration (progress bars off):
+  the `jaxlens recommend`, `export` and `embed_items` calls of a test file restore each run once
+  (restoring builds the model and its evaluation and, for a video tower, encodes every item's
+  clips), as a service holding a run would; a run that fails to restore is tried again."""
+  from jaxlens.serving import restore  # pylint: disable=g-import-not-at-top
+  original = restore.restore
+  once = functools.cache(lambda workdir: original(workdir, show_progress=False))
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(restore, 'restore', lambda workdir, show_progress=True: once(workdir))
+    yield

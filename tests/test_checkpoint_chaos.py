@@ -1,9 +1,10 @@
-"""Chaos on a finished run's checkpoints: each file of its latest step damaged in each way, and
-the whole step deleted or half moved away, resumes from the previous step with one warning line
-and the damaged folder moved aside; damage to every step is one error line naming them; a
-checkpoint of another model is still a config error. One finished run is shared; each case
-damages a copy of its checkpoints and restores it as a resumed run does (`restore_latest`), and
-the slow cases resume through the command line and compare final metrics."""
+"""Chaos on a finished run's checkpoints: a file of each kind of its latest step damaged in each
+way, and the whole step deleted or half moved away, resumes from the previous step with one
+warning line and the damaged folder moved aside; damage to every step is one error line naming
+them; a checkpoint of another model is still a config error. One finished run is shared; each
+case damages a copy of its checkpoints and restores it as a resumed run does (`restore_latest`),
+and the slow cases resume through the command line and compare final metrics. Every file of the
+step in each way, each resumed through a whole run: `python -m benchmarks.checkpoint_chaos`."""
 
 import json
 import logging
@@ -87,8 +88,11 @@ def _assert_fell_back(finished, workdir, caplog, moved=('6.damaged',), what=''):
       ['3', 'committed.json', *moved]), what
 
 
-def _damage_each(finished, tmp_path, caplog, kind, names):
-  for name in names:
+@pytest.mark.parametrize('kind', chaos.DAMAGES)
+def test_damage_to_each_kind_of_file_falls_back_to_the_previous_step(finished, tmp_path, caplog,
+                                                                     kind):
+  step_folder = str(finished.workdir / 'checkpoints' / '6')
+  for name in chaos.one_of_each_kind(chaos.files(step_folder)):
     workdir = finished.copy(tmp_path / f'{kind}-{name}'.replace('/', '_'))
     chaos.damage(str(workdir / 'checkpoints' / '6' / name), kind)
     if chaos.file_kind(name) == 'step commit marker' and kind != 'deleted':
@@ -98,22 +102,6 @@ def _damage_each(finished, tmp_path, caplog, kind, names):
       assert all(np.array_equal(a, b) for a, b in zip(leaves, finished.steps[6][0]))
     else:
       _assert_fell_back(finished, workdir, caplog, what=f'{kind} {name}')
-
-
-def _one_of_each_kind(finished) -> list[str]:
-  return chaos.one_of_each_kind(chaos.files(str(finished.workdir / 'checkpoints' / '6')))
-
-
-@pytest.mark.parametrize('kind', chaos.DAMAGES)
-def test_damage_to_each_kind_of_file_falls_back_to_the_previous_step(finished, tmp_path, caplog,
-                                                                     kind):
-  _damage_each(finished, tmp_path, caplog, kind, _one_of_each_kind(finished))
-
-
-@pytest.mark.parametrize('kind', chaos.DAMAGES)
-def test_damage_to_every_file_falls_back_to_the_previous_step(finished, tmp_path, caplog, kind):
-  _damage_each(finished, tmp_path, caplog, kind,
-               chaos.files(str(finished.workdir / 'checkpoints' / '6')))
 
 
 @pytest.mark.parametrize('kind', chaos.STEP_DAMAGES)

@@ -1,10 +1,12 @@
 """Checkpoints survive any kill and any damage: one atomic commit per epoch, damaged steps moved
 aside (never deleted) with a fall back to the newest intact one, and kills at any moment resume
-to the same results as a run never stopped."""
+to the same results as a run never stopped. One finished run is shared: each test that damages or
+reruns a finished run works on a copy of its workdir."""
 
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,14 +25,32 @@ from tests import helpers
 pytestmark = pytest.mark.slow  # each test trains and kills runs
 
 
-def _config(tmp_path, epochs=2):
-  pairs_path = tmp_path / 'toy_pairs.tsv'
-  if not pairs_path.exists():
-    helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+@pytest.fixture(scope='module')
+def pairs_path(tmp_path_factory) -> str:
+  path = tmp_path_factory.mktemp('data') / 'toy_pairs.tsv'
+  helpers.write_pairs(path, synthetic.sequential_interactions(users=40))
+  return str(path)
+
+
+def _config(pairs_path, epochs=2):
   config = helpers.tiny_config()
-  config.data.pairs_path = str(pairs_path)
+  config.data.pairs_path = pairs_path
   config.train.epochs = epochs
   return config
+
+
+@pytest.fixture(scope='module')
+def straight_run(tmp_path_factory, pairs_path):
+  """A finished 2-epoch run (steps 3 and 6): its workdir and results."""
+  workdir = tmp_path_factory.mktemp('straight') / 'run'
+  return workdir, loop.train_and_evaluate(_config(pairs_path), str(workdir))
+
+
+def _copy(run, tmp_path):
+  """A copy of the workdir of `run` (a fixture's (workdir, ...)) to damage or rerun."""
+  workdir = tmp_path / 'run'
+  shutil.copytree(run[0], workdir)
+  return workdir
 
 
 def _truncate_state(step_dir):
@@ -39,12 +59,13 @@ def _truncate_state(step_dir):
       f.truncate(os.path.getsize(path) // 2)
 
 
-def test_damaged_latest_falls_back_to_the_previous_step(tmp_path, caplog):
-  workdir = tmp_path / 'run'
-  straight = loop.train_and_evaluate(_config(tmp_path), str(workdir))
+def test_damaged_latest_falls_back_to_the_previous_step(pairs_path, straight_run, tmp_path,
+                                                        caplog):
+  workdir = _copy(straight_run, tmp_path)
+  straight = straight_run[1]
   checkpoints = workdir / 'checkpoints'
   _truncate_state(checkpoints / '6')
-  resumed = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  resumed = loop.train_and_evaluate(_config(pairs_path, epochs=3), str(workdir))
   assert f'checkpoint {checkpoints}/6 is damaged' in caplog.text
   assert 'resumed from step 3' in caplog.text
   assert (checkpoints / '6.damaged').is_dir()  # kept for inspection, not deleted
@@ -54,13 +75,13 @@ def test_damaged_latest_falls_back_to_the_previous_step(tmp_path, caplog):
   assert [h['epoch'] for h in resumed['history']] == [1, 2, 3]
 
 
-def test_no_intact_checkpoint_is_one_line_naming_the_damaged_folders(tmp_path):
-  workdir = tmp_path / 'run'
-  loop.train_and_evaluate(_config(tmp_path), str(workdir))
+def test_no_intact_checkpoint_is_one_line_naming_the_damaged_folders(pairs_path, straight_run,
+                                                                     tmp_path):
+  workdir = _copy(straight_run, tmp_path)
   for step in ('3', '6'):
     os.remove(workdir / 'checkpoints' / step / 'state' / '_METADATA')
   with pytest.raises(JaxlensError) as error:
-    loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+    loop.train_and_evaluate(_config(pairs_path, epochs=3), str(workdir))
   message = str(error.value)
   assert message.startswith(f'no intact checkpoint in {workdir}/checkpoints: ')
   assert f'{workdir}/checkpoints/6: ' in message and f'{workdir}/checkpoints/3: ' in message
@@ -82,18 +103,39 @@ def _declining_validation(monkeypatch):
   monkeypatch.setattr(Evaluation, 'run', declining)
 
 
-def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, caplog):
+@pytest.fixture(scope='module')
+def declining_run(tmp_path_factory, pairs_path):
+  """Validation declining from epoch 1, the best: a run of 2 epochs, then the same run resumed for
+  a third. Its workdir, the checkpoints after the first session, and the second's results."""
+  workdir = tmp_path_factory.mktemp('declining') / 'run'
+  with pytest.MonkeyPatch.context() as patch:
+    _declining_validation(patch)  # for both sessions: epoch 1 stays the best
+    loop.train_and_evaluate(_config(pairs_path, epochs=2), str(workdir))
+    first_session = sorted(os.listdir(workdir / 'checkpoints'))
+    longer = loop.train_and_evaluate(_config(pairs_path, epochs=3), str(workdir))  # resumes at 6
+  return workdir, first_session, longer
+
+
+def test_a_resumed_run_keeps_the_best_step_of_an_earlier_session(declining_run):
+  """The best of a session that ended is kept through the two newer saves of the next one (Orbax
+  holds step metrics in memory only: a metric policy forgets them at a resume)."""
+  workdir, first_session, longer = declining_run
+  assert first_session == ['3', '6', 'committed.json']
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6', '9', 'committed.json']
+  assert longer['best_epoch'] == 1 and longer['best_fallback'] is None
+
+
+def test_damaged_best_falls_back_to_the_best_intact_step(pairs_path, declining_run, tmp_path,
+                                                         caplog):
   """A damaged best that is not the latest: a rerun resumes from the intact latest, trains
   nothing, and evaluates the best intact kept step instead, saying so."""
-  workdir = tmp_path / 'run'
+  workdir = _copy(declining_run, tmp_path)
   checkpoints = workdir / 'checkpoints'
-  with monkeypatch.context() as patch:
-    _declining_validation(patch)
-    first = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  first = declining_run[2]
   assert first['best_epoch'] == 1 and first.get('best_fallback') is None
   assert sorted(os.listdir(checkpoints)) == ['3', '6', '9', 'committed.json']  # best, latest 2
   _truncate_state(checkpoints / '3')
-  again = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  again = loop.train_and_evaluate(_config(pairs_path, epochs=3), str(workdir))
   assert again['best_epoch'] == 2  # selection metric 1/2: the best of the intact steps 6 and 9
   fallback = again['best_fallback']
   assert fallback['recorded_epoch'] == 1 and fallback['recorded_step'] == 3
@@ -107,30 +149,17 @@ def test_damaged_best_falls_back_to_the_best_intact_step(tmp_path, monkeypatch, 
   with open(workdir / 'results.json') as f:
     assert json.load(f)['best_fallback'] == fallback
   # Every later rerun evaluates the same step and says why.
-  third = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))
+  third = loop.train_and_evaluate(_config(pairs_path, epochs=3), str(workdir))
   assert third['best_epoch'] == 2
   assert third['best_fallback']['reason'] == (
       f'{checkpoints}/3 was moved aside as damaged before ({checkpoints}/3.damaged)')
   assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9', 'committed.json']
 
 
-def test_a_resumed_run_keeps_the_best_step_of_an_earlier_session(tmp_path, monkeypatch):
-  """The best of a session that ended is kept through the two newer saves of the next one (Orbax
-  holds step metrics in memory only: a metric policy forgets them at a resume)."""
-  workdir = tmp_path / 'run'
+def test_no_intact_best_is_one_line_naming_the_damaged_folders(pairs_path, straight_run, tmp_path,
+                                                               monkeypatch):
+  workdir = _copy(straight_run, tmp_path)
   checkpoints = workdir / 'checkpoints'
-  _declining_validation(monkeypatch)  # for both sessions: epoch 1 stays the best
-  loop.train_and_evaluate(_config(tmp_path, epochs=2), str(workdir))
-  assert sorted(os.listdir(checkpoints)) == ['3', '6', 'committed.json']
-  longer = loop.train_and_evaluate(_config(tmp_path, epochs=3), str(workdir))  # resumes at 6
-  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9', 'committed.json']
-  assert longer['best_epoch'] == 1 and longer['best_fallback'] is None
-
-
-def test_no_intact_best_is_one_line_naming_the_damaged_folders(tmp_path, monkeypatch):
-  workdir = tmp_path / 'run'
-  checkpoints = workdir / 'checkpoints'
-  loop.train_and_evaluate(_config(tmp_path), str(workdir))
   restore_latest = Checkpoints.restore_latest
 
   def then_damage(self, state):  # damage after the resume, before the final evaluation
@@ -141,7 +170,7 @@ def test_no_intact_best_is_one_line_naming_the_damaged_folders(tmp_path, monkeyp
 
   monkeypatch.setattr(Checkpoints, 'restore_latest', then_damage)
   with pytest.raises(JaxlensError) as error:
-    loop.train_and_evaluate(_config(tmp_path), str(workdir))
+    loop.train_and_evaluate(_config(pairs_path), str(workdir))
   message = str(error.value)
   assert message.startswith(f'no intact checkpoint to evaluate in {checkpoints}: ')
   assert f'{checkpoints}/6: ' in message and f'{checkpoints}/3: ' in message
@@ -149,28 +178,28 @@ def test_no_intact_best_is_one_line_naming_the_damaged_folders(tmp_path, monkeyp
   assert sorted(os.listdir(checkpoints)) == ['3', '6', 'committed.json']  # nothing moved
 
 
-def test_checkpoint_of_another_model_is_a_config_error_not_damage(tmp_path):
-  workdir = tmp_path / 'run'
-  loop.train_and_evaluate(_config(tmp_path, epochs=1), str(workdir))
+def test_checkpoint_of_another_model_is_a_config_error_not_damage(pairs_path, straight_run,
+                                                                   tmp_path):
+  workdir = _copy(straight_run, tmp_path)
   os.remove(workdir / 'config.json')  # as a workdir from before config.json existed
-  wider = _config(tmp_path)
+  wider = _config(pairs_path)
   wider.model.hidden = 32
-  with pytest.raises(JaxlensError, match=r'checkpoints/3 holds a model of other shapes than '
+  with pytest.raises(JaxlensError, match=r'checkpoints/6 holds a model of other shapes than '
                                          r'the config builds \(.*\(16'):
     loop.train_and_evaluate(wider, str(workdir))
-  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', 'committed.json']
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6', 'committed.json']
 
 
-def _launch(config, workdir):
+def _launch(pairs_path, workdir):
   overrides = [f'--config.{k}={v}' for k, v in (
-      ('data.pairs_path', config.data.pairs_path), ('data.max_seq_len', 6), ('model.hidden', 16),
+      ('data.pairs_path', pairs_path), ('data.max_seq_len', 6), ('model.hidden', 16),
       ('train.batch_size', 16), ('train.epochs', 2), ('eval.batch_size', 16), ('optim.lr', 0.01))]
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
              JAX_PLATFORMS='cpu')
   return subprocess.Popen([sys.executable, '-m', 'jaxlens.main', '--config',
                            'configs/sasrec_id.py', '--workdir', str(workdir), *overrides],
                           cwd=helpers.REPO, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+                          stderr=subprocess.DEVNULL)
 
 
 def _kill_when(process, ready, timeout=240):
@@ -181,24 +210,19 @@ def _kill_when(process, ready, timeout=240):
   process.wait()
 
 
-@pytest.fixture(scope='module')
-def straight_run(tmp_path_factory):
-  tmp_path = tmp_path_factory.mktemp('straight')
-  config = _config(tmp_path)
-  return config, loop.train_and_evaluate(config, str(tmp_path / 'run'))
-
-
 @pytest.mark.parametrize('moment', ['during the first save', 'after the first commit'])
-def test_sigkill_at_any_moment_resumes_to_the_straight_results(tmp_path, moment, straight_run):
-  config, straight = straight_run
+def test_sigkill_at_any_moment_resumes_to_the_straight_results(tmp_path, moment, pairs_path,
+                                                               straight_run):
+  """The command killed, then the same run resumed (in this process: the command's code path
+  past the flags, with nothing left to compile)."""
+  straight = straight_run[1]
   workdir = tmp_path / 'killed'
   checkpoints = workdir / 'checkpoints'
   ready = {'during the first save': lambda: bool(glob.glob(str(checkpoints / '*tmp*'))),
            'after the first commit': lambda: (checkpoints / '3' / 'commit_success.txt').exists()}
-  _kill_when(_launch(config, workdir), ready[moment])
-  finished = _launch(config, workdir)
-  _, stderr = finished.communicate(timeout=600)
-  assert finished.returncode == 0, stderr[-2000:]
+  _kill_when(_launch(pairs_path, workdir), ready[moment])
+  assert not (workdir / 'results.json').exists()  # killed before the end
+  loop.train_and_evaluate(_config(pairs_path), str(workdir))
   with open(workdir / 'results.json') as f:
     resumed = json.load(f)
   for split in ('valid', 'test'):

@@ -25,16 +25,13 @@ def _pairs(tmp_path, text, name='bad_pairs.tsv'):
   return f'--config.data.pairs_path={path}'
 
 
-@pytest.mark.parametrize('text, message', [
-    ('u1\t1 2 3 4 5\nu2;1 2 3\n', 'bad_pairs.tsv:2: expected "user<TAB>item item ...'),
-    ('u1\t1 2 three 4 5\n', "bad_pairs.tsv:1: item 'three' is not an integer id"),
-    ('', 'bad_pairs.tsv: the file holds no interactions'),
-])
-def test_bad_pairs_file(tmp_path, text, message):
-  result = _run(tmp_path, _pairs(tmp_path, text))
+def test_bad_pairs_file(tmp_path):
+  """Every way a pairs file can be wrong is a `JaxlensError` naming the file and line
+  (tests/test_pairs.py); one of them shows how the command reports it."""
+  result = _run(tmp_path, _pairs(tmp_path, 'u1\t1 2 3 4 5\nu2;1 2 3\n'))
   assert result.returncode == 2, result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
-  assert f'error: {tmp_path}/{message}' in result.stderr
+  assert f'error: {tmp_path}/bad_pairs.tsv:2: expected "user<TAB>item item ...' in result.stderr
   assert not (tmp_path / 'run').exists()  # inputs are checked before the workdir is made
 
 

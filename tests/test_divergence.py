@@ -3,6 +3,7 @@ leaves the checkpoints written before it intact and selected."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -11,29 +12,32 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlens.data import synthetic
 from jaxlens.errors import Diverged
 from jaxlens.train import loop
 from jaxlens.train.step import Trainer
 from tests import helpers
-from tests.test_checkpoints import _config
 
 pytestmark = pytest.mark.slow  # each test trains runs to divergence
 
 
-def test_absurd_learning_rate_stops_with_one_line(tmp_path):
-  config = _config(tmp_path)
-  config.optim.lr = 1e6
-  workdir = tmp_path / 'run'
-  with pytest.raises(Diverged, match=r'^loss became nan at step \d+ \(epoch 1\); last good '
-                                     r'checkpoint: none \(nothing was saved\)$'):
-    loop.train_and_evaluate(config, str(workdir))
-  assert not (workdir / 'results.json').exists()
-  assert not [p for p in os.listdir(workdir / 'checkpoints') if p.isdigit()]
+def _pairs(tmp_path) -> str:
+  path = tmp_path / 'toy_pairs.tsv'
+  helpers.write_pairs(path, synthetic.sequential_interactions(users=40))
+  return str(path)
+
+
+def _config(pairs_path, epochs):
+  config = helpers.tiny_config()
+  config.data.pairs_path = pairs_path
+  config.train.epochs = epochs
+  return config
 
 
 def test_divergence_after_a_good_epoch_keeps_its_checkpoint_best(tmp_path, monkeypatch):
+  pairs_path = _pairs(tmp_path)
   workdir = tmp_path / 'run'
-  good = loop.train_and_evaluate(_config(tmp_path, epochs=1), str(workdir))
+  good = loop.train_and_evaluate(_config(pairs_path, epochs=1), str(workdir))
   original = Trainer.run_train_step
 
   def poisoned(self, batch, num_positions):  # the parameters blow up in the second epoch
@@ -43,20 +47,22 @@ def test_divergence_after_a_good_epoch_keeps_its_checkpoint_best(tmp_path, monke
   monkeypatch.setattr(Trainer, 'run_train_step', poisoned)
   with pytest.raises(Diverged, match=r'loss became nan at step 4 \(epoch 2\); last good '
                                      rf'checkpoint: {workdir}/checkpoints/3$'):
-    loop.train_and_evaluate(_config(tmp_path, epochs=2), str(workdir))
+    loop.train_and_evaluate(_config(pairs_path, epochs=2), str(workdir))
   assert sorted(p for p in os.listdir(workdir / 'checkpoints') if p.isdigit()) == ['3']
   monkeypatch.setattr(Trainer, 'run_train_step', original)
-  again = loop.train_and_evaluate(_config(tmp_path, epochs=1), str(workdir))  # nothing to train
+  again = loop.train_and_evaluate(_config(pairs_path, epochs=1), str(workdir))  # nothing to train
   assert again['best_epoch'] == 1
   for name, value in good['test'].items():
     np.testing.assert_allclose(again['test'][name], value, atol=1e-7)
 
 
-def test_command_line_exit_status_and_message(tmp_path):
-  config = _config(tmp_path)
+def test_absurd_learning_rate_stops_with_one_line_and_exit_status_1(tmp_path):
+  """The command line end to end: the first non-finite loss is one `error:` line, exit status 1,
+  no results and no checkpoint, the config as it ran kept beside them."""
+  workdir = tmp_path / 'run'
   result = subprocess.run(
       [sys.executable, '-m', 'jaxlens.main', '--config', 'configs/sasrec_id.py:cpu', '--workdir',
-       str(tmp_path / 'run'), f'--config.data.pairs_path={config.data.pairs_path}',
+       str(workdir), f'--config.data.pairs_path={_pairs(tmp_path)}',
        '--config.optim.lr=1e6', '--config.train.batch_size=16', '--config.eval.batch_size=16',
        '--config.data.max_seq_len=6'],
       cwd=helpers.REPO, env=dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu'),
@@ -64,7 +70,11 @@ def test_command_line_exit_status_and_message(tmp_path):
   assert result.returncode == 1, result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
   errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
-  assert len(errors) == 1 and 'loss became nan at step' in errors[0]
+  assert len(errors) == 1 and re.fullmatch(
+      r'error: loss became nan at step \d+ \(epoch 1\); last good checkpoint: none \(nothing was '
+      r'saved\)', errors[0]), errors
+  assert not (workdir / 'results.json').exists()
+  assert not [p for p in os.listdir(workdir / 'checkpoints') if p.isdigit()]
   assert 'config (resolved):' in result.stdout and '  optim.lr = 1000000.0' in result.stdout
-  with open(tmp_path / 'run' / 'config.json') as f:
+  with open(workdir / 'config.json') as f:
     assert json.load(f)['optim']['lr'] == 1e6

@@ -1,6 +1,10 @@
 """jaxlens embed_items: videos written after training reach the users of their category at about
 the evaluator's cold HR@10, the real MicroLens videos decode and join, and what cannot be
-embedded is one line with the export left as it was."""
+embedded is one line with the export left as it was.
+
+The toy run is exported once (exporting restores the run, encodes its items and serializes its
+functions for three platforms); each test embeds into its own copy. Each run is restored once
+for the whole file (`serving_runs.restoring_once`)."""
 
 import json
 import shutil
@@ -15,9 +19,15 @@ from jaxlens.builders import toy
 from jaxlens.data import synthetic
 from jaxlens.serving import exported
 from jaxlens.train import loop
-from tests import helpers
+from tests import helpers, serving_runs
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _restoring_once():
+  with serving_runs.restoring_once():
+    yield
 
 NEW_ID = 100_000  # new videos are NEW_ID + n, n past the toy's 400 items
 REAL_VIDEOS = ('1002', '10034', '10040')
@@ -27,9 +37,18 @@ def _run(main, *args):
   return main([str(a) for a in args])
 
 
-def _export(toy_run, directory):
+@pytest.fixture(scope='module')
+def toy_export(toy_run, tmp_path_factory):
+  """The toy run's export, to be copied before it is changed."""
+  directory = tmp_path_factory.mktemp('export') / 'export'
   assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', directory) == 0
   return directory
+
+
+@pytest.fixture
+def export_copy(toy_export, tmp_path):
+  """A copy of the toy run's export, this test's to change."""
+  return shutil.copytree(toy_export, tmp_path / 'export')
 
 
 def _category(item: int) -> int:
@@ -37,7 +56,7 @@ def _category(item: int) -> int:
   return (item - NEW_ID if item > NEW_ID else item) % toy.ToySpec().num_categories
 
 
-def test_new_videos_reach_the_users_of_their_category(toy_run, tmp_path, capsys):
+def test_new_videos_reach_the_users_of_their_category(toy_run, export_copy, tmp_path, capsys):
   spec = toy.ToySpec()
   numbers = range(spec.num_items + 1, spec.num_items + 1 + spec.num_categories)
   videos = tmp_path / 'videos'
@@ -45,7 +64,7 @@ def test_new_videos_reach_the_users_of_their_category(toy_run, tmp_path, capsys)
   render = toy.ToySpec(num_items=numbers[-1])  # the toy's videos, for items past its last
   for n in numbers:
     toy.write_mp4(str(videos / f'{NEW_ID + n}.mp4'), toy.render_video(n, render))
-  directory = _export(toy_run, tmp_path / 'export')
+  directory = export_copy
   assert _run(embed_items.main, '--workdir', toy_run.workdir, '--export', directory,
               '--videos', videos) == 0
   out = tmp_path / 'recs.parquet'
@@ -83,12 +102,13 @@ def test_new_videos_reach_the_users_of_their_category(toy_run, tmp_path, capsys)
   capsys.readouterr()
 
 
-def test_real_microlens_videos_decode_and_join(toy_run, tmp_path, microlens_data_dir, capsys):
+def test_real_microlens_videos_decode_and_join(toy_run, export_copy, tmp_path, microlens_data_dir,
+                                               capsys):
   videos = tmp_path / 'videos'
   videos.mkdir()
   for item in REAL_VIDEOS:
     shutil.copy(f'{microlens_data_dir}/microlens-media/videos/{item}.mp4', videos)
-  directory = _export(toy_run, tmp_path / 'export')
+  directory = export_copy
   assert _run(embed_items.main, '--workdir', toy_run.workdir, '--export', directory,
               '--videos', videos) == 0
   served = exported.Export.load(str(directory))
@@ -105,8 +125,8 @@ def _unchanged(directory, before):
   assert not list(directory.glob('*.tmp'))
 
 
-def test_what_cannot_be_embedded_is_one_line(toy_run, tmp_path, capsys):
-  directory = _export(toy_run, tmp_path / 'export')
+def test_what_cannot_be_embedded_is_one_line(toy_run, export_copy, tmp_path, capsys):
+  directory = export_copy
   before = json.loads((directory / 'note.json').read_text())
   capsys.readouterr()
   clash, broken = tmp_path / 'clash', tmp_path / 'broken'

@@ -1,9 +1,14 @@
 """jaxlens export: a fresh process that imports no jaxlens model code loads the export, scores
 its table and reproduces jaxlens recommend's scores to 1e-5 and its top 10 exactly; an export is
-refused by another run or another jaxlens version."""
+refused by another run or another jaxlens version.
+
+The tests share one export of the toy run, made with its index (exporting restores the run,
+encodes its items and serializes its functions for three platforms); the refusal test edits a
+copy. The run is restored once for the whole file (`serving_runs.restoring_once`)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,9 +17,15 @@ import pytest
 
 from jaxlens import export as export_command
 from jaxlens import recommend
-from tests import helpers
+from tests import helpers, serving_runs
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _restoring_once():
+  with serving_runs.restoring_once():
+    yield
 
 # Runs in a fresh interpreter: the export's own loader, then proof that no model code came in.
 FRESH = r'''
@@ -38,9 +49,16 @@ def _run(main, *args):
   return main([str(a) for a in args])
 
 
-def test_a_fresh_process_reproduces_recommend(toy_run, tmp_path, capsys):
-  directory = tmp_path / 'export'
-  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', directory) == 0
+@pytest.fixture(scope='module')
+def export_dir(toy_run, tmp_path_factory):
+  """The toy run's export, with its index."""
+  out = tmp_path_factory.mktemp('export') / 'export'
+  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', out, '--index') == 0
+  return out
+
+
+def test_a_fresh_process_reproduces_recommend(toy_run, export_dir, tmp_path, capsys):
+  directory = export_dir
   note = json.loads((directory / 'note.json').read_text())
   assert note['platforms'] == ['cpu', 'cuda', 'tpu'] and note['items'] == 400
   data = toy_run.restored.data
@@ -65,11 +83,11 @@ def test_a_fresh_process_reproduces_recommend(toy_run, tmp_path, capsys):
   capsys.readouterr()
 
 
-def test_an_export_of_another_run_or_version_is_refused(toy_run, tmp_path, capsys):
-  directory = tmp_path / 'export'
-  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', directory) == 0
-  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', directory) == 2
+def test_an_export_of_another_run_or_version_is_refused(toy_run, export_dir, tmp_path, capsys):
+  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', export_dir) == 2
   assert 'exists' in capsys.readouterr().err
+  directory = tmp_path / 'export'
+  shutil.copytree(export_dir, directory)
   user = toy_run.users[0]
   note_path = directory / 'note.json'
   note = json.loads(note_path.read_text())
@@ -82,12 +100,11 @@ def test_an_export_of_another_run_or_version_is_refused(toy_run, tmp_path, capsy
     assert err.startswith('error: ') and message in err and err.count('\n') == 1, err
 
 
-def test_the_index_answers_as_the_exact_top_k_and_takes_new_items(toy_run, tmp_path, capsys):
+def test_the_index_answers_as_the_exact_top_k_and_takes_new_items(toy_run, export_dir, tmp_path,
+                                                                  capsys):
   """The toy's 400 items are few enough for ScaNN's exact search: --index must give the exact
   answer; items embedded later join the index."""
-  directory = tmp_path / 'export'
-  assert _run(export_command.main, '--workdir', toy_run.workdir, '--out', directory,
-              '--index') == 0
+  directory = export_dir
   users = ','.join(toy_run.users[:5])
   outs = {}
   for flag in ('', '--index'):

@@ -4,8 +4,10 @@ each other, and bad input is one line.
 The consistency check runs `recommend --as_of test --keep_seen` over the whole catalogue and
 drops the seen items other than the target, as the evaluation does (a repeated target stays a
 candidate): each test target must sit at exactly the rank the evaluator counted for that user.
-One model of each tower kind: sequence + video (the shared toy run), CF + id, graph + features,
-a pair-scoring CF tower + id+features, on meshes that split users and items.
+One model of each tower kind: sequence + video (the shared toy run), CF + id, graph + features
+(LightGCN: every graph tower serves through the same propagated tables, and it compiles fastest),
+a pair-scoring CF tower + id+features, on meshes that split users and items. Each run is
+restored once for the whole file (`serving_runs.restoring_once`).
 """
 
 import json
@@ -20,9 +22,15 @@ from jaxlens import recommend
 from jaxlens.data import synthetic
 from jaxlens.serving import restore
 from jaxlens.train import loop
-from tests import helpers
+from tests import helpers, serving_runs
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _restoring_once():
+  with serving_runs.restoring_once():
+    yield
 
 
 def _recommend(capsys, *args):
@@ -83,7 +91,7 @@ def test_ranks_are_the_evaluators(capsys, tmp_path, kind):
     config, mesh_model = helpers.tiny_config(user_tower='dssm'), 2
   elif kind == 'graph_features':
     config, mesh_model = helpers.tiny_features_config(tmp_path / 'features', 'features',
-                                                      'grcn'), 4
+                                                      'lightgcn'), 4
   else:
     config, mesh_model = helpers.tiny_features_config(tmp_path / 'features', 'id+features',
                                                       'nfm'), 2

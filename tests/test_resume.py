@@ -1,8 +1,10 @@
-"""Preemption and resume: N steps straight equal N/2 steps, SIGTERM, and a resumed run."""
+"""Preemption and resume: N steps straight equal N/2 steps, SIGTERM, and a resumed run. The tests
+that resume a finished 1-epoch run share one and work on copies of its workdir."""
 
 import glob
 import json
 import os
+import shutil
 import signal
 
 import numpy as np
@@ -20,9 +22,11 @@ pytestmark = pytest.mark.slow  # each test trains, stops and resumes runs
 
 
 def _config(pairs_path, tower='id'):
-  """'id': SASRec-ID; 'video': SASRec_V; else the CF tower of that name."""
+  """'id': SASRec-ID; 'video': SASRec_V on tiny_c3d's smallest clips; else the CF tower of that
+  name."""
   if tower == 'video':
     config = helpers.tiny_video_config()
+    config.data.num_frames, config.data.frame_size = 2, 8
   else:
     config = helpers.tiny_config('in_batch', 'sasrec' if tower == 'id' else tower)
   config.data.pairs_path = pairs_path
@@ -49,6 +53,24 @@ def _one_epoch(tmp_path):
   config = _config(pairs_path)
   config.train.epochs = 1
   return config
+
+
+@pytest.fixture(scope='module')
+def one_epoch_run(tmp_path_factory):
+  """A finished run of `_one_epoch`: its config, workdir, and the SIGTERM handler before and
+  after it."""
+  root = tmp_path_factory.mktemp('one_epoch')
+  config = _one_epoch(root)
+  before = signal.getsignal(signal.SIGTERM)
+  loop.train_and_evaluate(config, str(root / 'run'))
+  return config, root / 'run', before, signal.getsignal(signal.SIGTERM)
+
+
+def _copy(one_epoch_run, tmp_path):
+  """The config and a copy of the workdir of `one_epoch_run`, to resume."""
+  config, workdir = one_epoch_run[:2]
+  shutil.copytree(workdir, tmp_path / 'run')
+  return config.copy_and_resolve_references(), tmp_path / 'run'
 
 
 def preempt_after(monkeypatch, steps: int):
@@ -119,11 +141,9 @@ def test_sigterm_at_an_epochs_last_step_keeps_its_validation(tmp_path, monkeypat
   assert [h['epoch'] for h in resumed['history']] == [1, 2]
 
 
-def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
+def test_unfinished_checkpoint_is_not_the_latest(one_epoch_run, tmp_path):
   """Orbax renames a checkpoint into place when complete; a crash leaves only a tmp folder."""
-  config = _one_epoch(tmp_path)
-  workdir = tmp_path / 'run'
-  loop.train_and_evaluate(config, str(workdir))
+  config, workdir = _copy(one_epoch_run, tmp_path)
   checkpoints = workdir / 'checkpoints'
   assert sorted(p for p in os.listdir(checkpoints) if p.isdigit()) == ['3']
   (checkpoints / '6.orbax-checkpoint-tmp-1234').mkdir()  # what a crash mid-save leaves behind
@@ -132,11 +152,9 @@ def test_unfinished_checkpoint_is_not_the_latest(tmp_path):
   assert [h['epoch'] for h in results['history']] == [1, 2]  # resumed from step 3, not 6
 
 
-def test_sigterm_handler_is_only_installed_while_training(tmp_path):
-  config = _one_epoch(tmp_path)
-  before = signal.getsignal(signal.SIGTERM)
-  loop.train_and_evaluate(config, str(tmp_path / 'run'))
-  assert signal.getsignal(signal.SIGTERM) is before
+def test_sigterm_handler_is_only_installed_while_training(one_epoch_run):
+  before, after = one_epoch_run[2:]
+  assert after is before
 
 
 @pytest.mark.parametrize('moment', ['setup', 'final evaluation'])
@@ -170,11 +188,9 @@ def test_sigterm_outside_the_steps_is_a_preemption_too(tmp_path, monkeypatch, mo
   assert [h['epoch'] for h in results['history']] == [1]
 
 
-def test_sigterm_while_restoring_is_not_damage(tmp_path, monkeypatch):
+def test_sigterm_while_restoring_is_not_damage(one_epoch_run, tmp_path, monkeypatch):
   """A stop that interrupts the restore of an intact checkpoint moves nothing aside."""
-  config = _one_epoch(tmp_path)
-  workdir = tmp_path / 'run'
-  loop.train_and_evaluate(config, str(workdir))
+  config, workdir = _copy(one_epoch_run, tmp_path)
   original = checkpoint.Checkpoints._restore  # pylint: disable=protected-access
 
   def terminated(self, step, state):

@@ -59,8 +59,10 @@ def test_process_slices_of_the_built_split_make_the_in_memory_global_batches(toy
 
 
 def test_training_from_the_split_equals_training_in_memory(toy, tmp_path):
-  toy.train.update(epochs=2, batch_size=64)
-  toy.eval.batch_size = 256
+  """2 epochs of 8 steps, a small model: every batch of the split is read, in two orders."""
+  toy.train.update(epochs=2, batch_size=256)
+  toy.model.hidden = 16
+  toy.eval.batch_size = 512
   by_user = loop.train_and_evaluate(toy, str(tmp_path / 'by_user'))
   toy.data.min_item_interactions = 1  # warm-1 removes nothing but needs the protocol in memory
   in_memory = loop.train_and_evaluate(toy, str(tmp_path / 'memory'))

@@ -1,6 +1,6 @@
 """The VIDRec baselines DSSM_ID+V (VBPR), MMGCN and GRCN: forward passes against numpy written
 from the papers on a hand-written 4-user, 6-item graph, VBPR's scores and bias-free evaluation,
-one train step on (8,) and (4, 2) meshes against one device, a short `jaxlens.main` run."""
+one train step on a (4, 2) mesh against one device, a short `jaxlens.main` run."""
 
 import json
 import os
@@ -26,7 +26,7 @@ from jaxlens.models.user_towers.grcn import GRCN
 from jaxlens.models.user_towers.mmgcn import MMGCN
 from jaxlens.train import configuration, loop, optimizer
 from tests import helpers
-from tests.test_sharding import _assert_meshes_agree
+from tests.test_sharding import TOWER_MESHES, _assert_meshes_agree
 
 pytestmark = pytest.mark.slow  # trains the VIDRec models on several meshes
 
@@ -321,7 +321,8 @@ def test_bad_vidrec_keys_are_one_line_errors(tmp_path, override, message):
                                                                   ('grcn', 'features', 0.3)])
 def test_vidrec_graph_models_agree_across_meshes(tmp_path, user_tower, item_tower, item_dropout):
   """DSSM_ID+V (concatenated halves), MMGCN_ID+V and GRCN_ID+V (with their configs' item
-  dropout, GRCN's unit item vectors): one step on (8,) and (4, 2) equals the one-device step."""
+  dropout, GRCN's unit item vectors): one step on (4, 2) equals the one-device step (the towers'
+  mesh in tests/test_sharding.py)."""
   config = helpers.tiny_features_config(tmp_path, item_tower, user_tower)
   if user_tower == 'mmgcn':
     config.model.mmgcn.item_dropout = item_dropout
@@ -329,7 +330,7 @@ def test_vidrec_graph_models_agree_across_meshes(tmp_path, user_tower, item_towe
     config.model.grcn.update(item_dropout=item_dropout, unit_item_vectors=True)
   if user_tower == 'dssm':
     config.model.features.combine = 'concat'
-  _assert_meshes_agree(configuration.resolve(config))
+  _assert_meshes_agree(configuration.resolve(config), TOWER_MESHES)
 
 
 def test_grcn_id_v_trains_through_main(tmp_path):

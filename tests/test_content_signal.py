@@ -1,5 +1,10 @@
 """The content signal is real: on `toy`, SASRec_V beats SASRec-ID on items cold at training
-time, and both beat the most-popular baseline overall."""
+time, and both beat the most-popular baseline overall.
+
+Both runs are as short as the claim allows, each validated once, at its end: SASRec_V on 16 px
+frames for 2 epochs (the video tower finds the toy's categories in the first one), SASRec-ID for
+6 (it stays at most-popular's level for 3 and overtakes it by the 5th).
+"""
 
 import pytest
 
@@ -14,16 +19,17 @@ pytestmark = pytest.mark.slow  # trains SASRec_V and SASRec-ID on toy
 
 def _toy(config, data_dir, epochs):
   config.data.name, config.data.dir = 'microlens/toy', data_dir
-  config.train.epochs = epochs
+  config.train.epochs = config.eval.every_epochs = epochs
   return config
 
 
 def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path):
   data_dir = str(tmp_path / 'tfds')
   subset.ensure_built('microlens/toy', data_dir)
-  video = loop.train_and_evaluate(
-      _toy(helpers.load_config('sasrec_v', 'toy'), data_dir, epochs=4), str(tmp_path / 'video'))
-  id_config = _toy(helpers.load_config('sasrec_id', 'cpu'), data_dir, epochs=8)
+  video_config = _toy(helpers.load_config('sasrec_v', 'toy'), data_dir, epochs=2)
+  video_config.data.frame_size = 16
+  video = loop.train_and_evaluate(video_config, str(tmp_path / 'video'))
+  id_config = _toy(helpers.load_config('sasrec_id', 'cpu'), data_dir, epochs=6)
   id_config.train.batch_size, id_config.model.dropout = 64, 0.1  # as the toy video run
   ids = loop.train_and_evaluate(id_config, str(tmp_path / 'id'))
   popular = most_popular(interactions_lib.load(id_config.data), 'test', id_config.eval)

@@ -39,6 +39,13 @@ def hf_checkpoint(videomae_torch, tmp_path_factory) -> str:
   return str(path)
 
 
+def _abstract(name: str, **shape) -> nnx.Module:
+  """Encoder `name` for 'features' without values: what it computes after `restore_encoder` comes
+  from the folder alone (and random initialisation would compile each initialiser)."""
+  return nnx.eval_shape(lambda: registry.get(name).build(output='features', rngs=nnx.Rngs(1),
+                                                         **shape))
+
+
 def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_path):
   out = tmp_path / 'videomae'
   assert main(['--encoder', 'videomae_b', '--checkpoint', hf_checkpoint, '--output', str(out),
@@ -46,8 +53,7 @@ def test_convert_then_restore_matches_torch(videomae_torch, hf_checkpoint, tmp_p
   info = json.loads((out / pretrained.INFO_FILE).read_text())
   assert info == {'encoder': 'videomae_b', 'output_mode': 'features', 'num_frames': FRAMES,
                   'crop_size': CROP, 'source': os.path.abspath(hf_checkpoint)}
-  model = registry.get('videomae_b').build(output='features', rngs=nnx.Rngs(1),
-                                           num_frames=FRAMES, crop_size=CROP)
+  model = _abstract('videomae_b', num_frames=FRAMES, crop_size=CROP)
   pretrained.restore_encoder(model, out)
   clips = random_clips(2, FRAMES, CROP)
   assert relative_error(jax_forward(model, clips), torch_forward(videomae_torch, clips)) <= 1e-4
@@ -88,7 +94,7 @@ def test_cnn_pytorchvideo_checkpoint_matches_torch(tmp_path):
   info = json.loads((out / pretrained.INFO_FILE).read_text())
   assert info == {'encoder': 'x3d_xs', 'output_mode': 'features',
                   'source': str(tmp_path / 'x3d_xs.pyth')}  # CNNs take any clip geometry
-  model = registry.get('x3d_xs').build(output='features', rngs=nnx.Rngs(1))
+  model = _abstract('x3d_xs')
   pretrained.restore_encoder(model, out)
   clips = random_clips(2, FRAMES, CROP)
   evaluation = nnx.view(model, deterministic=True, use_running_average=True,

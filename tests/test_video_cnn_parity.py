@@ -92,11 +92,11 @@ def test_remat_and_bfloat16_keep_the_function():
   def loss_and_grads(model):
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
-    def loss(p):
+    def loss(p, r):
       # copy=True: fresh Variables at this trace level, so nnx.remat may update BatchNorm stats.
-      return jnp.sum(jnp.square(nnx.merge(graphdef, p, rest, copy=True)(clip)))
+      return jnp.sum(jnp.square(nnx.merge(graphdef, p, r, copy=True)(clip)))
 
-    return jax.value_and_grad(loss)(params)
+    return jax.jit(jax.value_and_grad(loss))(params, rest)  # one program, not op by op
 
   plain = load_torch(spec, state, rngs=nnx.Rngs(0))
   remat = load_torch(spec, state, rngs=nnx.Rngs(0), remat=True)

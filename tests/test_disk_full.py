@@ -5,17 +5,22 @@ The disk is a size-limited tmpfs, mounted in a mount namespace of a child proces
 root, or a user namespace where the kernel allows them), so nothing outside it sees the mount.
 """
 
+import errno
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from jaxlens.data import synthetic
+from jaxlens.errors import JaxlensError
 from jaxlens.train import loop
+from jaxlens.train.checkpoint import Checkpoints, RunState
 from tests import helpers
 
 _UNSHARE = ['unshare', '--user', '--map-root-user', '--mount']
@@ -82,6 +87,40 @@ def test_a_save_on_a_full_disk_stops_in_one_line_and_keeps_the_previous_step(tmp
   assert report['listing'] == ['3', 'committed.json']  # the partial step 6 removed
   assert report['step 3'] is None  # intact
   assert report['resumed'] == 3
+
+
+def test_a_write_landing_after_the_failure_leaves_no_partial_folder(tmp_path, monkeypatch):
+  """When one array's write fails for space, the others are still in flight, and in the space
+  the removal frees they create the step's folder again (a save here that fails at once, with
+  a write that lands 0.3 s later)."""
+  pairs_path = tmp_path / 'toy_pairs.tsv'
+  helpers.write_pairs(pairs_path, synthetic.sequential_interactions(users=40))
+  config = helpers.tiny_config()
+  config.data.pairs_path = str(pairs_path)
+  state = helpers.train_state(config)
+  checkpoints = Checkpoints(str(tmp_path / 'run'))
+  checkpoints.save(3, state, RunState(saved_step=3))
+  checkpoints.wait()
+  partial = tmp_path / 'run' / 'checkpoints' / '6.orbax-checkpoint-tmp'
+
+  def late_write():
+    time.sleep(0.3)
+    (partial / 'state').mkdir(parents=True, exist_ok=True)
+    (partial / 'state' / 'array').write_bytes(b'\0' * 64)
+
+  straggler = threading.Thread(target=late_write)
+
+  def failing_save(*args, **kwargs):
+    del args, kwargs
+    partial.mkdir()
+    straggler.start()
+    raise OSError(errno.ENOSPC, 'No space left on device')
+
+  monkeypatch.setattr(checkpoints._manager, 'save', failing_save)  # pylint: disable=protected-access
+  with pytest.raises(JaxlensError, match='ran out of disk space saving step 6'):
+    checkpoints.save(6, state, RunState(saved_step=6))
+  straggler.join()
+  assert sorted(os.listdir(tmp_path / 'run' / 'checkpoints')) == ['3', 'committed.json']
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ import dataclasses
 import errno
 import os
 import shutil
+import time
 from typing import Any
 
 import jax
@@ -135,6 +136,21 @@ def _out_of_space(error: BaseException) -> bool:
   return False
 
 
+def _remove_partial(folder: str, step: int, quiet_seconds: float = 1.0,
+                    limit_seconds: float = 30.0) -> None:
+  """Removes step `step`'s unfinished folders in `folder`, until none has come back for
+  `quiet_seconds`: when one array's write fails, the writes of the others are still in flight,
+  and once the removal frees their space they succeed and create the folder again."""
+  start = quiet_since = time.monotonic()
+  while time.monotonic() - quiet_since < quiet_seconds and time.monotonic() - start < limit_seconds:
+    partials = list(paths.resolve(folder).glob(f'{step}.orbax-checkpoint-tmp*'))
+    for partial in partials:
+      shutil.rmtree(partial, ignore_errors=True)
+    if partials:
+      quiet_since = time.monotonic()
+    time.sleep(0.05)
+
+
 def _sealed(directory: str):
   """Orbax's commit of a step folder (a rename on a disk, a commit file in a bucket), with the
   checksum manifest written into the folder just before it, once the items are final, and the
@@ -218,8 +234,11 @@ class Checkpoints:
         raise
       logging.info('saving step %d ran out of space', self._pending, exc_info=True)
       step, folder = self._pending, os.fspath(paths.resolve(self.directory))
-      for partial in paths.resolve(folder).glob(f'{step}.orbax-checkpoint-tmp*'):
-        shutil.rmtree(partial, ignore_errors=True)
+      try:  # the save's background work (its metadata, its other items) ends first
+        self._manager.wait_until_finished()
+      except Exception:  # pylint: disable=broad-except  # this same failure, reported below
+        pass
+      _remove_partial(folder, step)
       intact = [s for s in self._manager.all_steps() if s != step]
       size = (sum(os.path.getsize(os.path.join(root, name))
                   for root, _, names in os.walk(self._folder(max(intact))) for name in names)

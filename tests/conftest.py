@@ -60,7 +60,21 @@ def microlens_data_dir() -> str:
 
 
 @pytest.fixture(scope='session')
-def toy_run(tmp_path_factory):
-  """The tiny toy SASRec_V run the serving tests share (`tests.serving_runs`)."""
+def toy_data_dir(tmp_path_factory) -> str:
+  """A TFDS data dir holding the built `microlens/toy` subset, built once per session. Tests
+  only read it."""
+  from jaxlens.builders import subset  # pylint: disable=g-import-not-at-top
+  from tests import session_shared  # pylint: disable=g-import-not-at-top
+  return str(session_shared.once(session_shared.session_root(tmp_path_factory), 'toy_tfds',
+                                 lambda folder: subset.ensure_built('microlens/toy', str(folder))))
+
+
+@pytest.fixture(scope='session')
+def toy_run(tmp_path_factory, toy_data_dir):
+  """The tiny toy SASRec_V run the serving tests share (`tests.serving_runs`), trained once per
+  session."""
   from tests import serving_runs  # pylint: disable=g-import-not-at-top
-  return serving_runs.train_toy_run(tmp_path_factory)
+  from tests import session_shared  # pylint: disable=g-import-not-at-top
+  workdir = session_shared.once(session_shared.session_root(tmp_path_factory), 'toy_run',
+                                lambda folder: serving_runs.train_toy_run(toy_data_dir, folder))
+  return serving_runs.ToyRun(str(workdir), toy_data_dir)

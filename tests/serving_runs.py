@@ -4,10 +4,11 @@ epoch on the toy subset, once per test session."""
 import contextlib
 import dataclasses
 import functools
+import json
+import os
 
 import pytest
 
-from jaxlens.builders import subset
 from jaxlens.train import loop
 from tests import helpers
 
@@ -16,7 +17,11 @@ from tests import helpers
 class ToyRun:
   workdir: str
   data_dir: str
-  results: dict
+
+  @property
+  def results(self) -> dict:
+    with open(os.path.join(self.workdir, 'results.json'), encoding='utf-8') as f:
+      return json.load(f)
 
   @property
   def restored(self):
@@ -30,16 +35,13 @@ class ToyRun:
     return self.restored.data.users
 
 
-def train_toy_run(tmp_path_factory) -> ToyRun:
-  root = tmp_path_factory.mktemp('toy_run')
-  data_dir = str(root / 'tfds')
-  subset.ensure_built('microlens/toy', data_dir)
+def train_toy_run(data_dir: str, workdir) -> None:
+  """SASRec_V for one epoch on the toy subset in `data_dir`."""
   config = helpers.tiny_video_config()
   config.data.name, config.data.dir = 'microlens/toy', data_dir
   config.train.batch_size = config.eval.batch_size = config.eval.encode_batch = 64
   config.train.epochs = 1
-  workdir = str(root / 'sasrec_v')
-  return ToyRun(workdir, data_dir, loop.train_and_evaluate(config, workdir))
+  loop.train_and_evaluate(config, str(workdir))
 
 
 @contextlib.contextmanager

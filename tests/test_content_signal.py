@@ -9,7 +9,6 @@ frames for 2 epochs (the video tower finds the toy's categories in the first one
 import pytest
 
 from jaxlens.data import interactions as interactions_lib
-from jaxlens.builders import subset
 from jaxlens.eval.popularity import most_popular
 from jaxlens.train import loop
 from tests import helpers
@@ -23,13 +22,11 @@ def _toy(config, data_dir, epochs):
   return config
 
 
-def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path):
-  data_dir = str(tmp_path / 'tfds')
-  subset.ensure_built('microlens/toy', data_dir)
-  video_config = _toy(helpers.load_config('sasrec_v', 'toy'), data_dir, epochs=2)
+def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path, toy_data_dir):
+  video_config = _toy(helpers.load_config('sasrec_v', 'toy'), toy_data_dir, epochs=2)
   video_config.data.frame_size = 16
   video = loop.train_and_evaluate(video_config, str(tmp_path / 'video'))
-  id_config = _toy(helpers.load_config('sasrec_id', 'cpu'), data_dir, epochs=6)
+  id_config = _toy(helpers.load_config('sasrec_id', 'cpu'), toy_data_dir, epochs=6)
   id_config.train.batch_size, id_config.model.dropout = 64, 0.1  # as the toy video run
   ids = loop.train_and_evaluate(id_config, str(tmp_path / 'id'))
   popular = most_popular(interactions_lib.load(id_config.data), 'test', id_config.eval)

@@ -15,7 +15,6 @@ import pytest
 
 from benchmarks import checkpoint_chaos as chaos
 from jaxlens.data import synthetic
-from jaxlens.builders import subset
 from tests import helpers, multiprocess
 
 pytestmark = pytest.mark.slow  # each test starts a multi-process job
@@ -83,17 +82,10 @@ def test_two_processes_train_like_one(tmp_path, pairs_path, one_process):
              'global batch of 16' in f.read()
 
 
-@pytest.fixture(scope='module')
-def toy_dir(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp('tfds'))
-  subset.ensure_built('microlens/toy', data_dir)
-  return data_dir
-
-
-def test_two_processes_train_video_like_one(tmp_path, toy_dir):
+def test_two_processes_train_video_like_one(tmp_path, toy_data_dir):
   """The toy VideoRec run (tiny_c3d from scratch, 8 steps): each process decodes its slice of
   the batch's distinct clips; the same results as 1 process with 8 devices."""
-  argv = ['--config', 'configs/sasrec_v.py:toy', f'--config.data.dir={toy_dir}',
+  argv = ['--config', 'configs/sasrec_v.py:toy', f'--config.data.dir={toy_data_dir}',
           '--config.train.epochs=1', '--config.train.batch_size=256', '--config.model.hidden=16',
           '--config.data.frame_size=16', '--config.data.max_seq_len=6']
   [(status, _, stderr)] = multiprocess.wait(multiprocess.launch(

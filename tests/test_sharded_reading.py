@@ -7,7 +7,6 @@ import pytest
 
 from jaxlens.data import interactions as interactions_lib
 from jaxlens.data import pipeline, sharded, tasks
-from jaxlens.builders import subset
 from jaxlens.train import loop
 from tests import helpers
 
@@ -17,11 +16,9 @@ SEQUENCE = tasks.get('sequence')
 
 
 @pytest.fixture(scope='module')
-def toy(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp('tfds'))
-  subset.ensure_built('microlens/toy', data_dir)
+def toy(toy_data_dir):
   config = helpers.load_config('sasrec_id', 'cpu')
-  config.data.name, config.data.dir = 'microlens/toy', data_dir
+  config.data.name, config.data.dir = 'microlens/toy', toy_data_dir
   return config
 
 

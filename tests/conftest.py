@@ -69,6 +69,14 @@ def toy_data_dir(tmp_path_factory) -> str:
                                  lambda folder: subset.ensure_built('microlens/toy', str(folder))))
 
 
+@pytest.fixture(scope='module')
+def restoring_once():
+  """The serving commands of a test file restore each run once (`tests.serving_runs`)."""
+  from tests import serving_runs  # pylint: disable=g-import-not-at-top
+  with serving_runs.restoring_once():
+    yield
+
+
 @pytest.fixture(scope='session')
 def toy_run(tmp_path_factory, toy_data_dir):
   """The tiny toy SASRec_V run the serving tests share (`tests.serving_runs`), trained once per

@@ -19,15 +19,9 @@ from jaxlens.builders import toy
 from jaxlens.data import synthetic
 from jaxlens.serving import exported
 from jaxlens.train import loop
-from tests import helpers, serving_runs
+from tests import helpers
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _restoring_once():
-  with serving_runs.restoring_once():
-    yield
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('restoring_once')]
 
 NEW_ID = 100_000  # new videos are NEW_ID + n, n past the toy's 400 items
 REAL_VIDEOS = ('1002', '10034', '10040')

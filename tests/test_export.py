@@ -17,15 +17,9 @@ import pytest
 
 from jaxlens import export as export_command
 from jaxlens import recommend
-from tests import helpers, serving_runs
+from tests import helpers
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _restoring_once():
-  with serving_runs.restoring_once():
-    yield
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('restoring_once')]
 
 # Runs in a fresh interpreter: the export's own loader, then proof that no model code came in.
 FRESH = r'''

@@ -22,15 +22,9 @@ from jaxlens import recommend
 from jaxlens.data import synthetic
 from jaxlens.serving import restore
 from jaxlens.train import loop
-from tests import helpers, serving_runs
+from tests import helpers
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _restoring_once():
-  with serving_runs.restoring_once():
-    yield
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('restoring_once')]
 
 
 def _recommend(capsys, *args):

@@ -20,11 +20,11 @@ from jaxlens.train import loop
 
 SLICE_USERS = 10000  # the first lines of MicroLens-50k_pairs.tsv
 WARM = 5  # data.min_item_interactions: rarer items of the slice are dropped first
-EPOCHS = 10
+EPOCHS = 8
 # RecBole 1.2.1's GRU4Rec on the slice (4,996 users, 5,391 items), valid NDCG@10 by epoch:
-# 0.0048 0.0064 0.0063 0.0075 0.0107 0.0102 0.0124 0.0147 0.0179 0.0168. This recipe ends at
-# 0.0254; the one it replaced (lr 1e-3, no dense layer) at 0.0186.
-RECBOLE_VALID_NDCG10 = 0.0168
+# 0.0048 0.0064 0.0063 0.0075 0.0107 0.0102 0.0124 0.0147 0.0179 0.0168. This recipe reaches
+# 0.0198 at epoch 8 (1.35x); the one it replaced (lr 1e-3, no dense layer) 0.0144.
+RECBOLE_VALID_NDCG10 = 0.0147  # its 8th epoch
 LEAD = 1.2
 
 
@@ -38,7 +38,7 @@ def slice_config(data_dir: str, out: str):
   config = default_config.load('gru4rec_id:cpu')
   config.data.pairs_path = out
   config.data.min_item_interactions = WARM
-  config.train.epochs = EPOCHS
+  config.train.epochs = config.eval.every_epochs = EPOCHS  # validated once, at the end
   config.eval.evaluators = ()
   return config
 
@@ -47,5 +47,6 @@ def slice_config(data_dir: str, out: str):
 def test_cpu_recipe_reaches_recbole_on_a_slice(microlens_data_dir, tmp_path):
   config = slice_config(microlens_data_dir, str(tmp_path / 'pairs.tsv'))
   results = loop.train_and_evaluate(config, str(tmp_path / 'run'))
-  reached = results['history'][-1]['valid']['NDCG@10']  # after EPOCHS epochs, as RecBole's
+  [validated] = results['history']
+  reached = validated['valid']['NDCG@10']  # after EPOCHS epochs, as RecBole's
   assert reached >= LEAD * RECBOLE_VALID_NDCG10, (reached, RECBOLE_VALID_NDCG10)

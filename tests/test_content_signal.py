@@ -1,9 +1,10 @@
 """The content signal is real: on `toy`, SASRec_V beats SASRec-ID on items cold at training
 time, and both beat the most-popular baseline overall.
 
-Both runs are as short as the claim allows, each validated once, at its end: SASRec_V on 16 px
-frames for 2 epochs (the video tower finds the toy's categories in the first one), SASRec-ID for
-6 (it stays at most-popular's level for 3 and overtakes it by the 5th).
+The SASRec_V run is the serving tests' toy run (`toy_run`: 4 frames of 16 px, one epoch, made
+once per session; it tested at HR@10 0.083, 0.105 on the cold users). SASRec-ID trains for 6
+epochs, validated once, at its end: it stays at most-popular's level for 3 and overtakes it by
+the 5th (0.106 at the 6th).
 """
 
 import pytest
@@ -13,20 +14,14 @@ from jaxlens.eval.popularity import most_popular
 from jaxlens.train import loop
 from tests import helpers
 
-pytestmark = pytest.mark.slow  # trains SASRec_V and SASRec-ID on toy
+pytestmark = pytest.mark.slow  # trains SASRec-ID on toy, and SASRec_V unless shared already
 
 
-def _toy(config, data_dir, epochs):
-  config.data.name, config.data.dir = 'microlens/toy', data_dir
-  config.train.epochs = config.eval.every_epochs = epochs
-  return config
-
-
-def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path, toy_data_dir):
-  video_config = _toy(helpers.load_config('sasrec_v', 'toy'), toy_data_dir, epochs=2)
-  video_config.data.frame_size = 16
-  video = loop.train_and_evaluate(video_config, str(tmp_path / 'video'))
-  id_config = _toy(helpers.load_config('sasrec_id', 'cpu'), toy_data_dir, epochs=6)
+def test_video_beats_id_on_cold_items_and_both_beat_popularity(tmp_path, toy_run):
+  video = toy_run.results
+  id_config = helpers.load_config('sasrec_id', 'cpu')
+  id_config.data.name, id_config.data.dir = 'microlens/toy', toy_run.data_dir
+  id_config.train.epochs = id_config.eval.every_epochs = 6
   id_config.train.batch_size, id_config.model.dropout = 64, 0.1  # as the toy video run
   ids = loop.train_and_evaluate(id_config, str(tmp_path / 'id'))
   popular = most_popular(interactions_lib.load(id_config.data), 'test', id_config.eval)

@@ -156,26 +156,47 @@ def test_damaged_best_falls_back_to_the_best_intact_step(pairs_path, declining_r
   assert sorted(os.listdir(checkpoints)) == ['3.damaged', '6', '9', 'committed.json']
 
 
-def test_no_intact_best_is_one_line_naming_the_damaged_folders(pairs_path, straight_run, tmp_path,
-                                                               monkeypatch):
-  workdir = _copy(straight_run, tmp_path)
+def test_no_intact_best_is_one_line_naming_the_damaged_folders(pairs_path, declining_run,
+                                                               tmp_path, monkeypatch):
+  workdir = _copy(declining_run, tmp_path)
   checkpoints = workdir / 'checkpoints'
   restore_latest = Checkpoints.restore_latest
 
   def then_damage(self, state):  # damage after the resume, before the final evaluation
     restored = restore_latest(self, state)
-    for step in ('3', '6'):
+    for step in ('3', '6', '9'):
       _truncate_state(checkpoints / step)
     return restored
 
   monkeypatch.setattr(Checkpoints, 'restore_latest', then_damage)
   with pytest.raises(JaxlensError) as error:
-    loop.train_and_evaluate(_config(pairs_path), str(workdir))
+    loop.train_and_evaluate(_config(pairs_path, epochs=3), str(workdir))
   message = str(error.value)
   assert message.startswith(f'no intact checkpoint to evaluate in {checkpoints}: ')
-  assert f'{checkpoints}/6: ' in message and f'{checkpoints}/3: ' in message
+  assert all(f'{checkpoints}/{step}: ' in message for step in (3, 6, 9))
   assert '\n' not in message
-  assert sorted(os.listdir(checkpoints)) == ['3', '6', 'committed.json']  # nothing moved
+  assert sorted(os.listdir(checkpoints)) == ['3', '6', '9', 'committed.json']  # nothing moved
+
+
+def test_the_best_is_read_only_when_it_is_not_the_state_held(pairs_path, straight_run,
+                                                             declining_run, tmp_path, monkeypatch):
+  """A run that ends at its best step evaluates the state it holds; a rerun of a finished run
+  reads its latest step, and its best too when that is another step (and so does restoring a
+  run to serve it)."""
+  from jaxlens.serving import restore  # pylint: disable=g-import-not-at-top
+  reads = []
+  read = Checkpoints._restore  # pylint: disable=protected-access
+  monkeypatch.setattr(Checkpoints, '_restore',
+                      lambda self, step, state: reads.append(step) or read(self, step, state))
+  workdir = _copy(straight_run, tmp_path / 'straight')
+  assert straight_run[1]['best_epoch'] == 2
+  again = loop.train_and_evaluate(_config(pairs_path), str(workdir))
+  assert reads == [6] and again['test'] == straight_run[1]['test']
+  assert restore.restore(str(workdir), show_progress=False).step == 6 and reads == [6, 6]
+  reads.clear()
+  loop.train_and_evaluate(_config(pairs_path, epochs=3), str(_copy(declining_run,
+                                                                   tmp_path / 'declining')))
+  assert reads == [9, 3]
 
 
 def test_checkpoint_of_another_model_is_a_config_error_not_damage(pairs_path, straight_run,

@@ -105,10 +105,10 @@ def restore(workdir: str, show_progress: bool = True) -> Restored:
   latest = checkpoints.restore_latest(trainer.state)
   if latest is None:
     raise JaxlensError(f'{checkpoints.directory} holds no readable checkpoint')
-  _, run = latest
+  state, run = latest
   rows = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task).rows(data)
   steps = pipeline.steps_per_epoch(len(rows), config.train.batch_size)
-  best = checkpoints.restore_best(trainer.state, run, loop.validated_steps(config, run, steps))
+  best = checkpoints.restore_best(state, run, loop.validated_steps(config, run, steps), held=True)
   evaluation = loop.build_evaluation(config, data, trainer, mesh, clips,
                                      show_progress=show_progress)
   return Restored(workdir, config, data, mesh, evaluation, best.state.model_states(), best.step,

@@ -368,13 +368,20 @@ class Checkpoints:
     return (f'moved aside as damaged before ({self.directory}/{moved[-1]})' if moved
             else 'no longer kept')
 
-  def restore_best(self, state, run: RunState, validated: dict[int, float]) -> Best:
+  def restore_best(self, state, run: RunState, validated: dict[int, float], *,
+                   held: bool = False) -> Best:
     """The best step `run` records (the latest when nothing was validated). If it cannot be
     read, it is moved aside with a warning and the best intact kept step by the selection
     metric (`validated`: step -> metric, from the run's history) is restored instead
     (`Best.fallback` says so); if none is, one line names the damaged folders and nothing is
-    moved."""
+    moved.
+
+    `held`: `state` holds the values of its own step (a run that just trained or restored it).
+    When that is the step wanted, it is the best as it stands: nothing is read (for a large
+    model, from a bucket, that read costs as much as the save)."""
     wanted = run.best['step'] if run.best else self._manager.latest_step()
+    if held and wanted == int(state.step):
+      return Best(state, wanted, run.best['epoch'] if run.best else run.epoch)
     kept = self._manager.all_steps()
     others = (sorted((s for s in kept if s in validated), reverse=True,
                      key=lambda s: selection_key({'select': validated[s], 'step': s}))

@@ -390,7 +390,8 @@ def _results(run: Run, state: RunState) -> dict:
   """The best checkpoint evaluated on valid and test."""
   run.checkpoints.wait()
   best = run.checkpoints.restore_best(run.trainer.state, state,
-                                      validated_steps(run.config, state, run.steps_per_epoch))
+                                      validated_steps(run.config, state, run.steps_per_epoch),
+                                      held=True)
   run.trainer.state = best.state
   states = run.trainer.state.model_states()
   eval_start = time.time()

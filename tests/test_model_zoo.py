@@ -150,3 +150,32 @@ def test_steps_do_not_retrace_as_distinct_clip_counts_change():
   assert trainer.compiled_variants() == len(shapes)
   assert len({bucket for bucket, _ in shapes}) < len(distinct)
   assert evaluation.compiled_variants() == {'table': 0, 'encode': 1, 'tables': 1, 'ranks': 1}
+
+
+@pytest.mark.parametrize('loss', ['in_batch', 'bce'])  # bce: negatives' clips count too
+def test_a_short_run_pads_its_batches_to_one_planned_shape(loss):
+  """The batches above compile 3 shapes; planned from the run's first batches, every batch of its
+  2 epochs has the same distinct-clip count and query bound, at least its own. A run of more
+  than 256 steps keeps the buckets."""
+  config = configuration.resolve(helpers.tiny_video_config())
+  config.loss.name, config.mesh.data = loss, 1
+  data = synthetic.sequential_interactions(users=64, items=400)
+  mesh = sharding.make_mesh(config.mesh, jax.devices()[:1])
+  trainer = loop.build_trainer(config, data, mesh)
+  rows = trainer.task.rows(data)
+  buckets = pipeline.BatchLayout(trainer.task, data.num_items,
+                                 negatives=trainer.loss.needs_negatives, clips_on_device=True,
+                                 clip_multiple=loop.unique_bucket(config, mesh))
+  longer = config.copy_and_resolve_references()
+  longer.train.epochs = 65  # 4 steps an epoch
+  assert loop.plan_shapes(longer, trainer, rows, buckets) is buckets
+  assert trainer.position_floor == 0
+  layout = loop.plan_shapes(config, trainer, rows, buckets)
+  steps = pipeline.steps_per_epoch(len(rows), config.train.batch_size)
+  batches = list(itertools.islice(pipeline.train_dataset(
+      rows, layout, config.train.batch_size, 2, seed=config.seed), 2 * steps))
+  shapes = {(len(batch['clip_items']),
+             trainer.position_bound(config.train.batch_size, int(batch['num_positions'])))
+            for batch in batches}
+  assert shapes == {(layout.distinct_floor, trainer.position_floor)}
+  assert max(int(batch['clip_mask'].sum()) for batch in batches) <= layout.distinct_floor

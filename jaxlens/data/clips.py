@@ -33,21 +33,22 @@ class ClipStore:
     return out
 
 
-def distinct_items(fields: dict[str, np.ndarray], multiple: int
+def distinct_items(fields: dict[str, np.ndarray], multiple: int, at_least: int = 0
                    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
   """The distinct non-padding items of a global batch's id fields, each id's index among them,
   and a mask of the real entries.
 
-  The list is padded to a multiple of `multiple` (few distinct shapes compile) by repeating real
-  items, so no blank clip is ever encoded; the mask (1 distinct, 0 filler) keeps the repeats out
-  of BatchNorm statistics. Padding ids point at entry 0, a real item; their embeddings are
-  masked by the tower.
+  The list is padded to `at_least` items (a multiple of `multiple`: the run's planned shape), or
+  to the next multiple of `multiple` when it holds more (few distinct shapes compile), by
+  repeating real items, so no blank clip is ever encoded; the mask (1 distinct, 0 filler) keeps
+  the repeats out of BatchNorm statistics. Padding ids point at entry 0, a real item; their
+  embeddings are masked by the tower.
   """
   flat = np.concatenate([ids.reshape(-1) for ids in fields.values()])
   items, inverse = np.unique(flat, return_inverse=True)
   if items[0] == 0:
     items, inverse = items[1:], np.maximum(inverse - 1, 0)
-  size = max(multiple, -(-len(items) // multiple) * multiple)
+  size = max(multiple, at_least, -(-len(items) // multiple) * multiple)
   padded = np.resize(items, size) if len(items) else np.ones(size, items.dtype)
   mask = (np.arange(size) < len(items)).astype(np.float32)
   index, start = {}, 0

@@ -2,8 +2,10 @@
 
 Every process computes the same global order of rows and takes its contiguous slice of each
 global batch, so `jax.make_array_from_process_local_data` assembles the global batch on a
-multi-host mesh. Shapes are static: an epoch is padded with empty rows (all-padding rows carry
-no loss and mask out of the in-batch negatives), so nothing is dropped and nothing recompiles.
+multi-host mesh. An epoch is padded with empty rows (all-padding rows carry no loss and mask out
+of the in-batch negatives), so nothing is dropped; a batch's real queries and distinct items are
+padded to the largest counts of the run's first batches (`planned_counts`), so a run compiles
+one step shape as a rule.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ class BatchLayout:
   # The clips live on the devices (`clip_items` ids travel instead of pixels).
   clips_on_device: bool = False
   clip_multiple: int = 1  # the distinct-clip list is padded to a multiple of this
+  # ... and to at least this many entries (a multiple of `clip_multiple` x processes): the
+  # run's planned shape (`planned_counts`), so that batches within the plan share one shape.
+  distinct_floor: int = 0
 
   @property
   def distinct(self) -> bool:
@@ -113,7 +118,8 @@ class _TrainBatch:
     batch[USER_IDS] = take(user_ids)
     batch[NUM_POSITIONS] = np.int64(np.count_nonzero(take(queries)))
     if layout.distinct:
-      items, index, mask = distinct_items(ids, layout.clip_multiple * process.count)
+      items, index, mask = distinct_items(ids, layout.clip_multiple * process.count,
+                                          layout.distinct_floor)
       if layout.clips_on_device:
         batch[CLIP_ITEMS] = take(items).astype(np.int32)
       else:
@@ -147,10 +153,38 @@ def train_dataset(rows: TrainRows, layout: BatchLayout, global_batch: int, num_e
   another number of processes, devices or loader workers.
   """
   process.local_size(global_batch)
+  ds = _batches(rows, layout, global_batch, num_epochs, seed, process)[start_step:]
+  return to_iterator(ds, options)
+
+
+def _batches(rows: TrainRows, layout: BatchLayout, global_batch: int, num_epochs: int, seed: int,
+             process: ProcessSlice) -> grain.MapDataset:
   total = padded_length(len(rows), global_batch)
   ds = grain.MapDataset.range(total).seed(seed).shuffle().repeat(num_epochs)
-  ds = ds.batch(global_batch).random_map(_TrainBatch(rows, layout, process))[start_step:]
-  return to_iterator(ds, options)
+  return ds.batch(global_batch).random_map(_TrainBatch(rows, layout, process))
+
+
+PLANNED_BATCHES, PLANNED_EPOCHS = 256, 4
+
+
+def planned_counts(rows: TrainRows, layout: BatchLayout, global_batch: int, seed: int,
+                   process: ProcessSlice = ProcessSlice()) -> np.ndarray:
+  """`(batches, 2)`: this process's share of the real queries and of the distinct items (0
+  without per-item inputs) of each batch of a run's first `PLANNED_EPOCHS` epochs (at most
+  `PLANNED_BATCHES` batches), ids only; summed over processes, the global counts.
+
+  A short run pads every batch to the largest of these (`loop.plan_shapes`). The batches read
+  depend on `seed` alone, not on the run's epochs or where it resumes: every session of a run,
+  and a run of more epochs, plans the same shapes.
+  """
+  ids_only = dataclasses.replace(layout, clips=None, clips_on_device=layout.distinct,
+                                 distinct_floor=0)
+  steps = steps_per_epoch(len(rows), global_batch)
+  batches = min(PLANNED_BATCHES, PLANNED_EPOCHS * steps)
+  ds = _batches(rows, ids_only, global_batch, -(-batches // steps), seed, process)
+  counts = [(batch[NUM_POSITIONS], batch[CLIP_MASK].sum() if layout.distinct else 0)
+            for batch in (ds[step] for step in range(batches))]
+  return np.asarray(counts, np.int64)
 
 
 def to_iterator(ds: grain.MapDataset, options: ReadOptions) -> grain.IterDataset:

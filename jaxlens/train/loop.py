@@ -209,10 +209,9 @@ def setup(config, workdir: str) -> Run:
   logging.info('process %d of %d loads rows %d-%d of every global batch of %d', process.index,
                process.count, process.index * local, (process.index + 1) * local - 1,
                config.train.batch_size)
-  layout = pipeline.BatchLayout(trainer.task, data.num_items,
-                                negatives=trainer.loss.needs_negatives, clips=clips,
-                                clips_on_device=table is not None,
-                                clip_multiple=unique_bucket(config, mesh))
+  layout = plan_shapes(config, trainer, rows, pipeline.BatchLayout(
+      trainer.task, data.num_items, negatives=trainer.loss.needs_negatives, clips=clips,
+      clips_on_device=table is not None, clip_multiple=unique_bucket(config, mesh)))
   return Run(config, workdir, data, trainer,
              build_evaluation(config, data, trainer, mesh, clips, show_progress=is_main),
              checkpoints, rows, layout,
@@ -221,11 +220,31 @@ def setup(config, workdir: str) -> Run:
              is_main)
 
 
-def _global_count(local: np.int64) -> int:
-  """A count over the global batch from every process's count of its slice."""
+def _global_count(local: np.ndarray) -> np.ndarray:
+  """Counts over global batches from every process's counts of its slices."""
   if jax.process_count() == 1:
-    return int(local)
-  return int(np.sum(multihost_utils.process_allgather(np.asarray(local))))
+    return np.asarray(local)
+  return np.sum(multihost_utils.process_allgather(np.asarray(local)), axis=0)
+
+
+def plan_shapes(config, trainer: Trainer, rows: tasks.TrainRows,
+                layout: pipeline.BatchLayout) -> pipeline.BatchLayout:
+  """A run of at most `pipeline.PLANNED_BATCHES` steps pads every batch to the largest query and
+  distinct-item counts of its first batches (`pipeline.planned_counts`; the trainer's query
+  floor, and the layout returned): one step shape, where each batch's own bucket would compile
+  several within a few steps. A longer run keeps the buckets, which pad less at every step."""
+  steps = pipeline.steps_per_epoch(len(rows), config.train.batch_size) * config.train.epochs
+  if steps > pipeline.PLANNED_BATCHES:
+    return layout
+  process = _process()
+  counts = _global_count(pipeline.planned_counts(rows, layout, config.train.batch_size,
+                                                 config.seed, process))
+  positions, distinct = (int(count) for count in counts.max(axis=0))
+  trainer.position_floor = trainer.position_bound(config.train.batch_size, positions)
+  floor = pipeline.padded_length(distinct, layout.clip_multiple * process.count)
+  logging.info('batch shapes planned from %d batches: %d queries%s', len(counts),
+               trainer.position_floor, f', {floor} distinct items' if layout.distinct else '')
+  return dataclasses.replace(layout, distinct_floor=floor if layout.distinct else 0)
 
 
 def _first_nonfinite(pending: list[tuple[int, dict]]) -> tuple[int, str, float] | None:
@@ -350,7 +369,7 @@ class _Loop:
       while True:
         self._trace(step)
         batch = next(self._batches)
-        num_positions = _global_count(batch.pop(pipeline.NUM_POSITIONS))
+        num_positions = int(_global_count(batch.pop(pipeline.NUM_POSITIONS)))
         metrics = run.trainer.run_train_step(sharding.global_batch(batch, run.batch_sharding),
                                              num_positions)
         step += 1

@@ -63,6 +63,7 @@ class Trainer:
     self.loss, self.task, self.num_items, self.tx = loss, task, num_items, tx
     self.negatives_group = negatives_group
     self.clip_table = clip_table
+    self.position_floor = 0  # the run's planned query count (`loop.plan_shapes`)
     self._log_pop = jnp.asarray(log_popularity)
     trainable = lambda path, value: model.is_trainable(tuple(path))
     self.graphdef, params, frozen, data, rest = nnx.split(
@@ -113,9 +114,9 @@ class Trainer:
         out_shardings=(state_sharding, None), donate_argnums=0, static_argnums=3)
 
   def position_bound(self, rows: int, num_positions: int) -> int:
-    """The static query count of a step: rounded up to a multiple of the rows, so few shapes
-    compile."""
-    return max(rows, -(-num_positions // rows) * rows)
+    """The static query count of a step: the run's planned count, or a larger one rounded up to
+    a multiple of the rows, so few shapes compile."""
+    return max(rows, self.position_floor, -(-num_positions // rows) * rows)
 
   def run_train_step(self, batch, num_positions: int):
     """One step on a global batch; returns its metrics as device arrays (no host sync)."""

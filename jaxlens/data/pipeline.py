@@ -3,9 +3,9 @@
 Every process computes the same global order of rows and takes its contiguous slice of each
 global batch, so `jax.make_array_from_process_local_data` assembles the global batch on a
 multi-host mesh. An epoch is padded with empty rows (all-padding rows carry no loss and mask out
-of the in-batch negatives), so nothing is dropped; a batch's real queries and distinct items are
-padded to the largest counts of the run's first batches (`planned_counts`), so a run compiles
-one step shape as a rule.
+of the in-batch negatives), so nothing is dropped. A short run pads every batch's real queries
+and distinct items to the largest counts of its first batches (`planned_counts`), so it compiles
+one step shape; a long one rounds each batch up to its own bucket.
 """
 
 from __future__ import annotations

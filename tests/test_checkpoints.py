@@ -5,6 +5,7 @@ reruns a finished run works on a copy of its workdir."""
 
 import glob
 import json
+import logging
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ from jaxlens.data import synthetic
 from jaxlens.errors import JaxlensError
 from jaxlens.eval.evaluation import Evaluation
 from jaxlens.train import loop
-from jaxlens.train.checkpoint import Checkpoints
+from jaxlens.train.checkpoint import Checkpoints, RunState
 from tests import helpers
 
 pytestmark = pytest.mark.slow  # each test trains and kills runs
@@ -250,3 +252,29 @@ def test_sigkill_at_any_moment_resumes_to_the_straight_results(tmp_path, moment,
     for name, value in straight[split].items():
       np.testing.assert_allclose(resumed[split][name], value, atol=1e-6, err_msg=name)
   assert resumed['best_epoch'] == straight['best_epoch']
+
+
+class _ReplicatedLeaves:
+  """A state of small arrays replicated over every device, of shapes no other test saves (a
+  program compiled earlier in the session would hide one compiled here)."""
+
+  def __init__(self):
+    replicated = jax.NamedSharding(jax.make_mesh((jax.device_count(),), ('data',)), jax.P())
+    self.leaves = {'bias': jax.device_put(np.arange(40, dtype=np.float32), replicated),
+                   'scale': jax.device_put(np.ones((8, 3), np.float32), replicated)}
+
+  def checkpointed(self):
+    return self.leaves
+
+
+def test_saving_small_replicated_leaves_compiles_nothing(tmp_path, caplog):
+  """Orbax splits a replicated array into one slice per replica, each slice shape a program of
+  its own, only when the slices are large (`REPLICA_PARALLEL_MIN_SLICE_BYTES`)."""
+  assert jax.device_count() == 8
+  state = _ReplicatedLeaves()
+  checkpoints = Checkpoints(str(tmp_path))
+  with jax.log_compiles(), caplog.at_level(logging.WARNING):
+    checkpoints.save(1, state, RunState())
+    checkpoints.wait()
+  assert not [r.getMessage() for r in caplog.records if r.getMessage().startswith('Compiling')]
+  assert checkpoints.has_any()

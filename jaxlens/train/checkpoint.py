@@ -43,6 +43,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
+# The store Orbax's default array handler writes with; Orbax exports no other name for it.
+from orbax.checkpoint._src.metadata import array_metadata_store
 
 from jaxlens import paths, process_zero
 from jaxlens.errors import JaxlensError
@@ -51,6 +53,14 @@ from jaxlens.train import checksums
 DIRECTORY = 'checkpoints'
 COMMITTED = 'committed.json'  # {'step': the newest step committed}, written after each commit
 _ASKS_FOR_MANIFEST = 'checksums'  # the step metadata's custom key saying a manifest was written
+# Orbax saves an array replicated over the data axis in parallel, one slice per replica, and
+# each slice shape compiles a program of its own: for a small leaf (a bias, a norm scale) that
+# costs more than it saves. Only slices of at least this size are split (the tables of a real
+# run are); a tiny test run compiled 96 programs before and 40 after.
+REPLICA_PARALLEL_MIN_SLICE_BYTES = 2**20
+ocp.type_handlers.register_type_handler(jax.Array, ocp.type_handlers.ArrayHandler(
+    min_slice_bytes_for_replica_parallel=REPLICA_PARALLEL_MIN_SLICE_BYTES,
+    array_metadata_store=array_metadata_store.Store()), override=True)  # as Orbax's default
 
 
 def holds_a_run(workdir: str) -> bool:

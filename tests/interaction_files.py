@@ -1,6 +1,7 @@
 """Interaction files holding every case the protocol and both build paths must agree on, and
 the files of a built dataset, to compare builds byte for byte."""
 
+import itertools
 import os
 import pathlib
 
@@ -39,6 +40,14 @@ def write_generated(folder, suffix: str, users: int = 600, release: str = '50k')
   """A synthetic file whose users may be shorter than min_seq_len (min_length 1)."""
   path = pairs_path(folder, suffix, release)
   synthetic.write_interactions(path, synthetic.InteractionSpec(users, 150, seed=3, min_length=1))
+  return path
+
+
+def write_head(source, folder, lines: int) -> str:
+  """The first `lines` lines of the real pairs file `source`, byte for byte."""
+  path = pairs_path(folder, os.path.splitext(source)[1])
+  with open(source, 'rb') as f, open(path, 'wb') as out:
+    out.writelines(itertools.islice(f, lines))
   return path
 
 

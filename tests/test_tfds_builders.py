@@ -1,5 +1,6 @@
 """The `microlens` and `microlens_frames` builders, built without TensorFlow and read back."""
 
+import concurrent.futures
 import os
 import shutil
 
@@ -157,6 +158,27 @@ def test_extraction_resumes_from_finished_shards(dummy_manual, tmp_path):
   second = run()
   assert CountingMedia.fetched == [1, 2, 3, 4, 3, 4]
   assert first == second
+
+
+def test_a_process_pool_starts_only_once_a_shard_is_slow(dummy_manual, tmp_path, monkeypatch):
+  """Shards quicker than `pool_after_seconds` are extracted in this process; once one is slower,
+  a pool of processes extracts the rest, to the same clips."""
+  release = releases.RELEASES['100k']
+  media = sources.manual_media(release, dummy_manual)
+  options = frames.FrameOptions(height=8, width=8)
+  pools, pool_class = [], concurrent.futures.ProcessPoolExecutor
+
+  def recorded_pool(*args, **kwargs):
+    pools.append(pool_class(*args, **kwargs))
+    return pools[-1]
+
+  monkeypatch.setattr(concurrent.futures, 'ProcessPoolExecutor', recorded_pool)
+  extract = lambda work, seconds: list(extraction.extract_items(
+      [1, 2, 3, 4], media, options, str(tmp_path / work), 2, 2, pool_after_seconds=seconds))
+  in_process = extract('quick', 60.0)
+  assert not pools
+  assert extract('slow', 0.0) == in_process and len(pools) == 1
+  assert len(in_process) == 4
 
 
 class _Payload:

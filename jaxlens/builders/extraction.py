@@ -1,7 +1,8 @@
 """Parallel, resumable clip extraction for a whole subset.
 
-Items are cut into shards. For each shard the media source fetches the videos and covers, a
-process pool extracts the clips, the result goes to `work_dir/shard-NNNNN-of-NNNNN.npz` (written
+Items are cut into shards. For each shard the media source fetches the videos and covers, the
+clips are extracted (in this process until a shard takes longer than `POOL_AFTER_SECONDS`, then
+by a process pool), the result goes to `work_dir/shard-NNNNN-of-NNNNN.npz` (written
 under a temporary name, then renamed), and the media are freed. A rerun after an interruption
 reuses the shard files that exist, so at most one shard's work is lost and at most one shard's
 videos are on disk at a time.
@@ -17,6 +18,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
+import time
 from typing import Iterator, Sequence
 
 import cv2
@@ -106,14 +108,20 @@ def _finished_shard(path: str, item_ids: Sequence[int]) -> list[ItemClip] | None
   return clips
 
 
+# A worker of the pool is a fresh interpreter that imports what the main module imports (under
+# `tfds build`, TensorFlow: 6 s or more a worker); shards of small videos never win that back
+# (the `toy` subset's 7 shards take 0.2 s in all).
+POOL_AFTER_SECONDS = 2.0
+
+
 def extract_items(item_ids: Sequence[int], source: MediaSource, options: frames.FrameOptions,
-                  work_dir: str, num_workers: int, shard_size: int = 64) -> Iterator[ItemClip]:
-  """Yields the clips of `item_ids` in order; `num_workers` processes (1: in this process)."""
+                  work_dir: str, num_workers: int, shard_size: int = 64,
+                  pool_after_seconds: float = POOL_AFTER_SECONDS) -> Iterator[ItemClip]:
+  """Yields the clips of `item_ids` in order; in this process until a shard takes longer than
+  `pool_after_seconds`, then in `num_workers` processes (1: never)."""
   os.makedirs(work_dir, exist_ok=True)
   shards = [item_ids[i:i + shard_size] for i in range(0, len(item_ids), shard_size)]
-  # 'spawn': forking a process that already runs JAX threads can deadlock.
-  pool = (concurrent.futures.ProcessPoolExecutor(
-      num_workers, mp_context=multiprocessing.get_context('spawn')) if num_workers > 1 else None)
+  pool = None
   progress = tqdm.tqdm(total=len(item_ids), desc='frames', unit='video', mininterval=2)
   try:
     for index, shard in enumerate(shards):
@@ -122,7 +130,12 @@ def extract_items(item_ids: Sequence[int], source: MediaSource, options: frames.
       if clips is None:
         media = source.fetch(shard)
         if pool is None:
+          start = time.monotonic()
           clips = [extract_item(m, options) for m in media]
+          if num_workers > 1 and time.monotonic() - start > pool_after_seconds:
+            # 'spawn': forking a process that already runs JAX threads can deadlock.
+            pool = concurrent.futures.ProcessPoolExecutor(
+                num_workers, mp_context=multiprocessing.get_context('spawn'))
         else:
           clips = list(pool.map(extract_item, media, [options] * len(media)))
         save_shard(path, clips)

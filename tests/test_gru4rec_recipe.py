@@ -44,6 +44,7 @@ def slice_config(data_dir: str, out: str):
 
 
 @pytest.mark.slow
+@pytest.mark.optimized  # 8 epochs of 5,000 users: running, not compiling
 def test_cpu_recipe_reaches_recbole_on_a_slice(microlens_data_dir, tmp_path):
   config = slice_config(microlens_data_dir, str(tmp_path / 'pairs.tsv'))
   results = loop.train_and_evaluate(config, str(tmp_path / 'run'))

@@ -4,12 +4,12 @@ Tests compile with most of XLA's optimizations off (for the test process and the
 starts): a test's programs are tiny, so compiling them dominates, and unoptimized they compute
 the same values to float rounding. Benchmarks compile as a user's run does, and so do tests
 marked `optimized`, whose time goes to running their programs (the GRU4Rec recipe's 8 epochs
-took 91 CPU-seconds unoptimized, 37 optimized). For the same reason
-every test process (pytest-xdist workers and the `jaxlens` commands tests start) shares one
-persistent compilation cache, `JAXLENS_TEST_CACHE` (default `.cache/jax-tests` in the
-checkout): tests build the same tiny models again and again, and a hit skips XLA altogether.
-The cache has no size bound while tests run (JAX's bound rescans the whole folder at every
-write, which made the suite quadratic in its size); a session starts by trimming it instead.
+took 91 CPU-seconds unoptimized, 37 optimized). Because compiling dominates, every test
+process (pytest-xdist workers and the `jaxlens` commands tests start) shares one persistent
+compilation cache, `JAXLENS_TEST_CACHE` (default `.cache/jax-tests` in the checkout): tests
+build the same tiny models again and again, and a hit skips XLA altogether. The cache has no
+size bound while tests run (JAX's bound rescans the whole folder at every write, which made the
+suite quadratic in its size); a session starts by trimming it instead.
 """
 
 import os

@@ -1,9 +1,10 @@
 """The Beam path of the `microlens` and `custom` builders writes the bytes the in-memory path
-writes, with two workers: records, protocol split and metadata (the build venv,
-requirements-build.txt). Beam's files do not depend on the number of workers or where they run:
-one worker process writes what two write (`test_splits_of_several_shards_hold_the_same_records`).
-The other builds run their two workers as threads of the test's process (Beam still pickles
-every transform to hand it to them); a worker process costs seconds of start-up per build."""
+writes: records, protocol split and metadata (the build venv, requirements-build.txt). Beam's
+files do not depend on the number of workers: one worker process writes what two write
+(`test_splits_of_several_shards_hold_the_same_records`). The other builds run Beam's in-process
+runner, which still pickles every transform to hand it to its worker: a worker process costs
+seconds of start-up per build, and Beam 2.77's worker threads (`direct_running_mode=
+multi_threading`) once handed a step `None` for an element of a 10,000-user build."""
 
 import pytest
 
@@ -32,7 +33,7 @@ REAL_USERS = 10000
 
 
 def build(manual_dir, data_dir, engine: str, workers: int = 1, num_shards: int | None = None,
-          running_mode: str = 'multi_threading') -> dict[str, bytes]:
+          running_mode: str = 'in_memory') -> dict[str, bytes]:
   """Every file of the dataset built by `engine` (Beam: `workers` of the DirectRunner)."""
   options = PipelineOptions([f'--direct_num_workers={workers}',
                              f'--direct_running_mode={running_mode}'])
@@ -44,20 +45,19 @@ def build(manual_dir, data_dir, engine: str, workers: int = 1, num_shards: int |
   return interaction_files.dataset_files(data_dir)
 
 
-def test_edge_cases_give_the_same_bytes_in_memory_and_with_two_workers(tmp_path):
+def test_edge_cases_give_the_same_bytes_in_memory_and_on_beam(tmp_path):
   manual = tmp_path / 'manual'
   interaction_files.write_edge_cases(manual)
   in_memory = build(manual, tmp_path / 'memory', 'memory')
   assert {'metadata.json', 'microlens-protocol.array_record-00000-of-00001'} <= in_memory.keys()
-  assert build(manual, tmp_path / 'two', 'beam', workers=2) == in_memory
+  assert build(manual, tmp_path / 'beam', 'beam') == in_memory
 
 
 @pytest.mark.parametrize('suffix', ['.csv', '.tsv'])
 def test_generated_files_give_the_same_bytes(tmp_path, suffix):
   manual = tmp_path / 'manual'
   interaction_files.write_generated(manual, suffix)
-  assert build(manual, tmp_path / 'beam', 'beam', workers=2) == build(
-      manual, tmp_path / 'memory', 'memory')
+  assert build(manual, tmp_path / 'beam', 'beam') == build(manual, tmp_path / 'memory', 'memory')
 
 
 def test_splits_of_several_shards_hold_the_same_records(tmp_path):
@@ -86,29 +86,27 @@ def test_the_real_50k_file_gives_the_same_bytes(microlens_data_dir, tmp_path):
   manual = tmp_path / 'manual'
   interaction_files.write_head(
       f'{microlens_data_dir}/microlens-50k/MicroLens-50k_pairs.tsv', manual, REAL_USERS)
-  assert build(manual, tmp_path / 'beam', 'beam', workers=2) == build(
-      manual, tmp_path / 'memory', 'memory')
+  assert build(manual, tmp_path / 'beam', 'beam') == build(manual, tmp_path / 'memory', 'memory')
 
 
-def build_custom(table: str, data_dir, engine: str, workers: int = 1) -> dict[str, bytes]:
+def build_custom(table: str, data_dir, engine: str) -> dict[str, bytes]:
   """Every file of `custom/t` built from `table` by `engine` but the build report."""
   spec = custom_build.CustomBuild('t', interaction_table.TableSpec(table, time_unit='ms'))
-  options = f'direct_num_workers={workers},direct_running_mode=multi_threading'
-  custom_build.build_custom(spec, str(data_dir), engine=engine,
-                            beam_pipeline_options=options if engine == 'beam' else None)
+  options = 'direct_num_workers=1,direct_running_mode=in_memory' if engine == 'beam' else None
+  custom_build.build_custom(spec, str(data_dir), engine=engine, beam_pipeline_options=options)
   return custom_tables.dataset_files(data_dir, 't')
 
 
-def test_custom_tables_give_the_same_bytes_in_memory_and_with_two_workers(tmp_path):
+def test_custom_tables_give_the_same_bytes_in_memory_and_on_beam(tmp_path):
   edge_cases = custom_tables.write(tmp_path / 'edge', custom_tables.edge_case_rows(), 'csv')
   in_memory = build_custom(edge_cases, tmp_path / 'memory', 'memory')
   assert 'custom-protocol.array_record-00000-of-00001' in in_memory
-  assert build_custom(edge_cases, tmp_path / 'two', 'beam', workers=2) == in_memory
+  assert build_custom(edge_cases, tmp_path / 'beam', 'beam') == in_memory
   histories = pairs.read_pairs(interaction_files.write_generated(tmp_path / 'generated', '.csv'))
   rows = [(f'user "{h.user}", the {n}th', f'video-{item}', int(stamp))
           for n, h in enumerate(histories) for item, stamp in zip(h.items, h.timestamps)]
   generated = custom_tables.write(tmp_path / 'strings', rows, 'parquet')
-  assert build_custom(generated, tmp_path / 'beam-strings', 'beam', workers=2) == build_custom(
+  assert build_custom(generated, tmp_path / 'beam-strings', 'beam') == build_custom(
       generated, tmp_path / 'memory-strings', 'memory')
 
 
@@ -133,7 +131,5 @@ def test_errors_name_the_file_and_line(tmp_path, text, message):
   with open(interaction_files.pairs_path(tmp_path / 'manual', '.tsv'), 'w',
             encoding='utf-8') as f:
     f.write(text)
-  # Beam's in-process runner: a failed pipeline of worker threads leaves one reading from a
-  # closed gRPC channel, an unhandled exception in a thread.
   with pytest.raises(JaxlensError, match=f'MicroLens-50k{message}'):
-    build(tmp_path / 'manual', tmp_path / 'tfds', 'beam', running_mode='in_memory')
+    build(tmp_path / 'manual', tmp_path / 'tfds', 'beam')

@@ -104,11 +104,15 @@ def place(module: nnx.Module, mesh: jax.sharding.Mesh, rules) -> None:
   """Lays every variable of `module` out by its logical axis names (none: replicated).
 
   Parameters built without eager sharding (video encoders, weights loaded from a checkpoint)
-  get their layout here; ones created sharded already keep it.
+  get their layout here; ones created sharded already keep it. An abstract module (built by
+  `nnx.eval_shape`) gets `jax.ShapeDtypeStruct`s carrying the layout, and nothing is allocated.
   """
   for path, var in nnx.to_flat_state(nnx.state(module)):
     sharding = NamedSharding(mesh, _spec(path, var, mesh, rules))
-    var.set_value(jax.device_put(var.get_value(), sharding))
+    value = var.get_value()
+    var.set_value(jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=sharding)
+                  if isinstance(value, jax.ShapeDtypeStruct) else
+                  jax.device_put(value, sharding))
 
 
 def batch_sharding(mesh: jax.sharding.Mesh, rules) -> NamedSharding:

@@ -1,33 +1,42 @@
 """Ahead-of-time compilation of a config's train and evaluation steps, without data.
 
-Compiles the real jitted functions for the configured mesh on abstract inputs
-(`jax.ShapeDtypeStruct` carrying shardings: no batch is materialised) and reads XLA's cost and
-memory analyses, so a user knows before launching whether a config fits a v5e, an H100 or an
-H200. The training batch is the worst case: every slot holds an item (no padding), and for
-video towers `distinct_clips` distinct clips (default: every slot distinct).
+Compiles the real jitted functions for the configured mesh on abstract state and inputs
+(`jax.ShapeDtypeStruct`s carrying shardings: nothing is initialised or allocated), for this
+host's devices or a TPU topology's, and reads the compiler's cost and memory analyses, so a user
+knows before launching whether a config fits a v5e, an H100 or an H200 and how fast it could
+go. The training batch is the worst case: every slot holds an item (no padding), and for video
+towers `distinct_clips` distinct clips (default: every slot distinct).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxlens import sharding
-from jaxlens.data import pipeline, synthetic
-from jaxlens.models import item_towers
+from jaxlens.data import pipeline, synthetic, tasks
+from jaxlens.data.protocol import Interactions
+from jaxlens.errors import JaxlensError
+from jaxlens.models import item_towers, user_towers
 from jaxlens.train import loop
+from jaxlens.train.chips import CHIPS, Chip
 
-# Accelerator memory per chip, GiB.
-CHIPS = {'TPU v5e': 16, 'TPU v5p': 95, 'H100': 80, 'H200': 141}
+
+def cost(analysis, key: str = 'flops') -> float:
+  """`key` of a `cost_analysis()` result (a dict, or a list of one dict on some versions); 0
+  where the compiler counts none (a program that only moves data has no 'flops')."""
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else {}
+  return float((analysis or {}).get(key, 0.0))
 
 
 def flops(analysis) -> float:
-  """'flops' of a `cost_analysis()` result (a dict, or a list of one dict on some versions)."""
-  if isinstance(analysis, (list, tuple)):
-    analysis = analysis[0] if analysis else {}
-  return float((analysis or {}).get('flops', float('nan')))
+  return cost(analysis, 'flops')
 
 
 def memory(compiled) -> dict[str, int]:
@@ -75,17 +84,83 @@ def abstract(batch: dict[str, np.ndarray], batch_sharding, clip_shape, clips_on_
   return structs
 
 
-def _report(name: str, lowered) -> dict:
-  compiled = lowered.compile()
-  return {'function': name, 'global_flops': flops(lowered.cost_analysis()),
-          'device_flops': flops(compiled.cost_analysis()), 'memory': memory(compiled)}
+class DoesNotFit(JaxlensError):
+  """The compiler ran out of device memory, or the program needs more than the chip has."""
+
+  def __init__(self, function: str, where: str, reason: str):
+    super().__init__(f'{function} does not fit {where}: {reason}')
+    self.function = function
 
 
-def compile_steps(config, *, users: int, items: int, distinct_clips: int | None = None,
-                  devices=None) -> list[dict]:
-  """FLOPs and per-device memory of the train step and the evaluation functions of `config`
-  (resolved and checked) for a catalogue of `items` items and `users` users."""
-  data = synthetic.full_length_interactions(users, items, config.data.max_seq_len)
+@dataclasses.dataclass(frozen=True)
+class Report:
+  """What the compiler says of one function, per device."""
+  function: str
+  flops: float
+  bytes_accessed: float
+  memory: dict[str, int]
+  optimal_seconds: float  # XLA's cost model; not positive where it has no estimate
+  global_flops: float  # the whole program's, before partitioning
+
+  def roofline_seconds(self, chip: Chip) -> float:
+    """A lower bound on the time: the FLOPs at the chip's peak or the bytes at its bandwidth."""
+    return max(self.flops / (chip.peak_tflops * 1e12), self.bytes_accessed / (chip.hbm_gbps * 1e9))
+
+  def mfu(self, chip: Chip, seconds: float) -> float:
+    return self.flops / (seconds * chip.peak_tflops * 1e12)
+
+
+_OUT_OF_MEMORY = re.compile(r'(Ran out of memory[^\n]*|RESOURCE_EXHAUSTED[^\n]*)')
+
+
+def whole_program_cost(lowered) -> dict:
+  """The cost analysis of the whole program, before partitioning. A compiler for devices that are
+  not here (a TPU or GPU topology) cannot analyse it; XLA:CPU's analysis of the same HLO can."""
+  try:
+    analysis = lowered.cost_analysis()
+  except jax.errors.JaxRuntimeError:
+    # pylint: disable=g-import-not-at-top,protected-access  # no public API analyses HLO alone
+    from jax._src import xla_bridge
+    from jax._src.lib import _jax
+    analysis = _jax.hlo_module_cost_analysis(xla_bridge.get_backend('cpu'),
+                                             lowered._lowering.hlo().as_hlo_module())
+  return {key: cost(analysis, key) for key in ('flops', 'bytes accessed')}
+
+
+def _report(name: str, lowered, chip: Chip | None, devices: int) -> Report:
+  try:
+    compiled = lowered.compile()
+  except Exception as e:  # pylint: disable=broad-except  # XlaRuntimeError, by message
+    found = _OUT_OF_MEMORY.search(str(e))
+    if found is None:
+      raise
+    raise DoesNotFit(name, chip.name if chip else 'the devices', found.group(1).strip()) from None
+  used = memory(compiled)
+  if chip is not None and used['total'] > chip.hbm_bytes:
+    raise DoesNotFit(name, chip.name, f"it needs {used['total'] / 2**30:.2f} GiB per device of "
+                     f'its {chip.hbm_gib:.0f} GiB')
+  whole = whole_program_cost(lowered)
+  analysis = compiled.cost_analysis()
+  if not analysis:  # XLA:GPU without a GPU: the whole program's share of each device
+    analysis = {key: value / devices for key, value in whole.items()}
+  return Report(name, flops(analysis), cost(analysis, 'bytes accessed'), used,
+                cost(analysis, 'optimal_seconds'), global_flops=whole['flops'])
+
+
+def worst_case_data(config, users: int, items: int) -> Interactions:
+  """`users` users of `items` items, each with the longest history the config keeps."""
+  return synthetic.full_length_interactions(users, items, config.data.max_seq_len)
+
+
+def compile_steps(config, data: Interactions, *, distinct_clips: int | None = None,
+                  devices=None, evaluation: bool = True) -> list[Report]:
+  """What the compiler says of the train step and (with `evaluation`) the evaluation functions
+  of `config` (resolved and checked) for `data`'s sizes, on `devices` (default: this host's; or
+  a TPU topology's). Raises `DoesNotFit` for the first function that does not fit a known
+  chip."""
+  devices = jax.devices() if devices is None else devices
+  chip = CHIPS.get(devices[0].device_kind)
+  items = data.num_items
   mesh = sharding.make_mesh(config.mesh, devices)
   rules = config.mesh.rules
   batch_sharding = sharding.batch_sharding(mesh, rules)
@@ -98,33 +173,94 @@ def compile_steps(config, *, users: int, items: int, distinct_clips: int | None 
     rows = pipeline.padded_length(items + 1, mesh.shape[data_axis] if data_axis else 1)
     table = jax.ShapeDtypeStruct((rows,) + clip_shape, jnp.uint8, sharding=jax.sharding.
                                  NamedSharding(mesh, jax.P(data_axis)))
-  trainer = loop.build_trainer(config, data, mesh, clip_table=table)
+  trainer = loop.build_trainer(config, data, mesh, clip_table=table, abstract=True)
   users_per_batch, slots = config.train.batch_size, config.data.max_seq_len + 1
   batch = full_batch(users_per_batch, slots, items,
                      (distinct_clips or users_per_batch * slots) if video else None,
                      loop.unique_bucket(config, mesh), trainer.loss.needs_negatives)
   structs = abstract(batch, batch_sharding, clip_shape, on_device)
-  reports = [_report('train step', trainer.lower(structs, users_per_batch * (slots - 1)))]
-  evaluation = loop.build_evaluation(config, data, trainer, mesh, show_progress=False)
-  for name, lowered in evaluation.lower(trainer.state.model_states(), clip_shape).items():
-    reports.append(_report(name, lowered))
+  reports = [_report('train step', trainer.lower(structs, users_per_batch * (slots - 1)), chip,
+                     len(devices))]
+  if evaluation:
+    functions = loop.build_evaluation(config, data, trainer, mesh, show_progress=False)
+    for name, lowered in functions.lower(trainer.state.model_states(), clip_shape).items():
+      reports.append(_report(name, lowered, chip, len(devices)))
   return reports
 
 
+def largest_fitting(fits: Callable[[int], bool], start: int, multiple: int,
+                    limit: int = 2**20) -> int:
+  """The largest multiple of `multiple`, up to `limit`, for which `fits` holds (memory grows
+  with the batch, so it holds up to a point): doubling from `start` until one fails, halving
+  until one fits, then bisection between the two. 0 when not even `multiple` fits."""
+  good, bad = 0, None  # in units of `multiple`
+  size = max(1, min(start, limit) // multiple)
+  while bad is None:
+    if size * multiple > limit:
+      return good * multiple
+    if fits(size * multiple):
+      good, size = size, size * 2
+    else:
+      bad = size
+  while not good:
+    if bad == 1:
+      return 0
+    size = bad // 2
+    if fits(size * multiple):
+      good = size
+    else:
+      bad = size
+  while bad - good > 1:
+    middle = (good + bad) // 2
+    if fits(middle * multiple):
+      good = middle
+    else:
+      bad = middle
+  return good * multiple
+
+
 def fits(total_bytes: int) -> dict[str, bool]:
-  return {chip: total_bytes <= gib * 2**30 for chip, gib in CHIPS.items()}
+  return {chip.name: total_bytes <= chip.hbm_bytes for chip in CHIPS.values()}
 
 
-def table(reports: list[dict]) -> list[str]:
-  """Markdown lines: FLOPs and memory per function, and which chips each fits."""
-  gib = lambda n: f'{n / 2**30:.2f}'
+def _gib(n: float) -> str:
+  return f'{n / 2**30:.2f}'
+
+
+def table(reports: list[Report]) -> list[str]:
+  """Markdown lines: FLOPs and memory per function, and which chips each fits (for a host's
+  own devices, whose chip may be none of them)."""
+  names = [chip.name for chip in CHIPS.values()]
   lines = ['| function | TFLOP (global) | TFLOP/device | argument GiB | temp GiB | '
-           'total GiB/device | ' + ' | '.join(CHIPS) + ' |',
-           '|---|---:|---:|---:|---:|---:|' + '---|' * len(CHIPS)]
+           'total GiB/device | ' + ' | '.join(names) + ' |',
+           '|---|---:|---:|---:|---:|---:|' + '---|' * len(names)]
   for r in reports:
-    m = r['memory']
-    lines.append(f"| {r['function']} | {r['global_flops'] / 1e12:.3f} | "
-                 f"{r['device_flops'] / 1e12:.3f} | {gib(m['argument'])} | {gib(m['temp'])} | "
-                 f"{gib(m['total'])} | " + ' | '.join(
-                     'yes' if ok else 'no' for ok in fits(m['total']).values()) + ' |')
+    m = r.memory
+    lines.append(f'| {r.function} | {r.global_flops / 1e12:.3f} | {r.flops / 1e12:.3f} | '
+                 f"{_gib(m['argument'])} | {_gib(m['temp'])} | {_gib(m['total'])} | " +
+                 ' | '.join('yes' if ok else 'no' for ok in fits(m['total']).values()) + ' |')
   return lines
+
+
+def chip_table(reports: list[Report], chip: Chip) -> list[str]:
+  """Markdown lines per function: the memory a chip holds, and the step time the compiler's
+  figures allow (the roofline bound, a lower bound; XLA's cost model where it has one) with the
+  MFU each implies."""
+  lines = ['| function | TFLOP/chip | GB accessed/chip | HBM GiB/chip | arguments | '
+           f'temporaries | of {chip.hbm_gib:.0f} GiB | step ≥ ms (roofline) | MFU ≤ | '
+           'cost model ms | MFU at cost model |', '|---|' + '---:|' * 10]
+  for r in reports:
+    m, bound = r.memory, r.roofline_seconds(chip)
+    model = (f'{r.optimal_seconds * 1e3:.2f} | {r.mfu(chip, r.optimal_seconds):.0%}'
+             if r.optimal_seconds > 0 else '– | –')
+    lines.append(
+        f'| {r.function} | {r.flops / 1e12:.3g} | {r.bytes_accessed / 1e9:.3g} | '
+        f"{_gib(m['total'])} | {_gib(m['argument'])} | {_gib(m['temp'])} | "
+        f"{m['total'] / chip.hbm_bytes:.0%} | {bound * 1e3:.2f} | {r.mfu(chip, bound):.0%} | "
+        f'{model} |')
+  return lines
+
+
+def steps_per_epoch(config, data: Interactions) -> int:
+  task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
+  return pipeline.steps_per_epoch(len(task.rows(data)), config.train.batch_size)

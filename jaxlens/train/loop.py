@@ -92,9 +92,11 @@ def unique_bucket(config, mesh) -> int:
 
 
 def build_trainer(config, data: Interactions, mesh, *, new_run: bool = False,
-                  clip_table: jax.Array | None = None) -> Trainer:
+                  clip_table: jax.Array | jax.ShapeDtypeStruct | None = None,
+                  abstract: bool = False) -> Trainer:
   """`new_run`: the item tower loads what a run starts from (pretrained weights); a resumed run
-  restores its trained ones instead."""
+  restores its trained ones instead. `abstract`: the state is shapes and layouts only, never
+  allocated, for compiling ahead of time on devices that need not exist (a TPU topology)."""
   rules = config.mesh.rules
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   steps = pipeline.steps_per_epoch(len(task.rows(data)), config.train.batch_size)
@@ -102,9 +104,10 @@ def build_trainer(config, data: Interactions, mesh, *, new_run: bool = False,
   loss = losses.REGISTRY.get(config.loss.name)
   options = loss.options(config)
   with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
-    model = factory.build_model(config, data, layout=sharding.Layout(mesh, rules),
-                                rngs=nnx.Rngs(config.seed))
-    if new_run and item_spec.start is not None:
+    build = lambda: factory.build_model(config, data, layout=sharding.Layout(mesh, rules),
+                                        rngs=nnx.Rngs(config.seed))
+    model = nnx.eval_shape(build) if abstract else build()
+    if new_run and item_spec.start is not None and not abstract:
       item_spec.start(model.item_tower, config)
     sharding.place(model, mesh, rules)
     log_pop = (np.zeros(data.num_items + 1, np.float32) if options.popularity_power is None

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS, ITEM_IDS, NEGATIVE_IDS
 from jaxlens.data.tasks import Task
@@ -50,6 +51,23 @@ class TrainState:
     return dataclasses.replace(self, data=current.data)
 
 
+def is_abstract(tree) -> bool:
+  return any(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(tree))
+
+
+def abstract_init(tx: optax.GradientTransformation, params) -> tuple[Any, jax.ShapeDtypeStruct]:
+  """The optimizer state and step counter of abstract `params`, as shapes and layouts: a leaf
+  shaped like a parameter takes its layout, the others (counts) are replicated."""
+  replicated = NamedSharding(jax.tree.leaves(params)[0].sharding.mesh, P())
+  like = lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding)
+  params_like = lambda node: jax.tree.structure(node) == jax.tree.structure(params)
+  opt_state = jax.tree.map(
+      lambda node: (jax.tree.map(lambda leaf, param: like(leaf, param.sharding), node, params)
+                    if params_like(node) else like(node, replicated)),
+      jax.eval_shape(tx.init, params), is_leaf=params_like)
+  return opt_state, jax.ShapeDtypeStruct((), jnp.int32, sharding=replicated)
+
+
 class Trainer:
   """Owns the model's graph, the optimizer and the compiled train step.
 
@@ -64,12 +82,15 @@ class Trainer:
     self.negatives_group = negatives_group
     self.clip_table = clip_table
     self.position_floor = 0  # the run's planned query count (`loop.plan_shapes`)
-    self._log_pop = jnp.asarray(log_popularity)
+    self._log_pop = log_popularity  # numpy: a constant of the step, on whatever devices run it
     trainable = lambda path, value: model.is_trainable(tuple(path))
     self.graphdef, params, frozen, data, rest = nnx.split(
         model, nnx.All(nnx.Param, trainable), nnx.Param, DataArray, ...)
-    self.state = TrainState(params, frozen, data, rest, tx.init(params),
-                            jnp.zeros((), jnp.int32))
+    if is_abstract(params):
+      self.state = TrainState(params, frozen, data, rest, *abstract_init(tx, params))
+    else:
+      self.state = TrainState(params, frozen, data, rest, tx.init(params),
+                              jnp.zeros((), jnp.int32))
     self._train_step = None
 
   def model(self, state: TrainState) -> Recommender:
@@ -86,7 +107,7 @@ class Trainer:
     total, count = self.loss.fn(losses.LossInputs(
         queries=jax.tree.map(lambda q: q[positions.users, positions.steps], forward.queries),
         positions=positions, slot_ids=slot_ids, slot_embs=forward.embs[ITEM_IDS],
-        negative_embs=forward.embs.get(NEGATIVE_IDS), log_popularity=self._log_pop,
+        negative_embs=forward.embs.get(NEGATIVE_IDS), log_popularity=jnp.asarray(self._log_pop),
         num_items=self.num_items, score=model.score, score_each=model.score_each,
         table=forward.table, negatives_group=self.negatives_group))
     new_rest = nnx.state(model, nnx.Not(nnx.Any(nnx.Param, DataArray)))

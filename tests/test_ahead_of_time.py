@@ -1,0 +1,72 @@
+"""The pieces of `jaxlens aot` that need no TPU compiler: state built without allocating, and the
+search for the largest batch that fits (tests/test_tpu_compile.py compiles for TPU topologies)."""
+
+import importlib.util
+import itertools
+import os
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from jaxlens import sharding
+from jaxlens.data import synthetic
+from jaxlens.train import aot, chips, configuration, loop
+from tests import helpers
+
+
+@pytest.mark.parametrize('user_tower', ['sasrec', 'lightgcn'])
+def test_abstract_state_has_the_shapes_and_layouts_of_the_real_one(user_tower):
+  """On a (4, 2) mesh that splits the tables over 'model' and the batch over 'data'; LightGCN
+  also carries arrays built from the data (its graph's edges)."""
+  config = configuration.resolve(helpers.tiny_config(user_tower=user_tower))
+  config.mesh.data, config.mesh.model = 4, 2
+  data = synthetic.sequential_interactions()
+  mesh = sharding.make_mesh(config.mesh)
+  before = len(jax.live_arrays())
+  abstract = loop.build_trainer(config, data, mesh, abstract=True).state
+  assert len(jax.live_arrays()) == before  # nothing allocated
+  real = loop.build_trainer(config, data, mesh).state
+  flat = lambda tree: dict(jax.tree_util.tree_flatten_with_path(tree)[0])
+  abstract_leaves, real_leaves = flat(abstract), flat(real)
+  assert abstract_leaves.keys() == real_leaves.keys()
+  for path, leaf in abstract_leaves.items():
+    want = real_leaves[path]
+    assert isinstance(leaf, jax.ShapeDtypeStruct), jax.tree_util.keystr(path)
+    assert (leaf.shape, leaf.dtype) == (want.shape, want.dtype), jax.tree_util.keystr(path)
+    if want.ndim:  # scalars (Adam's count, the step) are replicated either way
+      assert leaf.sharding.is_equivalent_to(want.sharding, want.ndim), jax.tree_util.keystr(path)
+  assert any(leaf.sharding.spec != jax.P() for leaf in abstract_leaves.values())
+
+
+def test_largest_fitting_matches_a_search_of_every_batch():
+  """Against brute force, for every limit up to 40 multiples, from starts below and above it."""
+  for multiple, limit, start in itertools.product((1, 4, 8), range(0, 41), (1, 7, 16, 100)):
+    calls = []
+
+    def fits(size, limit=limit, multiple=multiple, calls=calls):
+      calls.append(size)
+      assert size % multiple == 0 and size > 0
+      return size <= limit * multiple
+
+    cap = 64 * multiple
+    want = max((n for n in range(multiple, cap + 1, multiple) if fits(n)), default=0)
+    calls.clear()
+    assert aot.largest_fitting(fits, start * multiple, multiple, limit=cap) == want
+    assert len(calls) <= 2 * (cap // multiple).bit_length() + 2, (multiple, limit, start)
+
+
+@pytest.mark.parametrize('topology, compiler, installed', [
+    ('v5e:2x4', 'the TPU compiler', importlib.util.find_spec('libtpu') is not None),
+    ('h100:8', 'the CUDA compiler', chips.cuda_plugin() is not None)])
+def test_a_topology_without_its_compiler_is_one_line(topology, compiler, installed):
+  if installed:
+    pytest.skip(f'{compiler} is installed here')
+  result = subprocess.run(
+      [sys.executable, '-m', 'jaxlens.aot', '--config', 'sasrec_id:cpu', '--topology', topology],
+      cwd=helpers.REPO, env=dict(os.environ, XLA_FLAGS=''), capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith('error: --topology ')
+  assert f'needs {compiler}: pip install -r requirements-' in result.stderr

@@ -1,0 +1,97 @@
+"""Compiling for Cloud TPU topologies and GPU hosts on this CPU host (`jaxlens aot --topology`)
+with libtpu's compiler and JAX's CUDA plugin: runs where requirements-tpu.txt and
+requirements-gpu-aot.txt are installed (CI's AOT venv)."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from jaxlens.train import aot, chips, configuration
+from tests import helpers
+
+tpu = pytest.mark.skipif(importlib.util.find_spec('libtpu') is None,
+                         reason='the TPU compiler: pip install -r requirements-tpu.txt')
+gpu = pytest.mark.skipif(chips.cuda_plugin() is None,
+                         reason='the CUDA compiler: pip install -r requirements-gpu-aot.txt')
+
+# A tiny clip encoder on large clips: a user's clips take gigabytes, so a v5e chip's 16 GiB
+# holds a few users and the largest batch is found in a handful of compiles.
+_LARGE_CLIPS = ['--config', 'sasrec_v:toy', '--config.data.frame_size=640',
+                '--config.data.num_frames=10', '--config.eval.encode_batch=4',
+                '--users=300', '--items=200', '--topology=v5e:2x2']
+
+
+def _aot(*args):
+  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  return subprocess.run([sys.executable, '-m', 'jaxlens.aot', *args], cwd=helpers.REPO,
+                        env=env, capture_output=True, text=True, timeout=600)
+
+
+@tpu
+def test_toy_steps_compile_for_a_v5e_without_allocating_anything():
+  devices = chips.topology_devices('v5e:2x2')
+  config = configuration.prepare(helpers.load_config('sasrec_id', 'cpu'), devices)
+  before = len(jax.live_arrays())
+  reports = aot.compile_steps(config, aot.worst_case_data(config, 300, 200), devices=devices)
+  assert len(jax.live_arrays()) == before  # nothing initialised, here or anywhere
+  assert [r.function for r in reports] == ['train step', 'item table', 'user tower tables',
+                                           'ranking (one batch)']
+  train = reports[0]
+  chip = chips.chip_of(devices[0])
+  assert chip.name == 'TPU v5e'
+  # The ID table (201 rows padded to 256, D=64, float32) is an argument with its two Adam
+  # moments: at least 3 x 64 KiB on each chip.
+  assert train.memory['argument'] >= 3 * 256 * 64 * 4
+  assert 0 < train.memory['total'] < chip.hbm_bytes
+  assert train.flops > 0 and train.bytes_accessed > 0
+  assert 0 < train.mfu(chip, train.roofline_seconds(chip)) <= 1
+
+
+@gpu
+def test_toy_steps_compile_for_an_h100_host():
+  devices = chips.topology_devices('h100:8')
+  assert len(devices) == 8 and chips.chip_of(devices[0]).name == 'H100'
+  config = configuration.prepare(helpers.load_config('sasrec_id', 'cpu'), devices)
+  train = aot.compile_steps(config, aot.worst_case_data(config, 300, 200), devices=devices,
+                            evaluation=False)[0]
+  # XLA:GPU analyses no cost without a GPU: each GPU's share of the whole program's.
+  assert train.flops == pytest.approx(train.global_flops / 8) and train.flops > 0
+  assert train.memory['argument'] >= 3 * 256 * 64 * 4  # the ID table and its Adam moments
+  assert 0 < train.memory['total'] < chips.chip_of(devices[0]).hbm_bytes
+
+
+@tpu
+def test_a_batch_that_does_not_fit_fails_in_one_line():
+  result = _aot(*_LARGE_CLIPS, '--config.train.batch_size=64')
+  assert result.returncode == 2, result.stderr[-3000:]
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1
+  assert re.match(r'error: train step does not fit TPU v5e: .*(memory|HBM)', errors[0])
+
+
+@tpu
+def test_find_max_batch_bisects_to_the_last_batch_that_compiles():
+  result = _aot(*_LARGE_CLIPS, '--config.train.batch_size=32', '--find_max_batch')
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = result.stdout
+  best = int(re.search(r'largest global batch that fits: ([\d,]+)', out).group(1))
+  tried = {int(size): verdict for size, verdict in
+           re.findall(r'  batch ([\d,]+): (fits|train step does not fit)', out)}
+  # The answer is a multiple of the 4 data devices, fits, and the next multiple was compiled
+  # and does not.
+  assert best % 4 == 0 and best >= 32
+  assert tried[best + 4] == 'train step does not fit'
+  assert best == 32 or tried[best] == 'fits'
+  assert '| train step |' in out  # the configured batch fits: its report comes first
+
+
+@tpu
+def test_an_unknown_topology_is_one_line():
+  result = _aot('--config', 'sasrec_id:cpu', '--topology=v5e:3x3x3')
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith("error: --topology 'v5e:3x3x3'")

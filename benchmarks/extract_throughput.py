@@ -23,12 +23,12 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from benchmarks import videorec_common as common  # pylint: disable=wrong-import-position
-from benchmarks.videorec_gpu import PEAK_BF16  # pylint: disable=wrong-import-position
 from jaxlens.extract import encoder_features  # pylint: disable=wrong-import-position
+from jaxlens.train import chips  # pylint: disable=wrong-import-position
 
 ITEMS_100K = 19_738
 MFU = 0.4  # an assumed model FLOP utilisation for the estimate
-CHIPS = ('H100', 'v5 lite', 'v5p')
+CHIPS = [chip for chip in chips.CHIPS.values() if chip.name in ('H100', 'TPU v5e', 'TPU v5p')]
 
 
 def measure(encoder: str, chunk: int, frames: int, size: int, iters: int) -> dict:
@@ -54,17 +54,16 @@ def main() -> None:
   args = parser.parse_args()
   print(f'devices: {jax.device_count()} x {jax.devices()[0].device_kind}; load: '
         f'{os.getloadavg()[0]:.1f} (1 min)')
-  peaks = dict(PEAK_BF16)
   rows = []
   for encoder in args.encoders.split(','):
     result = measure(encoder, args.chunk, args.frames, args.size, args.iters)
     items_per_second, gflops = result['items_per_second'], result['gflops_per_item']
-    estimate = lambda chip, mfu: ITEMS_100K * gflops * 1e9 / (peaks[chip] * mfu)
+    estimate = lambda chip, mfu: ITEMS_100K * gflops * 1e9 / (chip.peak_tflops * 1e12 * mfu)
     rows.append([encoder, f'{gflops:.1f}', f'{items_per_second:.2f}',
                  f'{ITEMS_100K / items_per_second / 3600:.1f} h'] +
                 [f'{estimate(chip, 1.0):.1f} s / {estimate(chip, MFU):.1f} s' for chip in CHIPS])
   common.print_table(['encoder', 'GFLOPs/item', 'items/s here', '100K items here'] +
-                     [f'100K on one {chip} (peak / {MFU:.0%} MFU)' for chip in CHIPS], rows)
+                     [f'100K on one {chip.name} (peak / {MFU:.0%} MFU)' for chip in CHIPS], rows)
 
 
 if __name__ == '__main__':

@@ -31,9 +31,9 @@ from jaxlens.data import clip_table, pipeline, tasks, tfds_source
 from jaxlens.builders import subset as build_subset
 from jaxlens.data.clips import ClipStore
 from jaxlens.data.protocol import apply_protocol
+from jaxlens.train import chips
 
-PEAK_BF16_TFLOPS = {'H200': 989.0, 'TPU v5e': 197.0, 'H100': 989.0}  # dense, per chip
-MEMORY_BANDWIDTH_GBPS = {'H200': 4800.0, 'TPU v5e': 819.0, 'H100': 3350.0}  # HBM, per chip
+CHIPS = [chip for chip in chips.CHIPS.values() if chip.name in ('H200', 'TPU v5e', 'H100')]
 CLIP_BYTES = 5 * 224 * 224 * 3  # uint8
 MFU = 0.4
 
@@ -100,10 +100,10 @@ def main():
   print('\n| chip | clips/s consumed | best host path / consumed | device gather (estimate) / '
         'consumed |')
   print('|---|---:|---:|---:|')
-  for chip, peak in PEAK_BF16_TFLOPS.items():
-    consumed = MFU * peak * 1e12 / flops_per_clip
-    gathered = MEMORY_BANDWIDTH_GBPS[chip] * 1e9 / (2 * CLIP_BYTES)
-    print(f'| {chip} | {consumed:,.0f} | {best_host / consumed:.2f} | {gathered / consumed:,.0f} |')
+  for chip in CHIPS:
+    consumed = MFU * chip.peak_tflops * 1e12 / flops_per_clip
+    gathered = chip.hbm_gbps * 1e9 / (2 * CLIP_BYTES)
+    print(f'| {chip.name} | {consumed:,.0f} | {best_host / consumed:.2f} | {gathered / consumed:,.0f} |')
 
 
 if __name__ == '__main__':

@@ -32,17 +32,14 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from benchmarks import videorec_common as common  # pylint: disable=wrong-import-position
 from jaxlens.data.pipeline import CLIP_MASK  # pylint: disable=wrong-import-position
-from jaxlens.train import aot  # pylint: disable=wrong-import-position
+from jaxlens.train import aot, chips  # pylint: disable=wrong-import-position
 
-# Dense bf16 peak FLOP/s per chip (no sparsity), by a substring of `device_kind`, first match.
-PEAK_BF16 = (('H200', 989e12), ('H100', 989e12), ('A100', 312e12), ('v5 lite', 197e12),
-             ('v5e', 197e12), ('v5p', 459e12), ('v4', 275e12))
-
-
-def peak_flops(kind: str, override_tflops: float | None) -> float | None:
+def peak_flops(device: jax.Device, override_tflops: float | None) -> float | None:
+  """Dense bf16 peak FLOP/s of one chip: `--peak_tflops`, or the published figure."""
   if override_tflops:
     return override_tflops * 1e12
-  return next((peak for key, peak in PEAK_BF16 if key.lower() in kind.lower()), None)
+  chip = chips.chip_of(device)
+  return None if chip is None else chip.peak_tflops * 1e12
 
 
 def _out_of_memory(error: Exception) -> bool:
@@ -78,8 +75,18 @@ def _run(args, users: int) -> dict:
   return {'users': users, 'unique': len(layout[CLIP_MASK]), 'times': times, 'losses': losses,
           'compile_s': compile_s, 'flops': aot.flops(lowered.cost_analysis()),
           'device_flops': aot.flops(compiled.cost_analysis()),
+          'device_bytes': aot.cost(compiled.cost_analysis(), 'bytes accessed'),
           'peak_bytes': max((m.get('peak_bytes_in_use', 0) for m in memory), default=0),
           'limit_bytes': max((m.get('bytes_limit', 0) for m in memory), default=0)}
+
+
+def _estimate(result: dict, device: jax.Device, seconds: float) -> str:
+  """The step time `jaxlens aot` predicts for this chip, beside the measured one."""
+  chip = chips.chip_of(device)
+  if chip is None:
+    return f'n/a (no published figures for {device.device_kind})'
+  bound = aot.roofline_seconds(result['device_flops'], result['device_bytes'], chip)
+  return f'{1e3 * bound:.1f} ms (measured / estimate: {seconds / bound:.2f})'
 
 
 def main():
@@ -104,7 +111,7 @@ def main():
   args = parser.parse_args()
   device = jax.devices()[0]
   devices = jax.device_count()
-  peak = peak_flops(device.device_kind, args.peak_tflops)
+  peak = peak_flops(device, args.peak_tflops)
   if peak is None:
     parser.error(f'unknown chip {device.device_kind!r}: pass --peak_tflops')
   if args.users % devices:
@@ -145,6 +152,7 @@ def main():
       ['achieved FLOP/s (all chips)', f'{achieved / 1e12:.3g} T'],
       ['peak bf16 FLOP/s per chip', f'{peak / 1e12:.3g} T'],
       ['MFU', f'{100 * achieved / (peak * devices):.1f} %'],
+      ['jaxlens aot estimate (roofline lower bound)', _estimate(result, device, seconds)],
       ['peak device memory in use',
        f'{common.gib(result["peak_bytes"])} GiB of {common.gib(result["limit_bytes"])} GiB'
        if result['limit_bytes'] else 'n/a (no memory_stats on this platform)'],

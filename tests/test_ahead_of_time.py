@@ -1,5 +1,6 @@
-"""The pieces of `jaxlens aot` that need no TPU compiler: state built without allocating, and the
-search for the largest batch that fits (tests/test_tpu_compile.py compiles for TPU topologies)."""
+"""The pieces of `jaxlens aot` that need no TPU or GPU compiler: state built without allocating,
+worst-case data, and the search for the largest batch that fits (tests/test_topology_compile.py
+compiles for TPU topologies and GPU hosts)."""
 
 import importlib.util
 import itertools
@@ -8,10 +9,13 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 
 from jaxlens import sharding
 from jaxlens.data import synthetic
+from jaxlens.data.pairs import UserHistory
+from jaxlens.data.protocol import apply_protocol
 from jaxlens.train import aot, chips, configuration, loop
 from tests import helpers
 
@@ -70,3 +74,15 @@ def test_a_topology_without_its_compiler_is_one_line(topology, compiler, install
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith('error: --topology ')
   assert f'needs {compiler}: pip install -r requirements-' in result.stderr
+
+
+@pytest.mark.parametrize('users, items', [(30, 200), (300, 200), (7, 91)])
+def test_worst_case_data_is_what_the_protocol_makes_of_full_histories(users, items):
+  keep = 13  # max_seq_len 10
+  histories = [UserHistory(f'u{u}', (np.arange(u * keep, (u + 1) * keep) % items + 1))
+               for u in range(users)]
+  want = apply_protocol(histories, max_seq_len=10)
+  got = synthetic.full_length_interactions(users, items, 10)
+  np.testing.assert_array_equal(got.sequences, want.sequences)
+  np.testing.assert_array_equal(got.original_item_ids, want.original_item_ids)
+  assert got.users == want.users and got.max_seq_len == want.max_seq_len

@@ -92,6 +92,12 @@ class DoesNotFit(JaxlensError):
     self.function = function
 
 
+def roofline_seconds(flops: float, bytes_accessed: float, chip: Chip) -> float:
+  """A lower bound on a device's time: its FLOPs at the chip's peak, or its bytes at the chip's
+  memory bandwidth, whichever takes longer."""
+  return max(flops / (chip.peak_tflops * 1e12), bytes_accessed / (chip.hbm_gbps * 1e9))
+
+
 @dataclasses.dataclass(frozen=True)
 class Report:
   """What the compiler says of one function, per device."""
@@ -103,8 +109,7 @@ class Report:
   global_flops: float  # the whole program's, before partitioning
 
   def roofline_seconds(self, chip: Chip) -> float:
-    """A lower bound on the time: the FLOPs at the chip's peak or the bytes at its bandwidth."""
-    return max(self.flops / (chip.peak_tflops * 1e12), self.bytes_accessed / (chip.hbm_gbps * 1e9))
+    return roofline_seconds(self.flops, self.bytes_accessed, chip)
 
   def mfu(self, chip: Chip, seconds: float) -> float:
     return self.flops / (seconds * chip.peak_tflops * 1e12)

@@ -15,6 +15,7 @@ import math
 import jax
 import numpy as np
 from flax import nnx
+from jax.experimental import mesh_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jaxlens.errors import JaxlensError
@@ -37,8 +38,18 @@ def make_mesh(mesh_config, devices=None) -> jax.sharding.Mesh:
   if math.prod(sizes) != count:
     raise JaxlensError(f'config.mesh {dict(zip(AXES, sizes))} uses {math.prod(sizes)} of '
                        f'{count} devices')
-  return jax.make_mesh(tuple(sizes), AXES, axis_types=(jax.sharding.AxisType.Auto,) * len(AXES),
-                       devices=device_list)
+  axis_types = (jax.sharding.AxisType.Auto,) * len(AXES)
+  slices = len({getattr(device, 'slice_index', 0) for device in device_list})
+  if slices == 1:
+    return jax.make_mesh(tuple(sizes), AXES, axis_types=axis_types, devices=device_list)
+  # Several TPU slices (multi-slice): `data` spans them over the data-center network, as in
+  # MaxText; `model` stays within a slice, on its fast interconnect.
+  if sizes[0] % slices:
+    raise JaxlensError(f'config.mesh data={sizes[0]} is not a multiple of the {slices} slices '
+                       'the data axis spans')
+  grid = mesh_utils.create_hybrid_device_mesh((sizes[0] // slices, sizes[1]), (slices, 1),
+                                              devices=device_list)
+  return jax.sharding.Mesh(grid, AXES, axis_types=axis_types)
 
 
 def mesh_axis(rules, logical: str):

@@ -11,6 +11,7 @@ import sys
 import jax
 import pytest
 
+from jaxlens import sharding
 from jaxlens.train import aot, chips, configuration
 from tests import helpers
 
@@ -33,9 +34,13 @@ def _aot(*args):
 
 
 @tpu
-def test_toy_steps_compile_for_a_v5e_without_allocating_anything():
-  devices = chips.topology_devices('v5e:2x2')
+def test_toy_steps_compile_for_two_v5e_slices_without_allocating_anything():
+  """Two slices of 4 chips: the data axis spans them (multi-slice)."""
+  devices = chips.topology_devices('v5e:2x2', num_slices=2)
+  assert len(devices) == 8 and {d.slice_index for d in devices} == {0, 1}
   config = configuration.prepare(helpers.load_config('sasrec_id', 'cpu'), devices)
+  mesh = sharding.make_mesh(config.mesh, devices)
+  assert [d.slice_index for d in mesh.devices[:, 0]] == [0] * 4 + [1] * 4
   before = len(jax.live_arrays())
   reports = aot.compile_steps(config, aot.worst_case_data(config, 300, 200), devices=devices)
   assert len(jax.live_arrays()) == before  # nothing initialised, here or anywhere

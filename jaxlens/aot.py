@@ -111,8 +111,8 @@ def _find_max_batch(config, data, devices, train_fits: bool) -> None:
     if batch_size == config.train.batch_size:
       return train_fits
     try:
-      aot.compile_steps(_prepared(devices, batch_size), data, distinct_clips=_DISTINCT.value, devices=devices,
-                        evaluation=False)  # evaluation's batches are not the train batch
+      aot.compile_steps(_prepared(devices, batch_size), data, distinct_clips=_DISTINCT.value,
+                        devices=devices, evaluation=False)  # evaluation has its own batches
     except aot.DoesNotFit as e:
       print(f'  batch {batch_size:,}: {e}', flush=True)
       return False

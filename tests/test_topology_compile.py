@@ -64,10 +64,14 @@ def test_toy_steps_compile_for_an_h100_host():
   config = configuration.prepare(helpers.load_config('sasrec_id', 'cpu'), devices)
   train = aot.compile_steps(config, aot.worst_case_data(config, 300, 200), devices=devices,
                             evaluation=False)[0]
-  # XLA:GPU analyses no cost without a GPU: each GPU's share of the whole program's.
+  # XLA:GPU analyses no cost without a GPU: each GPU's share of the whole program's FLOPs, and
+  # no bytes (the unfused program's are no bound), so the bound is the FLOPs at the peak.
+  chip = chips.chip_of(devices[0])
   assert train.flops == pytest.approx(train.global_flops / 8) and train.flops > 0
+  assert train.bytes_accessed is None
+  assert train.roofline_seconds(chip) == pytest.approx(train.flops / (chip.peak_tflops * 1e12))
   assert train.memory['argument'] >= 3 * 256 * 64 * 4  # the ID table and its Adam moments
-  assert 0 < train.memory['total'] < chips.chip_of(devices[0]).hbm_bytes
+  assert 0 < train.memory['total'] < chip.hbm_bytes
 
 
 @tpu

@@ -92,10 +92,11 @@ class DoesNotFit(JaxlensError):
     self.function = function
 
 
-def roofline_seconds(flops: float, bytes_accessed: float, chip: Chip) -> float:
+def roofline_seconds(flops: float, bytes_accessed: float | None, chip: Chip) -> float:
   """A lower bound on a device's time: its FLOPs at the chip's peak, or its bytes at the chip's
-  memory bandwidth, whichever takes longer."""
-  return max(flops / (chip.peak_tflops * 1e12), bytes_accessed / (chip.hbm_gbps * 1e9))
+  memory bandwidth, whichever takes longer (the FLOPs alone where the bytes are unknown)."""
+  return max(flops / (chip.peak_tflops * 1e12),
+             0.0 if bytes_accessed is None else bytes_accessed / (chip.hbm_gbps * 1e9))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Report:
   """What the compiler says of one function, per device."""
   function: str
   flops: float
-  bytes_accessed: float
+  bytes_accessed: float | None  # None: unknown (XLA:GPU without a GPU)
   memory: dict[str, int]
   optimal_seconds: float  # XLA's cost model; not positive where it has no estimate
   global_flops: float  # the whole program's, before partitioning
@@ -146,8 +147,12 @@ def _report(name: str, lowered, chip: Chip | None, devices: int) -> Report:
                      f'its {chip.hbm_gib:.0f} GiB')
   whole = whole_program_cost(lowered)
   analysis = compiled.cost_analysis()
-  if not analysis:  # XLA:GPU without a GPU: the whole program's share of each device
-    analysis = {key: value / devices for key, value in whole.items()}
+  if not analysis:
+    # XLA:GPU analyses nothing without a GPU. Each device's share of the whole program's FLOPs
+    # stands in (at most the device's: replicated work, such as the optimizer's update, counts
+    # once); its bytes do not: counted before fusion, they are far more than any device moves,
+    # so the bound rests on FLOPs alone.
+    return Report(name, whole['flops'] / devices, None, used, 0.0, global_flops=whole['flops'])
   return Report(name, flops(analysis), cost(analysis, 'bytes accessed'), used,
                 cost(analysis, 'optimal_seconds'), global_flops=whole['flops'])
 
@@ -259,7 +264,8 @@ def chip_table(reports: list[Report], chip: Chip) -> list[str]:
     model = (f'{r.optimal_seconds * 1e3:.2f} | {r.mfu(chip, r.optimal_seconds):.0%}'
              if r.optimal_seconds > 0 else '– | –')
     lines.append(
-        f'| {r.function} | {r.flops / 1e12:.3g} | {r.bytes_accessed / 1e9:.3g} | '
+        f'| {r.function} | {r.flops / 1e12:.3g} | '
+        f"{'–' if r.bytes_accessed is None else f'{r.bytes_accessed / 1e9:.3g}'} | "
         f"{_gib(m['total'])} | {_gib(m['argument'])} | {_gib(m['temp'])} | "
         f"{m['total'] / chip.hbm_bytes:.0%} | {bound * 1e3:.2f} | {r.mfu(chip, bound):.0%} | "
         f'{model} |')

@@ -29,7 +29,7 @@ import time  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from jaxlens import default_config, sharding  # pylint: disable=wrong-import-position
+from jaxlens import default_config  # pylint: disable=wrong-import-position
 from jaxlens.models.video import registry  # pylint: disable=wrong-import-position
 from jaxlens.train import aot, chips, configuration  # pylint: disable=wrong-import-position
 
@@ -81,21 +81,9 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
                 mfu=train.mfu(chip, step), cost_model_s=train.optimal_seconds)
   cell['compile_s'] = time.perf_counter() - start
   if max_batch:
-    multiple = sharding.axis_size(sharding.make_mesh(config.mesh, devices), config.mesh.rules,
-                                  'batch')
-
-    def fits(batch: int) -> bool:
-      if batch == config.train.batch_size:
-        return 'does_not_fit' not in cell
-      trial = configuration.prepare(config_of(encoder, policy, batch), devices)
-      try:
-        aot.compile_steps(trial, data, devices=devices, evaluation=False)
-      except aot.DoesNotFit:
-        return False
-      return True
-
-    cell['max_batch'] = aot.largest_fitting(fits, config.train.batch_size, multiple,
-                                            limit=USERS)
+    cell['max_batch'] = aot.max_batch(
+        lambda size: configuration.prepare(config_of(encoder, policy, size), devices), data,
+        devices, batch, 'does_not_fit' not in cell)
   jax.clear_caches()
   return cell
 
@@ -117,11 +105,10 @@ def print_table(results: list[dict]) -> None:
   for r in results:
     fit = 'does_not_fit' not in r
     flops_only = '*' if r.get('gb_accessed') is None else ''  # XLA:GPU: bytes unknown
+    cost_model = f"{r['cost_model_s'] * 1e3:.0f}" if r.get('cost_model_s', 0) > 0 else '–'
     numbers = (f"{r['hbm_gib']:.1f} | {r['step_s'] * 1e3:.0f}{flops_only} | "
                f"{r['epoch_min'] * 60:.0f}{flops_only} | "
-               f"{'–' if flops_only else format(r['mfu'], '.0%')} | " +
-               (f"{r['cost_model_s'] * 1e3:.0f}"
-                                       if r['cost_model_s'] > 0 else '–')
+               f"{'–' if flops_only else format(r['mfu'], '.0%')} | {cost_model}"
                if fit else '– | – | – | – | –')
     print(f"| {r['encoder']} | {r['policy']} | {NAMES.get(r['topology'], r['topology'])} | "
           f"{r['batch']} | {'yes' if fit else 'no'} | {numbers} |" +

@@ -103,7 +103,8 @@ def main():
   for chip in CHIPS:
     consumed = MFU * chip.peak_tflops * 1e12 / flops_per_clip
     gathered = chip.hbm_gbps * 1e9 / (2 * CLIP_BYTES)
-    print(f'| {chip.name} | {consumed:,.0f} | {best_host / consumed:.2f} | {gathered / consumed:,.0f} |')
+    print(f'| {chip.name} | {consumed:,.0f} | {best_host / consumed:.2f} | '
+          f'{gathered / consumed:,.0f} |')
 
 
 if __name__ == '__main__':

@@ -103,27 +103,16 @@ def _print(config, data, reports, chip) -> None:
 
 def _find_max_batch(config, data, devices, train_fits: bool) -> None:
   """`train_fits`: whether the configured batch's train step fits (compiled already)."""
-  # pylint: disable=g-import-not-at-top
-  from jaxlens import sharding
-  from jaxlens.train import aot
+  from jaxlens.train import aot  # pylint: disable=g-import-not-at-top
 
-  def fits(batch_size: int) -> bool:
-    if batch_size == config.train.batch_size:
-      return train_fits
-    try:
-      aot.compile_steps(_prepared(devices, batch_size), data, distinct_clips=_DISTINCT.value,
-                        devices=devices, evaluation=False)  # evaluation has its own batches
-    except aot.DoesNotFit as e:
-      print(f'  batch {batch_size:,}: {e}', flush=True)
-      return False
-    print(f'  batch {batch_size:,}: fits', flush=True)
-    return True
+  def tried(batch_size: int, error) -> None:
+    print(f'  batch {batch_size:,}: {error or "fits"}', flush=True)
 
-  mesh = sharding.make_mesh(config.mesh, devices)
-  multiple = sharding.axis_size(mesh, config.mesh.rules, 'batch')
-  best = aot.largest_fitting(fits, config.train.batch_size, multiple, limit=data.num_users)
+  best = aot.max_batch(lambda batch_size: _prepared(devices, batch_size), data, devices,
+                       config.train.batch_size, train_fits, distinct_clips=_DISTINCT.value,
+                       tried=tried)
   print(f'largest global batch that fits: {best:,}' if best else
-        f'no batch fits (not even {multiple}, one user per device of the data axis)')
+        'no batch fits (not even one user per device of the data axis)')
 
 
 def run():

@@ -275,3 +275,30 @@ def chip_table(reports: list[Report], chip: Chip) -> list[str]:
 def steps_per_epoch(config, data: Interactions) -> int:
   task = tasks.get(user_towers.REGISTRY.get(config.model.user_tower).task)
   return pipeline.steps_per_epoch(len(task.rows(data)), config.train.batch_size)
+
+
+def max_batch(config_of: Callable[[int], object], data: Interactions, devices, start: int,
+              start_fits: bool, *, distinct_clips: int | None = None,
+              tried: Callable[[int, DoesNotFit | None], None] = lambda batch, error: None) -> int:
+  """The largest global batch whose train step fits (`largest_fitting` over train-step
+  compiles, in multiples of the data axis). `config_of(batch)`: the config, resolved and
+  checked, at that batch; `start` and whether it fits are known already; `tried` hears of each
+  compile (its `DoesNotFit`, or None)."""
+
+  def fits(batch: int) -> bool:
+    if batch == start:
+      return start_fits
+    try:
+      compile_steps(config_of(batch), data, distinct_clips=distinct_clips, devices=devices,
+                    evaluation=False)  # evaluation has its own batches
+    except DoesNotFit as e:
+      tried(batch, e)
+      return False
+    tried(batch, None)
+    return True
+
+  config = config_of(start)
+  multiple = sharding.axis_size(sharding.make_mesh(config.mesh, devices), config.mesh.rules,
+                                'batch')
+  return largest_fitting(fits, start, multiple, limit=data.num_users)
+

@@ -101,15 +101,23 @@ class Conv3d(nnx.Module):
     if self.kernel_size == (1, 1, 1) and self.groups == 1 and self.padding == (0, 0, 0):
       st, sh, sw = self.stride
       y = jnp.einsum('nthwc,cd->nthwd', x[:, ::st, ::sh, ::sw], kernel[0, 0, 0])
-    elif depthwise and jax.default_backend() == 'cpu':
-      y = _depthwise_shift_add(x, kernel[..., 0, :], self.stride, self.padding)
+    elif depthwise:
+      # Chosen when the step is lowered, for the platform it is compiled for: a TPU or GPU
+      # program compiled on a CPU host (`jaxlens aot --topology`) keeps the native convolution.
+      y = jax.lax.platform_dependent(
+          x, kernel, cpu=lambda x, kernel: _depthwise_shift_add(
+              x, kernel[..., 0, :], self.stride, self.padding),
+          default=self._convolution)
     else:
-      y = jax.lax.conv_general_dilated(
-          x, kernel, window_strides=self.stride, padding=[(p, p) for p in self.padding],
-          dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'), feature_group_count=self.groups)
+      y = self._convolution(x, kernel)
     if self.bias is not None:
       y = y + self.bias[...].astype(self.dtype)
     return y
+
+  def _convolution(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    return jax.lax.conv_general_dilated(
+        x, kernel, window_strides=self.stride, padding=[(p, p) for p in self.padding],
+        dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'), feature_group_count=self.groups)
 
 
 class BatchNorm(nnx.Module):

@@ -2,8 +2,9 @@ r"""The paper's SASRec_V runs compiled for TPU slices and GPU hosts on this host
 
 Each cell compiles the real train step of `sasrec_v` (the paper's batch for the encoder and
 policy, rounded up to a multiple of the chips, 5 frames at 224 px, bfloat16 compute, every slot
-a distinct clip) for a TPU topology with libtpu's compiler or for GPUs with XLA:GPU
-(requirements-tpu.txt, requirements-gpu-aot.txt; no TPU or GPU needed), and records
+a distinct clip, the clips sent with the batch: `data.clip_store='host'`) for a TPU topology
+with libtpu's compiler or for GPUs with XLA:GPU (requirements-tpu.txt,
+requirements-gpu-aot.txt; no TPU or GPU needed), and records
 whether it fits, the HBM per chip, the roofline lower bound of the step and of one epoch of
 MicroLens-100K (100,000 users), the MFU that bound implies, XLA's cost-model time where it
 gives one, and with --max_batch the largest global batch that fits. A compile takes one to
@@ -54,6 +55,7 @@ def config_of(encoder: str, policy: str, batch_size: int = -1):
   config = default_config.load('sasrec_v')
   config.model.encoder.update(name=encoder, train_mode=policy, init_from='random')
   config.model.dtype = 'bfloat16'
+  config.data.clip_store = 'host'  # clips sent with each batch, as the tables were compiled
   config.train.batch_size = batch_size
   return config
 

@@ -54,7 +54,8 @@ def host_clips_per_second(store, data, workers: int, batches: int, users: int) -
 def device_clips_per_second(store, data, batches: int, users: int) -> float:
   mesh = jax.make_mesh((1,), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
   table = clip_table.load(store, data.num_items, mesh, 'data')
-  gather = jax.jit(lambda t, ids: jnp.sum(t[ids], dtype=jnp.uint32))
+  gather = jax.jit(lambda t, ids: jnp.sum(clip_table.gather(t, ids, table.sharding),
+                                          dtype=jnp.uint32))
   rng = np.random.default_rng(0)
   draw = lambda: jnp.asarray(rng.integers(1, data.num_items + 1, size=users * 4), jnp.int32)
   jax.block_until_ready(gather(table, draw()))

@@ -43,12 +43,21 @@ flags.mark_flags_as_required(['config'])
 
 
 def _describe(config, devices) -> str:
+  # pylint: disable=g-import-not-at-top
+  from jaxlens import sharding
+  from jaxlens.models import item_towers
+  from jaxlens.train import aot
   where = (f'{_TOPOLOGY.value}' + (f' x {_SLICES.value} slices' if _SLICES.value > 1 else '')
            if _TOPOLOGY.value else 'this host')
+  clips = ''
+  if item_towers.REGISTRY.get(config.model.item_tower).batch_inputs:
+    on_device = aot.clips_on_device(config, _ITEMS.value, sharding.make_mesh(config.mesh, devices))
+    clips = (f"; clips {'on the devices' if on_device else 'decoded on the host'} "
+             f'(data.clip_store={config.data.clip_store})')
   return (f'{config.model.user_tower} + {config.model.item_tower} item tower, global batch '
           f'{config.train.batch_size}, {_USERS.value:,} users, {_ITEMS.value:,} items, mesh '
           f'data={config.mesh.data} model={config.mesh.model} over the {len(devices)} '
-          f'{devices[0].device_kind} devices of {where}')
+          f'{devices[0].device_kind} devices of {where}{clips}')
 
 
 def _report() -> None:

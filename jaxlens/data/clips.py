@@ -33,26 +33,39 @@ class ClipStore:
     return out
 
 
-def distinct_items(fields: dict[str, np.ndarray], multiple: int, at_least: int = 0
-                   ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def distinct_items(fields: dict[str, np.ndarray], multiple: int, at_least: int = 0,
+                   shards: int = 1) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
   """The distinct non-padding items of a global batch's id fields, each id's index among them,
   and a mask of the real entries.
 
   The list is padded to `at_least` items (a multiple of `multiple`: the run's planned shape), or
   to the next multiple of `multiple` when it holds more (few distinct shapes compile), by
-  repeating real items, so no blank clip is ever encoded; the mask (1 distinct, 0 filler) keeps
-  the repeats out of BatchNorm statistics. Padding ids point at entry 0, a real item; their
-  embeddings are masked by the tower.
+  repeating real items, so the mask (1 distinct, 0 filler) keeps the repeats out of BatchNorm
+  statistics. Padding ids point at entry 0; their embeddings are masked by the tower.
+
+  With `shards` (clips on the devices, `clip_table`), the list is `shards` equal segments,
+  segment d holding the items `== d (mod shards)`, the shard that holds their clips, each padded
+  with repeats of its own items (id d where it has none). `multiple` is a multiple of `shards`.
   """
   flat = np.concatenate([ids.reshape(-1) for ids in fields.values()])
   items, inverse = np.unique(flat, return_inverse=True)
   if items[0] == 0:
     items, inverse = items[1:], np.maximum(inverse - 1, 0)
-  size = max(multiple, at_least, -(-len(items) // multiple) * multiple)
-  padded = np.resize(items, size) if len(items) else np.ones(size, items.dtype)
-  mask = (np.arange(size) < len(items)).astype(np.float32)
+  owner = items % shards
+  order = np.argsort(owner, kind='stable')
+  counts = np.bincount(owner, minlength=shards)
+  starts = np.cumsum(counts) - counts
+  step = multiple // shards
+  segment = max(step, at_least // shards, -(-counts.max(initial=0) // step) * step)
+  position = np.zeros(max(len(items), 1), np.int64)  # no item: padding ids point at entry 0
+  position[order] = owner[order] * segment + np.arange(len(items)) - starts[owner[order]]
+  shard, offset = np.divmod(np.arange(shards * segment), segment)
+  source = starts[shard] + offset % np.maximum(counts[shard], 1)
+  padded = np.where(counts[shard] > 0, items[order][np.minimum(source, len(items) - 1)]
+                    if len(items) else 0, shard).astype(items.dtype)
+  mask = (offset < counts[shard]).astype(np.float32)
   index, start = {}, 0
   for name, ids in fields.items():
-    index[name] = inverse[start:start + ids.size].reshape(ids.shape).astype(np.int32)
+    index[name] = position[inverse[start:start + ids.size]].reshape(ids.shape).astype(np.int32)
     start += ids.size
   return padded, index, mask

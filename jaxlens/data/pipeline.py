@@ -15,6 +15,7 @@ import dataclasses
 import grain
 import numpy as np
 
+from jaxlens.data import clip_table
 from jaxlens.data.clips import distinct_items
 from jaxlens.data.protocol import Interactions, split_columns
 from jaxlens.data.tasks import Task, TrainRows
@@ -84,6 +85,9 @@ class BatchLayout:
   # ... and to at least this many entries (a multiple of `clip_multiple` x processes): the
   # run's planned shape (`planned_counts`), so that batches within the plan share one shape.
   distinct_floor: int = 0
+  # The data shards of the device clip table: each shard's segment of the list holds the items
+  # whose clips it holds (`clip_table`).
+  clip_shards: int = 1
 
   @property
   def distinct(self) -> bool:
@@ -119,7 +123,7 @@ class _TrainBatch:
     batch[NUM_POSITIONS] = np.int64(np.count_nonzero(take(queries)))
     if layout.distinct:
       items, index, mask = distinct_items(ids, layout.clip_multiple * process.count,
-                                          layout.distinct_floor)
+                                          layout.distinct_floor, layout.clip_shards)
       if layout.clips_on_device:
         batch[CLIP_ITEMS] = take(items).astype(np.int32)
       else:
@@ -169,9 +173,10 @@ PLANNED_BATCHES, PLANNED_EPOCHS = 256, 4
 
 def planned_counts(rows: TrainRows, layout: BatchLayout, global_batch: int, seed: int,
                    process: ProcessSlice = ProcessSlice()) -> np.ndarray:
-  """`(batches, 2)`: this process's share of the real queries and of the distinct items (0
-  without per-item inputs) of each batch of a run's first `PLANNED_EPOCHS` epochs (at most
-  `PLANNED_BATCHES` batches), ids only; summed over processes, the global counts.
+  """`(batches, 2)`: this process's share of the real queries and of the distinct-item list
+  (its entries, the fillers of the clip table's shards included; 0 without per-item inputs) of
+  each batch of a run's first `PLANNED_EPOCHS` epochs (at most `PLANNED_BATCHES` batches), ids
+  only; summed over processes, the global counts.
 
   A short run pads every batch to the largest of these (`loop.plan_shapes`). The batches read
   depend on `seed` alone, not on the run's epochs or where it resumes: every session of a run,
@@ -182,7 +187,7 @@ def planned_counts(rows: TrainRows, layout: BatchLayout, global_batch: int, seed
   steps = steps_per_epoch(len(rows), global_batch)
   batches = min(PLANNED_BATCHES, PLANNED_EPOCHS * steps)
   ds = _batches(rows, ids_only, global_batch, -(-batches // steps), seed, process)
-  counts = [(batch[NUM_POSITIONS], batch[CLIP_MASK].sum() if layout.distinct else 0)
+  counts = [(batch[NUM_POSITIONS], len(batch[CLIP_MASK]) if layout.distinct else 0)
             for batch in (ds[step] for step in range(batches))]
   return np.asarray(counts, np.int64)
 
@@ -226,21 +231,26 @@ def eval_dataset(data: Interactions, split: str, global_batch: int,
 
 class _ItemClips:
 
-  def __init__(self, clips, num_items: int, process: ProcessSlice):
+  def __init__(self, clips, num_items: int, process: ProcessSlice, shards: int):
     self._clips, self._num_items, self._process = clips, num_items, process
+    self._shards = shards
 
   def __call__(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+    if self._clips is None:  # on the devices: each id on the shard that holds its clip
+      ids = ids[clip_table.owner_order(ids, self._shards)]
+      ids = np.where(ids > self._num_items, ids % self._shards, ids)  # filler: a row of its shard
+      return {CLIP_ITEMS: self._process.take(ids).astype(np.int32)}
     ids = self._process.take(np.where(ids > self._num_items, 0, ids))  # filler: blank clips
-    if self._clips is None:  # on the devices
-      return {CLIP_ITEMS: ids.astype(np.int32)}
     return {CLIPS: self._clips[ids]}
 
 
 def item_clips_dataset(clips, num_items: int, chunk: int,
-                       process: ProcessSlice = ProcessSlice()) -> grain.MapDataset:
+                       process: ProcessSlice = ProcessSlice(),
+                       table_shards: int = 1) -> grain.MapDataset:
   """Items 1..num_items in chunks of `chunk` clips, for evaluation's item table; with
-  `clips=None` (clips on the devices), their ids."""
+  `clips=None` (clips on the devices, split over `table_shards`), their ids, in the same order
+  in every chunk: `clip_table.owner_order` of `1..chunk`."""
   process.local_size(chunk)
   total = padded_length(num_items, chunk)
   return grain.MapDataset.range(1, total + 1).batch(chunk).map(
-      _ItemClips(clips, num_items, process))
+      _ItemClips(clips, num_items, process, table_shards))

@@ -22,6 +22,7 @@ import tqdm
 from flax import nnx
 
 from jaxlens import sharding
+from jaxlens.data import clip_table as clip_tables
 from jaxlens.data import pipeline
 from jaxlens.data.protocol import Interactions
 from jaxlens.eval import evaluators as evaluators_lib
@@ -44,6 +45,11 @@ class Evaluation:
     self._graphdef, self._data, self._config = graphdef, data, eval_config
     self._process, self._clips, self._show_progress = process, clips, show_progress
     self._clip_table = clip_table
+    # Clips on the devices are encoded in their shards' order, the same in every chunk
+    # (`pipeline.item_clips_dataset`); `_encode_fn` puts the embeddings back in id order.
+    self._table_shards = 1 if clip_table is None else clip_tables.shards_of(clip_table)
+    self._in_id_order = np.argsort(clip_tables.owner_order(
+        np.arange(1, eval_config.encode_batch + 1), self._table_shards))
     self._encodes = encodes
     self._batch_sharding = sharding.batch_sharding(mesh, rules)
     self._table = jax.jit(self._table_fn, in_shardings=(state_shardings,))
@@ -63,8 +69,10 @@ class Evaluation:
     return self.model(states).item_table()
 
   def _encode_fn(self, states, chunk, clip_table):
-    clips = chunk[pipeline.CLIPS] if clip_table is None else clip_table[chunk[pipeline.CLIP_ITEMS]]
-    return self.model(states).encode(clips)
+    clips = (chunk[pipeline.CLIPS] if clip_table is None else
+             clip_tables.gather(clip_table, chunk[pipeline.CLIP_ITEMS],
+                                self._clip_table.sharding))
+    return self.model(states).encode(clips)[self._in_id_order]
 
   def _tables_fn(self, states, items):
     return self.model(states).tables(items)
@@ -89,7 +97,7 @@ class Evaluation:
       return self._table(states)
     chunk = self._config.encode_batch
     dataset = pipeline.item_clips_dataset(self._clips, self._data.num_items, chunk,
-                                          self._process)
+                                          self._process, self._table_shards)
     iterator = dataset.to_iter_dataset()  # Grain decodes the next chunks while one encodes
     chunks = [self._encode(states, sharding.global_batch(batch, self._batch_sharding),
                            self._clip_table)

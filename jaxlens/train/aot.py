@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlens import sharding
-from jaxlens.data import pipeline, synthetic, tasks
+from jaxlens.data import clip_table, pipeline, synthetic, tasks
 from jaxlens.data.protocol import Interactions
 from jaxlens.errors import JaxlensError
 from jaxlens.models import item_towers, user_towers
@@ -162,6 +162,19 @@ def worst_case_data(config, users: int, items: int) -> Interactions:
   return synthetic.full_length_interactions(users, items, config.data.max_seq_len)
 
 
+def clips_on_device(config, num_items: int, mesh) -> bool:
+  """Where a run on the mesh's devices would keep a video tower's clips (`clip_table`):
+  'auto' weighs the table against the chip's memory (a topology's devices are not here to
+  report theirs)."""
+  chip = CHIPS.get(mesh.devices.flat[0].device_kind)
+  data_axis = sharding.mesh_axis(config.mesh.rules, 'batch')
+  return clip_table.on_device(
+      config.data.clip_store, (config.data.num_frames, config.data.frame_size,
+                               config.data.frame_size, 3), num_items,
+      mesh.shape[data_axis] if data_axis else 1,
+      chip.hbm_bytes if chip else clip_table.device_memory(mesh))
+
+
 def compile_steps(config, data: Interactions, *, distinct_clips: int | None = None,
                   devices=None, evaluation: bool = True) -> list[Report]:
   """What the compiler says of the train step and (with `evaluation`) the evaluation functions
@@ -176,7 +189,7 @@ def compile_steps(config, data: Interactions, *, distinct_clips: int | None = No
   batch_sharding = sharding.batch_sharding(mesh, rules)
   video = bool(item_towers.REGISTRY.get(config.model.item_tower).batch_inputs)
   clip_shape = (config.data.num_frames, config.data.frame_size, config.data.frame_size, 3)
-  on_device = video and config.data.clip_store == 'device'
+  on_device = video and clips_on_device(config, items, mesh)
   table = None
   if on_device:
     data_axis = sharding.mesh_axis(rules, 'batch')

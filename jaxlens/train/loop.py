@@ -167,8 +167,10 @@ def clips_of(config, data: Interactions, mesh, is_main: bool):
     return None, None
   store = interactions_lib.clip_store(config.data, data)
   data_axis = sharding.mesh_axis(config.mesh.rules, 'batch')
-  size = clip_table.table_bytes(store, data.num_items) / 1e9
-  if clip_table.on_device(config.data.clip_store, store, data.num_items, mesh, data_axis):
+  size = clip_table.table_bytes(store.clip_shape, data.num_items) / 1e9
+  shards = mesh.shape[data_axis] if data_axis else 1
+  if clip_table.on_device(config.data.clip_store, store.clip_shape, data.num_items, shards,
+                          clip_table.device_memory(mesh)):
     if is_main:
       print(f'clips: on the devices ({size:.2f} GB, split over the {data_axis} axis); batches '
             'carry item ids', flush=True)
@@ -214,7 +216,8 @@ def setup(config, workdir: str) -> Run:
                config.train.batch_size)
   layout = plan_shapes(config, trainer, rows, pipeline.BatchLayout(
       trainer.task, data.num_items, negatives=trainer.loss.needs_negatives, clips=clips,
-      clips_on_device=table is not None, clip_multiple=unique_bucket(config, mesh)))
+      clips_on_device=table is not None, clip_multiple=unique_bucket(config, mesh),
+      clip_shards=1 if table is None else clip_table.shards_of(table)))
   return Run(config, workdir, data, trainer,
              build_evaluation(config, data, trainer, mesh, clips, show_progress=is_main),
              checkpoints, rows, layout,

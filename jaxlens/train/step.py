@@ -21,6 +21,7 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from jaxlens.data import clip_table as clip_tables
 from jaxlens.data.pipeline import CLIP_ITEMS, CLIPS, ITEM_IDS, NEGATIVE_IDS
 from jaxlens.data.tasks import Task
 from jaxlens.models.recommender import Recommender
@@ -117,7 +118,8 @@ class Trainer:
                  num_positions: int):
     """One optimizer step; `num_positions` (static) bounds the batch's real queries."""
     if clip_table is not None:
-      batch = {**batch, CLIPS: clip_table[batch[CLIP_ITEMS]]}
+      batch = {**batch, CLIPS: clip_tables.gather(clip_table, batch[CLIP_ITEMS],
+                                                  self.clip_table.sharding)}
     grad_fn = jax.value_and_grad(self._loss, has_aux=True)
     (loss, (rest, count)), grads = grad_fn(state.params, state.frozen, state.data, state.rest,
                                            batch, num_positions)

@@ -121,9 +121,15 @@ def place(module: nnx.Module, mesh: jax.sharding.Mesh, rules) -> None:
   for path, var in nnx.to_flat_state(nnx.state(module)):
     sharding = NamedSharding(mesh, _spec(path, var, mesh, rules))
     value = var.get_value()
-    var.set_value(jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=sharding)
-                  if isinstance(value, jax.ShapeDtypeStruct) else
-                  jax.device_put(value, sharding))
+    if isinstance(value, jax.ShapeDtypeStruct):
+      var.set_value(jax.ShapeDtypeStruct(value.shape, value.dtype, sharding=sharding))
+    elif isinstance(value, np.ndarray):  # a host array (a graph's edges): each process sends
+      # its own devices' shards (device_put would first check, across the hosts, that every
+      # process holds the same array: gigabytes for a graph).
+      var.set_value(jax.make_array_from_callback(value.shape, sharding,
+                                                 lambda index, value=value: value[index]))
+    else:
+      var.set_value(jax.device_put(value, sharding))
 
 
 def batch_sharding(mesh: jax.sharding.Mesh, rules) -> NamedSharding:

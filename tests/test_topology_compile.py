@@ -57,6 +57,20 @@ def test_toy_steps_compile_for_two_v5e_slices_without_allocating_anything():
   assert 0 < train.mfu(chip, train.roofline_seconds(chip)) <= 1
 
 
+@tpu
+def test_a_graph_tower_compiles_for_a_topology():
+  """LightGCN's edges are host arrays laid out with the model: shapes only for a topology."""
+  devices = chips.topology_devices('v5e:2x2')
+  config = configuration.prepare(helpers.load_config('lightgcn', 'cpu'), devices)
+  before = len(jax.live_arrays())
+  train = aot.compile_steps(config, aot.worst_case_data(config, 300, 200), devices=devices,
+                            evaluation=False)[0]
+  assert len(jax.live_arrays()) == before
+  # 300 users x 10 training edges, 12 bytes each, split over the 4 chips.
+  assert train.memory['argument'] >= 300 * 10 * 12 // 4
+  assert train.flops > 0
+
+
 @gpu
 def test_toy_steps_compile_for_an_h100_host():
   devices = chips.topology_devices('h100:8')

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import PartitionSpec as P
 
 from jaxlens.models.tables import padded_rows
 from jaxlens.models.variables import DataArray
@@ -78,10 +78,10 @@ class BipartiteGraph(nnx.Module):
     edge_items[slot] = items
     edge_weights = np.zeros(mesh.size * per_device, np.float32)
     edge_weights[slot] = weights
+    # Host arrays, laid out by `sharding.place` (as shapes only when the model is abstract: a
+    # TPU topology compiled for on a CPU host has no memory to put them in).
     spec = P(self.edge_axes)
-    sharding = NamedSharding(mesh, spec)
-    place = lambda host: DataArray(jax.make_array_from_callback(
-        host.shape, sharding, lambda index: host[index]), partition=spec)
+    place = lambda host: DataArray(host, partition=spec)
     self.edge_users, self.edge_items, self.edge_weights = (
         place(local_users), place(edge_items), place(edge_weights))
     if mean:  # filler edges keep weight 0

@@ -1,12 +1,22 @@
-"""Configs shared by the training tests: the repository's config files, shrunk."""
+"""Configs shared by the training tests (the repository's config files, shrunk), and checks
+they share."""
 
+import gc
 import os
 
+import jax
 import numpy as np
 
 from jaxlens import default_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def live_arrays() -> set[int]:
+  """The ids of the arrays alive now, garbage collected first: a later call that holds ids not
+  in an earlier one's saw new arrays (earlier tests' garbage may be freed in between)."""
+  gc.collect()
+  return {id(array) for array in jax.live_arrays()}
 
 
 def load_config(name: str, arg: str | None = None):

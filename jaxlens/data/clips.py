@@ -61,8 +61,8 @@ def distinct_items(fields: dict[str, np.ndarray], multiple: int, at_least: int =
   position[order] = owner[order] * segment + np.arange(len(items)) - starts[owner[order]]
   shard, offset = np.divmod(np.arange(shards * segment), segment)
   source = starts[shard] + offset % np.maximum(counts[shard], 1)
-  padded = np.where(counts[shard] > 0, items[order][np.minimum(source, len(items) - 1)]
-                    if len(items) else 0, shard).astype(items.dtype)
+  by_shard = np.append(items[order], 0)  # an empty segment's source is one past its items
+  padded = np.where(counts[shard] > 0, by_shard[source], shard).astype(items.dtype)
   mask = (offset < counts[shard]).astype(np.float32)
   index, start = {}, 0
   for name, ids in fields.items():

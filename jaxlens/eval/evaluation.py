@@ -45,11 +45,11 @@ class Evaluation:
     self._graphdef, self._data, self._config = graphdef, data, eval_config
     self._process, self._clips, self._show_progress = process, clips, show_progress
     self._clip_table = clip_table
-    # Clips on the devices are encoded in their shards' order, the same in every chunk
+    # Clips on several devices are encoded in their shards' order, the same in every chunk
     # (`pipeline.item_clips_dataset`); `_encode_fn` puts the embeddings back in id order.
     self._table_shards = 1 if clip_table is None else clip_tables.shards_of(clip_table)
-    self._in_id_order = np.argsort(clip_tables.owner_order(
-        np.arange(1, eval_config.encode_batch + 1), self._table_shards))
+    self._in_id_order = (None if self._table_shards == 1 else np.argsort(
+        clip_tables.owner_order(np.arange(1, eval_config.encode_batch + 1), self._table_shards)))
     self._encodes = encodes
     self._batch_sharding = sharding.batch_sharding(mesh, rules)
     self._table = jax.jit(self._table_fn, in_shardings=(state_shardings,))
@@ -72,7 +72,8 @@ class Evaluation:
     clips = (chunk[pipeline.CLIPS] if clip_table is None else
              clip_tables.gather(clip_table, chunk[pipeline.CLIP_ITEMS],
                                 self._clip_table.sharding))
-    return self.model(states).encode(clips)[self._in_id_order]
+    embeddings = self.model(states).encode(clips)
+    return embeddings if self._in_id_order is None else embeddings[self._in_id_order]
 
   def _tables_fn(self, states, items):
     return self.model(states).tables(items)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlens import sharding
-from jaxlens.data import clip_table, pipeline, synthetic, tasks
+from jaxlens.data import pipeline, synthetic, tasks
 from jaxlens.data.protocol import Interactions
 from jaxlens.errors import JaxlensError
 from jaxlens.models import item_towers, user_towers
@@ -163,16 +163,12 @@ def worst_case_data(config, users: int, items: int) -> Interactions:
 
 
 def clips_on_device(config, num_items: int, mesh) -> bool:
-  """Where a run on the mesh's devices would keep a video tower's clips (`clip_table`):
-  'auto' weighs the table against the chip's memory (a topology's devices are not here to
-  report theirs)."""
+  """Where a run on the mesh's devices would keep a video tower's clips: 'auto' weighs the
+  table against the chip's memory (a topology's devices are not here to report theirs)."""
   chip = CHIPS.get(mesh.devices.flat[0].device_kind)
-  data_axis = sharding.mesh_axis(config.mesh.rules, 'batch')
-  return clip_table.on_device(
-      config.data.clip_store, (config.data.num_frames, config.data.frame_size,
-                               config.data.frame_size, 3), num_items,
-      mesh.shape[data_axis] if data_axis else 1,
-      chip.hbm_bytes if chip else clip_table.device_memory(mesh))
+  clip_shape = (config.data.num_frames, config.data.frame_size, config.data.frame_size, 3)
+  return loop.clips_on_device(config, clip_shape, num_items, mesh,
+                              chip.hbm_bytes if chip else None)
 
 
 def compile_steps(config, data: Interactions, *, distinct_clips: int | None = None,
@@ -314,4 +310,3 @@ def max_batch(config_of: Callable[[int], object], data: Interactions, devices, s
   multiple = sharding.axis_size(sharding.make_mesh(config.mesh, devices), config.mesh.rules,
                                 'batch')
   return largest_fitting(fits, start, multiple, limit=data.num_users)
-

@@ -160,6 +160,14 @@ class Run:
   is_main: bool
 
 
+def clips_on_device(config, clip_shape, num_items: int, mesh, memory: int | None = None) -> bool:
+  """Whether a run keeps the clips on the mesh's devices (`config.data.clip_store`); 'auto'
+  weighs each device's share against `memory`, by default what this process's devices report."""
+  return clip_table.on_device(config.data.clip_store, clip_shape, num_items,
+                              sharding.axis_size(mesh, config.mesh.rules, 'batch'),
+                              memory or clip_table.device_memory(mesh))
+
+
 def clips_of(config, data: Interactions, mesh, is_main: bool):
   """(host store, device table) of a video tower's clips, one of them set; (None, None) for
   towers without per-item inputs. Says which path at the start of the run."""
@@ -168,9 +176,7 @@ def clips_of(config, data: Interactions, mesh, is_main: bool):
   store = interactions_lib.clip_store(config.data, data)
   data_axis = sharding.mesh_axis(config.mesh.rules, 'batch')
   size = clip_table.table_bytes(store.clip_shape, data.num_items) / 1e9
-  shards = mesh.shape[data_axis] if data_axis else 1
-  if clip_table.on_device(config.data.clip_store, store.clip_shape, data.num_items, shards,
-                          clip_table.device_memory(mesh)):
+  if clips_on_device(config, store.clip_shape, data.num_items, mesh):
     if is_main:
       print(f'clips: on the devices ({size:.2f} GB, split over the {data_axis} axis); batches '
             'carry item ids', flush=True)

@@ -81,9 +81,13 @@ class Evaluation:
   def _ranks_fn(self, states, tables, batch):
     model = self.model(states)
     queries = model.eval_queries(tables, batch['inputs'], batch[pipeline.USER_IDS])
-    scores = model.score(queries, tables.items)
-    return {'ranks': ranking.target_ranks(scores, batch['targets'], batch['history'],
-                                          self._data.num_items),
+    rank = lambda queries, targets, history: ranking.target_ranks(
+        model.score(queries, tables.items), targets, history, self._data.num_items)
+    users = batch['targets'].shape[0]
+    shards = users // self._batch_sharding.shard_shape((users,))[0]
+    blocks = ranking.user_blocks(users, tables.items.shape[0], shards)
+    return {'ranks': ranking.blockwise(rank, (queries, batch['targets'], batch['history']),
+                                       blocks),
             'targets': batch['targets'],
             'history_lengths': jnp.count_nonzero(batch['history'], axis=1)}
 

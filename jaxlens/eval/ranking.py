@@ -9,12 +9,21 @@ Ties count against the target: its rank is 1 + the number of other candidates sc
 as high, so constant or collapsed scores rank every target last among its equals rather than
 first. A non-finite target score (a diverged user vector) is a miss, and a candidate whose score
 is NaN counts as ranked above the target: a number is never better than the truth.
+
+A batch is ranked in blocks of users (`user_blocks`, `blockwise`), so a device never holds more
+than `SCORES_PER_BLOCK` scores at once: all of a big catalogue's scores for a whole batch would
+not fit a chip, and on a CPU a buffer of that size is paged in afresh at every batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+import math
+
 import jax
 import jax.numpy as jnp
+
+SCORES_PER_BLOCK = 2**22  # float32 scores one device holds at once: 16 MiB
 
 
 def target_ranks(scores: jax.Array, targets: jax.Array, history: jax.Array,
@@ -24,11 +33,32 @@ def target_ranks(scores: jax.Array, targets: jax.Array, history: jax.Array,
   scores `(B, V)` over the item table's rows, targets `(B,)`, history `(B, H)` item ids (0 =
   none).
   """
-  rows = jnp.arange(scores.shape[0])[:, None]
   target_scores = jnp.take_along_axis(scores, targets[:, None], axis=1)
   vocab = jnp.arange(scores.shape[1])
   candidate = (vocab != 0) & (vocab <= num_items) & (vocab != targets[:, None])
-  candidate = candidate.at[rows, history].set(False)
+  # Per row (a scatter with a batch dimension), so that a device needs no other's history.
+  candidate = jax.vmap(lambda row, seen: row.at[seen].set(False))(candidate, history)
   above = (scores >= target_scores) | jnp.isnan(scores)
   ranks = 1 + jnp.sum(above & candidate, axis=1)
   return jnp.where(jnp.isfinite(target_scores[:, 0]), ranks, num_items + 1).astype(jnp.int32)
+
+
+def user_blocks(users: int, vocab: int, shards: int = 1) -> int:
+  """How many blocks to rank a batch of `users` in (over `shards` devices) so that each device
+  scores at most `SCORES_PER_BLOCK` of the `vocab` columns at once: the fewest that divide every
+  shard's users evenly."""
+  per_shard = max(1, users // shards)
+  fitting = max(1, SCORES_PER_BLOCK // vocab)  # users a device may score at once
+  return next(blocks for blocks in range(math.ceil(per_shard / fitting), per_shard + 1)
+              if per_shard % blocks == 0)
+
+
+def blockwise(fn: Callable, args: tuple, blocks: int):
+  """`fn(*args)`, computed one block of rows at a time: row b of every leaf's leading axis goes
+  to block `b % blocks`, so a batch split in contiguous shards gives each device a share of every
+  block from its own rows."""
+  if blocks == 1:
+    return fn(*args)
+  split = lambda x: x.reshape(x.shape[0] // blocks, blocks, *x.shape[1:]).swapaxes(0, 1)
+  join = lambda y: y.swapaxes(0, 1).reshape(-1, *y.shape[2:])
+  return jax.tree.map(join, jax.lax.map(lambda block: fn(*block), jax.tree.map(split, args)))

@@ -40,11 +40,46 @@ Weights = tuple[jax.Array, jax.Array]  # per edge: the weights of its messages t
 EDGE_CHUNK = 1 << 20  # edges gathered at once per device: bounds the (chunk, D) temporaries
 
 
+EDGE_BLOCK = 1 << 22  # edges the host prepares at once: bounds its temporaries, not the graph
+
+
+def _per_edge(fn: Callable[..., np.ndarray], arrays: tuple[np.ndarray, ...],
+              dtype=np.float32) -> np.ndarray:
+  """`fn(*arrays)` of per-edge arrays, computed `EDGE_BLOCK` edges at a time, so that its
+  temporaries (float64 degrees) are a block's, not a billion edges'."""
+  out = np.empty(len(arrays[0]), dtype)
+  for start in range(0, len(out), EDGE_BLOCK):
+    block = slice(start, start + EDGE_BLOCK)
+    out[block] = fn(*(a[block] for a in arrays))
+  return out
+
+
 def normalized_weights(users: np.ndarray, items: np.ndarray) -> np.ndarray:
   """`1 / sqrt(deg(u) deg(i))` per edge, degrees counting repeated interactions."""
-  user_degree = np.bincount(users)[users].astype(np.float64)
-  item_degree = np.bincount(items)[items].astype(np.float64)
-  return (1 / np.sqrt(user_degree * item_degree)).astype(np.float32)
+  user_degree = np.bincount(users).astype(np.float64)
+  item_degree = np.bincount(items).astype(np.float64)
+  return _per_edge(lambda u, i: 1 / np.sqrt(user_degree[u] * item_degree[i]), (users, items))
+
+
+def _by_user_then_item(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """`(users, items)` sorted by user, then item. Edges that come user-major (as
+  `Interactions.train_interactions` gives them) are sorted a block of whole users at a time:
+  the full MicroLens has 379 million training edges, and one sort of them all takes 8 bytes an
+  edge for its permutation alone."""
+  if len(users) and not np.all(users[1:] >= users[:-1]):
+    order = np.lexsort((items, users))
+    return users[order], items[order]
+  sorted_items = np.empty_like(items)
+  start = 0
+  while start < len(users):
+    # A block ends where a user does, so that no user's edges are split.
+    stop = min(start + EDGE_BLOCK, len(users))
+    stop = int(np.searchsorted(users, users[stop - 1], side='right'))
+    within = np.argsort(items[start:stop], kind='stable')  # one user's items come together
+    within = within[np.argsort(users[start:stop][within], kind='stable')]
+    sorted_items[start:stop] = items[start:stop][within]
+    start = stop
+  return users, sorted_items
 
 
 class BipartiteGraph(nnx.Module):
@@ -59,35 +94,48 @@ class BipartiteGraph(nnx.Module):
     self.other_axes = tuple(a for a in mesh.axis_names if a != user_axis)
     self.edge_axes = ((user_axis,) if user_axis else ()) + self.other_axes
     shards = layout.shards('users')
-    self.rows_per_shard = num_user_rows // shards
+    self.rows_per_shard = rows = num_user_rows // shards
     devices_per_shard = mesh.size // shards
+    if mean:
+      user_means, item_means = (1 / np.maximum(np.bincount(ids), 1).astype(np.float64)
+                                for ids in (users, items))
+    users, items = _by_user_then_item(users, items)  # each device's users come sorted
     weights = normalized_weights(users, items)
-    order = np.lexsort((items, users))  # by user, so each device's users come sorted
-    users, items, weights = users[order], items[order], weights[order]
-    shard = users // self.rows_per_shard
-    counts = np.bincount(shard, minlength=shards)
+    counts = np.diff(np.searchsorted(users, np.arange(shards + 1) * rows))
     per_device = max(1, -(-counts.max() // devices_per_shard))
     if per_device > EDGE_CHUNK:
       per_device = padded_rows(per_device, EDGE_CHUNK)
-    rank = np.arange(len(users)) - np.repeat(np.cumsum(counts) - counts, counts)
-    slot = (shard * devices_per_shard + rank // per_device) * per_device + rank % per_device
+    shard_starts = np.cumsum(counts) - counts
+
+    def slots(edges: np.ndarray, users: np.ndarray) -> np.ndarray:
+      """Where edges (positions in user order) go: their user shard's devices, in order."""
+      shard = users // rows
+      rank = edges - shard_starts[shard]
+      return (shard * devices_per_shard + rank // per_device) * per_device + rank % per_device
+
+    size = mesh.size * per_device
     # Filler edges have weight 0, the last local user (keeps users sorted) and item 0.
-    local_users = np.full(mesh.size * per_device, self.rows_per_shard - 1, np.int32)
-    local_users[slot] = users - shard * self.rows_per_shard
-    edge_items = np.zeros(mesh.size * per_device, np.int32)
-    edge_items[slot] = items
-    edge_weights = np.zeros(mesh.size * per_device, np.float32)
-    edge_weights[slot] = weights
+    local_users = np.full(size, rows - 1, np.int32)
+    edge_items = np.zeros(size, np.int32)
+    edge_weights = np.zeros(size, np.float32)
+    mean_to = [np.zeros(size, np.float32) for _ in range(2)] if mean else []
+    for start in range(0, len(users), EDGE_BLOCK):
+      block = slice(start, start + EDGE_BLOCK)
+      slot = slots(np.arange(start, min(start + EDGE_BLOCK, len(users))), users[block])
+      local_users[slot] = users[block] % rows
+      edge_items[slot] = items[block]
+      edge_weights[slot] = weights[block]
+      if mean:  # filler edges keep weight 0
+        mean_to[0][slot] = user_means[users[block]]
+        mean_to[1][slot] = item_means[items[block]]
     # Host arrays, laid out by `sharding.place` (as shapes only when the model is abstract: a
     # TPU topology compiled for on a CPU host has no memory to put them in).
     spec = P(self.edge_axes)
     place = lambda host: DataArray(host, partition=spec)
     self.edge_users, self.edge_items, self.edge_weights = (
         place(local_users), place(edge_items), place(edge_weights))
-    if mean:  # filler edges keep weight 0
-      self.mean_to_users, self.mean_to_items = (
-          place(_scatter(1 / np.bincount(ids)[ids], slot, len(edge_weights)))
-          for ids in (users, items))
+    if mean:
+      self.mean_to_users, self.mean_to_items = (place(values) for values in mean_to)
 
   def mean_weights(self) -> tuple[jax.Array, jax.Array]:
     """Per edge `(1/deg(u), 1/deg(i))`: `__call__` with them averages each node's neighbours."""
@@ -224,9 +272,10 @@ def training_graph(data, layout: Layout, *, mean: bool = False) -> BipartiteGrap
   """The graph of `data`'s training interactions (`Interactions`), its user rows padded as the
   graph towers' user tables."""
   users, slots = data.train_interactions()
-  return BipartiteGraph(users, data.train_slots[users, slots],
-                        padded_rows(data.num_users, layout.row_multiple('users')), layout,
-                        mean=mean)
+  items = data.train_slots[users, slots]
+  del slots  # int64, 8 bytes an edge
+  return BipartiteGraph(users, items, padded_rows(data.num_users, layout.row_multiple('users')),
+                        layout, mean=mean)
 
 
 def _seen_items(data, layout: Layout) -> np.ndarray:
@@ -235,8 +284,3 @@ def _seen_items(data, layout: Layout) -> np.ndarray:
   seen[:len(counts), 0] = counts > 0
   return seen
 
-
-def _scatter(values: np.ndarray, slot: np.ndarray, size: int) -> np.ndarray:
-  out = np.zeros(size, np.float32)
-  out[slot] = values
-  return out

@@ -44,6 +44,17 @@ def test_abstract_state_has_the_shapes_and_layouts_of_the_real_one(user_tower):
   assert any(leaf.sharding.spec != jax.P() for leaf in abstract_leaves.values())
 
 
+def test_a_graph_towers_ranking_reads_its_users_split_over_the_mesh():
+  """The propagated user table reaches the ranking as a run has it, split over 'model' (8
+  ways), not replicated: one device's share of its 4,000 x 16 float32 rows, not all of them."""
+  config = configuration.resolve(helpers.tiny_config(user_tower='lightgcn'))
+  config.mesh.data, config.mesh.model = 1, 8
+  data = aot.worst_case_data(config, 4000, 300)
+  ranking = aot.compile_steps(config, data)[-1]
+  assert ranking.function == 'ranking (one batch)'
+  assert ranking.memory['argument'] < 4000 * 16 * 4 / 2
+
+
 def test_largest_fitting_matches_a_search_of_every_batch():
   """Against brute force, for every limit up to 40 multiples, from starts below and above it."""
   for multiple, limit, start in itertools.product((1, 4, 8), range(0, 41), (1, 7, 16, 100)):

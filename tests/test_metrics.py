@@ -98,18 +98,22 @@ def test_a_batch_ranked_in_blocks_of_users_ranks_as_a_whole(blocks):
   np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize('users,vocab,shards,want', [
-    (1024, 19_100, 1, 8),  # 219 users fit: 5 blocks would do, 8 divide 1024
-    (1024, 19_100, 8, 1),  # 128 users a device
-    (1024, 1_142_529, 8, 64),  # 3 users fit: 2 users a block on each device
-    (1024, 2**23, 4, 256),  # not one user fits: one at a time
-    (1000, 30_000, 2, 4),  # 139 users fit: blocks of 125 on each device
+@pytest.mark.parametrize('users,vocab,shards,platform,want', [
+    (1024, 19_100, 1, 'cpu', 8),  # 219 users fit: 5 blocks would do, 8 divide 1024
+    (1024, 19_100, 8, 'cpu', 1),  # 128 users a device
+    (1024, 1_142_529, 8, 'cpu', 64),  # 3 users fit: 2 users a block on each device
+    (1024, 2**23, 4, 'cpu', 256),  # not one user fits: one at a time
+    (1000, 30_000, 2, 'cpu', 4),  # 139 users fit: blocks of 125 on each device
+    (1024, 1_142_529, 4, 'tpu', 1),  # 256 users a chip: 1.2 GB of scores, at once
+    (1024, 1_142_529, 1, 'gpu', 4),  # 469 users fit in 2 GiB: blocks of 256
 ])
-def test_user_blocks_keep_each_device_within_its_share_of_scores(users, vocab, shards, want):
-  blocks = ranking.user_blocks(users, vocab, shards)
+def test_user_blocks_keep_each_device_within_its_share_of_scores(users, vocab, shards, platform,
+                                                                 want):
+  blocks = ranking.user_blocks(users, vocab, shards, platform)
   per_device = users // shards // blocks
+  budget = ranking.SCORES_PER_BLOCK.get(platform, ranking.ACCELERATOR_SCORES_PER_BLOCK)
   assert blocks == want and users // shards % blocks == 0
-  assert per_device * vocab <= ranking.SCORES_PER_BLOCK or per_device == 1
+  assert per_device * vocab <= budget or per_device == 1
 
 
 def test_blocks_keep_each_device_to_its_own_users():
@@ -133,7 +137,7 @@ def test_blocks_keep_each_device_to_its_own_users():
 def test_evaluation_scores_a_block_of_users_at_a_time(monkeypatch):
   """The ranking's temporaries hold one block's scores, not a whole batch's against every item
   (on a CPU those were paged in afresh at each batch; on a chip they need not fit)."""
-  monkeypatch.setattr(ranking, 'SCORES_PER_BLOCK', 2**16)  # 3 users of 20,000 items
+  monkeypatch.setitem(ranking.SCORES_PER_BLOCK, 'cpu', 2**16)  # 3 users of 20,000 items
   config = configuration.prepare(helpers.load_config('sasrec_id', 'cpu'), jax.devices()[:1])
   config.eval.batch_size = 256
   data = aot.worst_case_data(config, 2000, 20_000)
@@ -141,3 +145,5 @@ def test_evaluation_scores_a_block_of_users_at_a_time(monkeypatch):
   whole_batch = config.eval.batch_size * (data.num_items + 1) * 4  # 20 MB of scores
   assert report.function == 'ranking (one batch)'
   assert report.memory['temp'] < whole_batch / 2  # 6.4 MB, 46 MB at once
+  # XLA counts a loop's body once; the report counts every block's scores.
+  assert report.flops >= 2 * config.eval.batch_size * data.num_items * config.model.hidden

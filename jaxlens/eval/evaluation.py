@@ -52,6 +52,7 @@ class Evaluation:
         clip_tables.owner_order(np.arange(1, eval_config.encode_batch + 1), self._table_shards)))
     self._encodes = encodes
     self._batch_sharding = sharding.batch_sharding(mesh, rules)
+    self._platform = mesh.devices.flat[0].platform
     self._table = jax.jit(self._table_fn, in_shardings=(state_shardings,))
     table_sharding = None if clip_table is None else clip_table.sharding
     self._encode = jax.jit(self._encode_fn, in_shardings=(state_shardings, self._batch_sharding,
@@ -83,13 +84,17 @@ class Evaluation:
     queries = model.eval_queries(tables, batch['inputs'], batch[pipeline.USER_IDS])
     rank = lambda queries, targets, history: ranking.target_ranks(
         model.score(queries, tables.items), targets, history, self._data.num_items)
-    users = batch['targets'].shape[0]
-    shards = users // self._batch_sharding.shard_shape((users,))[0]
-    blocks = ranking.user_blocks(users, tables.items.shape[0], shards)
+    blocks = self.ranking_blocks(batch['targets'].shape[0], tables.items.shape[0])
     return {'ranks': ranking.blockwise(rank, (queries, batch['targets'], batch['history']),
                                        blocks),
             'targets': batch['targets'],
             'history_lengths': jnp.count_nonzero(batch['history'], axis=1)}
+
+  def ranking_blocks(self, users: int, vocab: int) -> int:
+    """The blocks of users a batch of `users` is ranked in against `vocab` item rows on this
+    mesh (`ranking.user_blocks`)."""
+    shards = users // self._batch_sharding.shard_shape((users,))[0]
+    return ranking.user_blocks(users, vocab, shards, self._platform)
 
   def _progress(self, iterable, total: int, desc: str):
     return tqdm.tqdm(iterable, total=total, desc=desc, unit='batch', leave=False,
@@ -130,8 +135,9 @@ class Evaluation:
     return joined['ranks'], evaluators_lib.EvalUsers(
         joined['targets'], counts[joined['targets']], joined['history_lengths'])
 
-  def lower(self, states, clip_shape=None) -> dict[str, jax.stages.Lowered]:
-    """The evaluation functions lowered on abstract inputs (ahead-of-time reports)."""
+  def lower(self, states, clip_shape=None) -> dict[str, tuple[jax.stages.Lowered, int]]:
+    """The evaluation functions lowered on abstract inputs (ahead-of-time reports), each with
+    the trips of its loop over blocks (1: none): XLA's cost analysis counts a loop's body once."""
     struct = lambda shape, dtype, sharded=True: jax.ShapeDtypeStruct(
         shape, dtype, sharding=self._batch_sharding if sharded else None)
     if self._encodes:
@@ -152,9 +158,20 @@ class Evaluation:
              pipeline.USER_IDS: struct((size,), jnp.int32),
              'weights': struct((size,), jnp.float32)}
     lowered['user tower tables'] = self._tables.lower(states, table)
-    tables = jax.eval_shape(self._tables_fn, states, table)
+    # The ranking reads the tables as a run makes them: laid out as the compiler lays out their
+    # function's outputs (a graph tower's users split over the mesh), not replicated. (For a
+    # TPU topology, the compiler reports a replicated output on a host device.)
+    mesh = self._batch_sharding.mesh
+    on_mesh = lambda layout: (layout if layout.device_set == set(mesh.devices.flat)
+                              else sharding.replicated(mesh))
+    tables = jax.tree.map(
+        lambda shape, layout: jax.ShapeDtypeStruct(shape.shape, shape.dtype,
+                                                   sharding=on_mesh(layout)),
+        jax.eval_shape(self._tables_fn, states, table),
+        lowered['user tower tables'].compile().output_shardings)
     lowered['ranking (one batch)'] = self._ranks.lower(states, tables, batch)
-    return lowered
+    blocks = {'ranking (one batch)': self.ranking_blocks(size, tables.items.shape[0])}
+    return {name: (function, blocks.get(name, 1)) for name, function in lowered.items()}
 
   def compiled_variants(self) -> dict[str, int]:
     """How many shapes each evaluation function has compiled for (retrace checks)."""

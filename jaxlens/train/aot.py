@@ -133,7 +133,10 @@ def whole_program_cost(lowered) -> dict:
   return {key: cost(analysis, key) for key in ('flops', 'bytes accessed')}
 
 
-def _report(name: str, lowered, chip: Chip | None, devices: int) -> Report:
+def _report(name: str, lowered, chip: Chip | None, devices: int, trips: int = 1) -> Report:
+  """`trips`: how often the function runs its loop's body (the ranking's blocks of users). XLA's
+  cost analysis counts that body once; the figures are scaled by `trips`, which also counts what
+  runs outside the loop that often: at least the function's cost, never less."""
   try:
     compiled = lowered.compile()
   except Exception as e:  # pylint: disable=broad-except  # XlaRuntimeError, by message
@@ -152,9 +155,10 @@ def _report(name: str, lowered, chip: Chip | None, devices: int) -> Report:
     # stands in (at most the device's: replicated work, such as the optimizer's update, counts
     # once); its bytes do not: counted before fusion, they are far more than any device moves,
     # so the bound rests on FLOPs alone.
-    return Report(name, whole['flops'] / devices, None, used, 0.0, global_flops=whole['flops'])
-  return Report(name, flops(analysis), cost(analysis, 'bytes accessed'), used,
-                cost(analysis, 'optimal_seconds'), global_flops=whole['flops'])
+    return Report(name, trips * whole['flops'] / devices, None, used, 0.0,
+                  global_flops=trips * whole['flops'])
+  return Report(name, trips * flops(analysis), trips * cost(analysis, 'bytes accessed'), used,
+                trips * cost(analysis, 'optimal_seconds'), global_flops=trips * whole['flops'])
 
 
 def worst_case_data(config, users: int, items: int) -> Interactions:
@@ -202,8 +206,9 @@ def compile_steps(config, data: Interactions, *, distinct_clips: int | None = No
                      len(devices))]
   if evaluation:
     functions = loop.build_evaluation(config, data, trainer, mesh, show_progress=False)
-    for name, lowered in functions.lower(trainer.state.model_states(), clip_shape).items():
-      reports.append(_report(name, lowered, chip, len(devices)))
+    for name, (lowered, trips) in functions.lower(trainer.state.model_states(),
+                                                  clip_shape).items():
+      reports.append(_report(name, lowered, chip, len(devices), trips))
   return reports
 
 

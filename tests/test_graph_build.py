@@ -35,7 +35,7 @@ def test_edges_built_in_blocks_are_the_edges_built_at_once(mesh_shape, mean, mon
   users = np.sort(rng.integers(0, 97, 1000)).astype(np.int32)
   items = rng.integers(1, 60, 1000).astype(np.int32)
   layout = _layout(*mesh_shape)
-  rows = 100 if mesh_shape[1] == 4 else 97
+  rows = 100 if mesh_shape[1] == 4 else 97  # user rows: a multiple of the 'users' shards
   want = _arrays(graph.BipartiteGraph(users, items, rows, layout, mean=mean), mean)
   monkeypatch.setattr(graph, 'EDGE_BLOCK', 37)
   shuffled = rng.permutation(len(users))

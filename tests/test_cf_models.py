@@ -143,6 +143,44 @@ def test_nfm_ranks_items_in_blocks_as_pair_by_pair():
                              rtol=1e-5, atol=1e-4)
 
 
+def test_nfm_training_scores_from_pair_moments_equal_every_pair_through_the_network():
+  """Training scores the batch's queries against every candidate without making the pooled
+  pairs: BatchNorm's batch statistics from per-query and per-candidate moments. Scores, the
+  updated running statistics and every gradient equal those of each pair through the network
+  (BatchNorm over the materialised pairs), with candidates over more than two item blocks."""
+  rng = np.random.default_rng(4)
+  model = NFM(D, rngs=nnx.Rngs(0))
+  _randomise(model, rng)
+  history = jnp.asarray(rng.normal(size=(5, 4, D)), jnp.float32)
+  mask = jnp.asarray(rng.random((5, 4)) < 0.8).at[:, 0].set(True)
+  candidates = jnp.asarray(rng.normal(size=(2 * nfm.ITEM_BLOCK + 7, D)), jnp.float32)
+  weights = jnp.asarray(rng.normal(size=(5, candidates.shape[0])), jnp.float32)
+
+  def loss(model, history, candidates, scorer):
+    queries = jax.tree.map(lambda q: q[:, 0], model(history, mask))
+    scores = (model.score(queries, candidates) if scorer == 'factorised'
+              else model.score_each(queries, candidates[None]))
+    return jnp.sum(scores * weights), scores
+
+  results = {}
+  for scorer in ('factorised', 'per_pair'):
+    copy = nnx.clone(model)
+    grad = nnx.grad(loss, argnums=(0, 1, 2), has_aux=True)
+    (grads, history_grad, candidate_grad), scores = grad(copy, history, candidates, scorer)
+    results[scorer] = (scores, _arrays(copy), jax.tree.leaves(nnx.state(grads, nnx.Param)),
+                       history_grad, candidate_grad)
+  (scores, state, grads, history_grad, candidate_grad) = results['factorised']
+  (want_scores, want_state, want_grads, want_history, want_candidate) = results['per_pair']
+  np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-5)
+  for name in ('norm/mean', 'norm/var'):
+    assert not np.allclose(state[name], _arrays(model)[name])  # training updated them
+    np.testing.assert_allclose(state[name], want_state[name], rtol=1e-5, atol=1e-6)
+  for got, want in zip(grads, want_grads, strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(history_grad, want_history, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(candidate_grad, want_candidate, rtol=1e-4, atol=1e-5)
+
+
 def test_deepfm_matches_numpy_and_its_factorised_ranking():
   rng = np.random.default_rng(2)
   history, mask, candidates = _fields(rng)

@@ -12,6 +12,12 @@ layer of a pair is `z = [(fm(h) * a + b) @ W + bias] + c @ (diag(sum(h) * a) W)`
 vector plus a D x H matrix per user applied to every candidate. What remains per pair is that
 product (D x H multiply-adds), the ReLU and the output layer (H each): everything before the
 ReLU is linear in the candidate, nothing after it is. Items go through it in blocks.
+
+Training scores the batch's queries against its candidates the same way: BatchNorm's batch
+statistics over the (queries x candidates) pairs follow from per-query and per-candidate moments
+(`_pair_statistics`), so no `(queries, candidates, D)` pooled tensor is made. With the
+reference's candidates (all B x 11 items of a batch of B rows) it was one per pass of the
+network, and the step's cost.
 """
 
 from __future__ import annotations
@@ -57,9 +63,12 @@ class NFM(UserTower):
     return self._head(queries['interactions'][:, None] + queries['sum'][:, None] * candidates)
 
   def score(self, queries, candidates):
-    if not self.norm.use_running_average:  # training: batch statistics over every pair
+    if self.norm.use_running_average:
+      scale, shift = self.norm.affine()
+    elif self.dropout.rate:  # dropout draws a mask per pair: every pair through the network
       return self.score_each(queries, candidates[None])
-    scale, shift = self.norm.affine()
+    else:  # training: BatchNorm over every (query, candidate) pair, from their moments
+      scale, shift = self.norm.batch_affine(*_pair_statistics(queries, candidates))
     kernel = self.hidden_layer.kernel[...]
     per_user = (queries['interactions'] * scale + shift) @ kernel + self.hidden_layer.bias[...]
     users, width = per_user.shape
@@ -89,3 +98,18 @@ REGISTRY.register(UserTowerSpec(
     description='bi-interaction pooling and an MLP (He & Chua)',
     # A ReLU on the score, as the reference (scores >= 0).
     config={'output_relu': False}, renamed={'model.output_relu': 'output_relu'}))
+
+
+def _pair_statistics(queries, candidates) -> tuple[jax.Array, jax.Array, int]:
+  """Mean and variance over every (query u, candidate j) pair of the pooled `a_u + s_u * c_j`
+  (`a` the interactions, `s` the sum), and the number of pairs, from per-query and
+  per-candidate moments: u and j range independently, so `E[s c] = E[s] E[c]`, and
+  `E[(a' + s c)^2] = E[a'^2] + 2 E[a' s] E[c] + E[s^2] E[c^2]` with `a' = a - mean`."""
+  a, s, c = (x.astype(jnp.float32) for x in (queries['interactions'], queries['sum'],
+                                               candidates))
+  mean_c, mean_c2 = jnp.mean(c, 0), jnp.mean(jnp.square(c), 0)
+  mean = jnp.mean(a, 0) + jnp.mean(s, 0) * mean_c
+  centred = a - mean
+  var = (jnp.mean(jnp.square(centred), 0) + 2 * jnp.mean(centred * s, 0) * mean_c
+         + jnp.mean(jnp.square(s), 0) * mean_c2)
+  return mean, jnp.maximum(var, 0), a.shape[0] * c.shape[0]

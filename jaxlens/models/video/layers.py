@@ -152,7 +152,7 @@ class BatchNorm(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     if self.use_running_average:
-      mean, var = self.mean[...], self.var[...]
+      scale, shift = self.affine()
     else:
       axes = tuple(range(x.ndim - 1))
       x32 = x.astype(jnp.float32)
@@ -163,12 +163,18 @@ class BatchNorm(nnx.Module):
         count = jnp.sum(weights) * (x.size // (x.shape[0] * x.shape[-1]))
       mean = jnp.sum(x32 * weights, axes) / count
       var = jnp.sum(jnp.square(x32 - mean) * weights, axes) / count
-      unbiased = var * (count / jnp.maximum(count - 1, 1))
-      m = self.momentum
-      self.mean[...] = (1 - m) * self.mean[...] + m * jax.lax.stop_gradient(mean)
-      self.var[...] = (1 - m) * self.var[...] + m * jax.lax.stop_gradient(unbiased)
-    scale, shift = self._affine(mean, var)
+      scale, shift = self.batch_affine(mean, var, count)
     return (x.astype(jnp.float32) * scale + shift).astype(self.dtype)
+
+  def batch_affine(self, mean: jax.Array, var: jax.Array, count) -> tuple[jax.Array, jax.Array]:
+    """Training mode as the map `x * scale + shift` from batch statistics over `count` samples,
+    updating the running statistics: for layers that compute the statistics of samples they
+    never materialise and fold the map into what follows (NFM's pairs)."""
+    unbiased = var * (count / jnp.maximum(count - 1, 1))
+    m = self.momentum
+    self.mean[...] = (1 - m) * self.mean[...] + m * jax.lax.stop_gradient(mean)
+    self.var[...] = (1 - m) * self.var[...] + m * jax.lax.stop_gradient(unbiased)
+    return self._affine(mean, var)
 
   def _affine(self, mean: jax.Array, var: jax.Array) -> tuple[jax.Array, jax.Array]:
     scale = self.scale[...] * jax.lax.rsqrt(var + self.eps)

@@ -13,6 +13,7 @@ several minutes here, so cells are appended to --results as they finish and a re
   python -m benchmarks.aot_fit --table encoders            # the 15 encoders, topT, v5e-8
   python -m benchmarks.aot_fit --table policies  # topT/frozen/FT x v5e/v5p/v6e-8, H200, 8 x H100
   python -m benchmarks.aot_fit --table policies --max_batch
+  python -m benchmarks.aot_fit --table encoders --max_batch --encoders x3d_m,r3d_18  # some cells
   python -m benchmarks.aot_fit --print [--table encoders]  # the cells done so far
 
 The times are the compiler's estimates against the chips' published peaks, not measurements.
@@ -83,9 +84,16 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
                 mfu=train.mfu(chip, step), cost_model_s=train.optimal_seconds)
   cell['compile_s'] = time.perf_counter() - start
   if max_batch:
+    cell['tried'] = {}
+
+    def tried(size: int, error) -> None:
+      cell['tried'][size] = 'no' if error else 'fits'
+      print(f'  batch {size:,}: {error or "fits"}', flush=True)
+
     cell['max_batch'] = aot.max_batch(
         lambda size: configuration.prepare(config_of(encoder, policy, size), devices), data,
-        devices, batch, 'does_not_fit' not in cell)
+        devices, batch, {batch: cell['hbm_gib'] * 2**30 if 'hbm_gib' in cell else None},
+        tried=tried)
   jax.clear_caches()
   return cell
 
@@ -121,6 +129,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--table', choices=('encoders', 'policies'))
   parser.add_argument('--max_batch', action='store_true')
+  parser.add_argument('--encoders', help='only these encoders (comma-separated)')
   parser.add_argument('--results', default='runs/aot_fit.jsonl')
   parser.add_argument('--print', action='store_true', help='print the tables and stop')
   args = parser.parse_args()
@@ -129,7 +138,11 @@ def main():
     os.makedirs(os.path.dirname(args.results) or '.', exist_ok=True)
     done = {(r['encoder'], r['policy'], r['topology']) for r in results
             if 'max_batch' in r or not args.max_batch}
-    todo = [cell for cell in cells(args.table) if cell not in done]
+    wanted = set(args.encoders.split(',')) if args.encoders else set(registry.names())
+    unknown = wanted - set(registry.names())
+    if unknown:
+      parser.error(f'--encoders: unknown {", ".join(sorted(unknown))}')
+    todo = [cell for cell in cells(args.table) if cell not in done and cell[0] in wanted]
     for i, (encoder, policy, topology) in enumerate(todo):
       print(f'[{i + 1}/{len(todo)}] {encoder} {policy} on {topology} ...', flush=True)
       cell = measure(encoder, policy, topology, args.max_batch)

@@ -38,7 +38,8 @@ _TOPOLOGY = flags.DEFINE_string('topology', None, 'Devices to compile for: a Clo
 _SLICES = flags.DEFINE_integer('num_slices', 1, 'TPU slices (multi-slice) or GPU hosts of '
                                '--topology.')
 _MAX_BATCH = flags.DEFINE_bool('find_max_batch', False, 'Also find the largest global batch '
-                               '(config.train.batch_size) that fits, by bisection over compiles.')
+                               '(config.train.batch_size) that fits, by a search over compiles '
+                               'steered by the memory each needs.')
 flags.mark_flags_as_required(['config'])
 
 
@@ -75,12 +76,14 @@ def _report() -> None:
     if not _MAX_BATCH.value:
       raise
     print(e, flush=True)
-    train_fits = e.function != 'train step'
+    # Only a train step that does not fit is known; one that fits but was followed by an
+    # evaluation function that does not is compiled again for its memory.
+    known = {config.train.batch_size: None} if e.function == 'train step' else {}
   else:
     _print(config, data, reports, chip)
-    train_fits = True
+    known = {config.train.batch_size: reports[0].memory['total']}
   if _MAX_BATCH.value:
-    _find_max_batch(config, data, devices, train_fits)
+    _find_max_batch(config, data, devices, known)
 
 
 def _prepared(devices, batch_size: int | None = None):
@@ -110,15 +113,15 @@ def _print(config, data, reports, chip) -> None:
           'measurements.')
 
 
-def _find_max_batch(config, data, devices, train_fits: bool) -> None:
-  """`train_fits`: whether the configured batch's train step fits (compiled already)."""
+def _find_max_batch(config, data, devices, known: dict[int, float | None]) -> None:
+  """`known`: the configured batch's train step, if compiled: its bytes per device, or None."""
   from jaxlens.train import aot  # pylint: disable=g-import-not-at-top
 
   def tried(batch_size: int, error) -> None:
     print(f'  batch {batch_size:,}: {error or "fits"}', flush=True)
 
   best = aot.max_batch(lambda batch_size: _prepared(devices, batch_size), data, devices,
-                       config.train.batch_size, train_fits, distinct_clips=_DISTINCT.value,
+                       config.train.batch_size, known, distinct_clips=_DISTINCT.value,
                        tried=tried)
   print(f'largest global batch that fits: {best:,}' if best else
         'no batch fits (not even one user per device of the data axis)')

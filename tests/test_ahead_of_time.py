@@ -55,21 +55,59 @@ def test_a_graph_towers_ranking_reads_its_users_split_over_the_mesh():
   assert ranking.memory['argument'] < 4000 * 16 * 4 / 2
 
 
-def test_largest_fitting_matches_a_search_of_every_batch():
-  """Against brute force, for every limit up to 40 multiples, from starts below and above it."""
-  for multiple, limit, start in itertools.product((1, 4, 8), range(0, 41), (1, 7, 16, 100)):
-    calls = []
+# How memory may grow with the batch (in units of the data axis), for a capacity of 100: a
+# fixed part and a slope, steps where the compiler changes its plan, faster or slower than
+# linear; or unknown to the search (no capacity).
+_MEMORY_SHAPES = {
+    'affine': lambda n: 20 + 3 * n,
+    'steps': lambda n: 10 + 2 * n + 15 * (n // 9),
+    'convex': lambda n: 5 + n * n / 12,
+    'concave': lambda n: 12 * n ** 0.5,
+    'flat, then a wall': lambda n: 50 if n < 23 else 500,
+}
 
-    def fits(size, limit=limit, multiple=multiple, calls=calls):
+
+def test_largest_fitting_matches_a_search_of_every_batch():
+  """Against brute force, for every capacity that leaves up to 64 multiples, from starts below
+  and above the answer, whether the search knows the capacity or not."""
+  for (shape, needs), multiple, scale, start, told in itertools.product(
+      _MEMORY_SHAPES.items(), (1, 8), (0.05, 0.3, 0.7, 1, 1.6, 4), (1, 7, 16, 100),
+      (True, False)):
+    calls, capacity = [], 100 * scale
+
+    def memory_at(size, needs=needs, multiple=multiple, calls=calls, capacity=capacity):
       calls.append(size)
       assert size % multiple == 0 and size > 0
-      return size <= limit * multiple
+      used = needs(size // multiple)
+      return used if used <= capacity else None
 
     cap = 64 * multiple
-    want = max((n for n in range(multiple, cap + 1, multiple) if fits(n)), default=0)
+    want = max((n for n in range(multiple, cap + 1, multiple) if memory_at(n)), default=0)
     calls.clear()
-    assert aot.largest_fitting(fits, start * multiple, multiple, limit=cap) == want
-    assert len(calls) <= 2 * (cap // multiple).bit_length() + 2, (multiple, limit, start)
+    got = aot.largest_fitting(memory_at, start * multiple, multiple,
+                              capacity if told else None, limit=cap)
+    assert got == want, (shape, multiple, scale, start, told)
+    assert len(calls) <= 3 * (cap // multiple).bit_length() + 3, (shape, multiple, scale, start)
+
+
+def test_largest_fitting_follows_memory_to_the_answer_in_a_few_compiles():
+  """A video train step's memory: 2 GiB of state and 12 MiB a user, on a 16 GiB chip with 8
+  chips on the data axis. From the paper's 184 users (compiled already), the line through the
+  memory of what fits finds 1,192 in three more compiles (704, 1,192, 1,200); doubling and
+  bisection took nine."""
+  gib = 2**30
+  known = {184: 2 * gib + 184 * 12 * 2**20}
+  calls = []
+
+  def memory_at(batch):
+    if batch not in known:
+      calls.append(batch)
+    used = 2 * gib + batch * 12 * 2**20
+    return used if used <= 16 * gib else None
+
+  assert aot.largest_fitting(memory_at, 184, 8, 16 * gib, limit=100_000) == 1192
+  assert len(calls) <= 3, calls
+  assert 1200 in calls  # the answer is proven: one data axis more does not fit
 
 
 @pytest.mark.parametrize('topology, compiler, installed', [

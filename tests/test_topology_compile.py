@@ -98,7 +98,7 @@ def test_a_batch_that_does_not_fit_fails_in_one_line():
 
 
 @tpu
-def test_find_max_batch_bisects_to_the_last_batch_that_compiles():
+def test_find_max_batch_finds_the_last_batch_that_compiles():
   result = _aot(*_LARGE_CLIPS, '--config.train.batch_size=32', '--find_max_batch')
   assert result.returncode == 0, result.stderr[-3000:]
   out = result.stdout

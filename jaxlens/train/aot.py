@@ -212,35 +212,58 @@ def compile_steps(config, data: Interactions, *, distinct_clips: int | None = No
   return reports
 
 
-def largest_fitting(fits: Callable[[int], bool], start: int, multiple: int,
-                    limit: int = 2**20) -> int:
-  """The largest multiple of `multiple`, up to `limit`, for which `fits` holds (memory grows
-  with the batch, so it holds up to a point): doubling from `start` until one fails, halving
-  until one fits, then bisection between the two. 0 when not even `multiple` fits."""
-  good, bad = 0, None  # in units of `multiple`
-  size = max(1, min(start, limit) // multiple)
-  while bad is None:
-    if size * multiple > limit:
+def largest_fitting(memory_at: Callable[[int], float | None], start: int, multiple: int,
+                    capacity: float | None = None, limit: int = 2**20) -> int:
+  """The largest multiple of `multiple`, up to `limit`, that fits: `memory_at(batch)` is the
+  bytes that batch needs, or None where it does not fit. Memory grows with the batch, nearly
+  linearly, so each next batch tried is where the line through the two largest that fit (through
+  zero while there is one) reaches `capacity`, kept inside what is still unknown; doubling or
+  bisection instead where there is no line, or where two tries in a row did not halve the
+  unknown. Ends at a batch that fits next to one that does not (or at `limit`); 0 when not even
+  `multiple` fits."""
+  units = limit // multiple
+  fitting: dict[int, float] = {}  # in units of `multiple`: the bytes each needs
+  failing = units + 1  # the smallest known not to fit, or one past `limit`
+  size, bounds = min(max(1, start // multiple), units), []
+  while units:
+    used = memory_at(size * multiple)
+    if used is None:
+      failing = min(failing, size)
+    else:
+      fitting[size] = used
+    good = max(fitting, default=0)
+    if failing - good <= 1:
       return good * multiple
-    if fits(size * multiple):
-      good, size = size, size * 2
-    else:
-      bad = size
-  while not good:
-    if bad == 1:
-      return 0
-    size = bad // 2
-    if fits(size * multiple):
-      good = size
-    else:
-      bad = size
-  while bad - good > 1:
-    middle = (good + bad) // 2
-    if fits(middle * multiple):
-      good = middle
-    else:
-      bad = middle
-  return good * multiple
+    bounds.append((good, failing))
+    guess = None if _stalled(bounds, units) else _toward_capacity(fitting, capacity)
+    if guess is None:
+      bounds.clear()
+      guess = 2 * good if failing > units else (good + failing) // 2
+    size = min(max(guess, good + 1), failing - 1)
+  return 0
+
+
+def _toward_capacity(fitting: dict[int, float], capacity: float | None) -> int | None:
+  """Where the line through the two largest fitting sizes (or the largest and zero) reaches
+  `capacity`; None without a rising line."""
+  if capacity is None or not fitting:
+    return None
+  sizes = sorted(fitting)[-2:]
+  high = sizes[-1]
+  low, below = (sizes[0], fitting[sizes[0]]) if len(sizes) == 2 else (0, 0.0)
+  slope = (fitting[high] - below) / (high - low)
+  return None if slope <= 0 else high + int((capacity - fitting[high]) // slope)
+
+
+def _stalled(bounds: list[tuple[int, int]], units: int) -> bool:
+  """Whether the last two tries neither halved the unknown interval nor, before any batch
+  failed, doubled the largest that fits."""
+  if len(bounds) < 3:
+    return False
+  (good, failing), (earlier_good, earlier_failing) = bounds[-1], bounds[-3]
+  if failing > units:
+    return good < 2 * earlier_good
+  return earlier_failing <= units and 2 * (failing - good) > earlier_failing - earlier_good
 
 
 def fits(total_bytes: int) -> dict[str, bool]:
@@ -292,26 +315,32 @@ def steps_per_epoch(config, data: Interactions) -> int:
 
 
 def max_batch(config_of: Callable[[int], object], data: Interactions, devices, start: int,
-              start_fits: bool, *, distinct_clips: int | None = None,
+              known: dict[int, float | None] | None = None, *,
+              distinct_clips: int | None = None,
               tried: Callable[[int, DoesNotFit | None], None] = lambda batch, error: None) -> int:
   """The largest global batch whose train step fits (`largest_fitting` over train-step
-  compiles, in multiples of the data axis). `config_of(batch)`: the config, resolved and
-  checked, at that batch; `start` and whether it fits are known already; `tried` hears of each
-  compile (its `DoesNotFit`, or None)."""
+  compiles, in multiples of the data axis, steered by the memory each needs). `config_of(batch)`:
+  the config, resolved and checked, at that batch; `known`: batches compiled already, with the
+  bytes per device each needs (None: does not fit); `tried` hears of each compile (its
+  `DoesNotFit`, or None)."""
+  known = dict(known or {})
 
-  def fits(batch: int) -> bool:
-    if batch == start:
-      return start_fits
-    try:
-      compile_steps(config_of(batch), data, distinct_clips=distinct_clips, devices=devices,
-                    evaluation=False)  # evaluation has its own batches
-    except DoesNotFit as e:
-      tried(batch, e)
-      return False
-    tried(batch, None)
-    return True
+  def memory_at(batch: int) -> float | None:
+    if batch not in known:
+      try:
+        train = compile_steps(config_of(batch), data, distinct_clips=distinct_clips,
+                              devices=devices, evaluation=False)[0]  # evaluation: own batches
+      except DoesNotFit as e:
+        tried(batch, e)
+        known[batch] = None
+      else:
+        tried(batch, None)
+        known[batch] = train.memory['total']
+    return known[batch]
 
   config = config_of(start)
   multiple = sharding.axis_size(sharding.make_mesh(config.mesh, devices), config.mesh.rules,
                                 'batch')
-  return largest_fitting(fits, start, multiple, limit=data.num_users)
+  chip = CHIPS.get(devices[0].device_kind)
+  return largest_fitting(memory_at, start, multiple, chip.hbm_bytes if chip else None,
+                         limit=data.num_users)

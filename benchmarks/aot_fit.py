@@ -75,7 +75,9 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
     train = aot.compile_steps(config, data, devices=devices, evaluation=False)[0]
   except aot.DoesNotFit as e:
     cell['does_not_fit'] = str(e)
+    compiled = aot.Compiled(False, e.needs)
   else:
+    compiled = aot.Compiled(True, train.memory['total'])
     step = train.roofline_seconds(chip)
     cell.update(hbm_gib=train.memory['total'] / 2**30, tflop=train.flops / 1e12,
                 gb_accessed=(None if train.bytes_accessed is None else
@@ -86,14 +88,14 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
   if max_batch:
     cell['tried'] = {}
 
-    def tried(size: int, error) -> None:
-      cell['tried'][size] = 'no' if error else 'fits'
-      print(f'  batch {size:,}: {error or "fits"}', flush=True)
+    def tried(size: int, compiled, error) -> None:
+      needs = '' if compiled.needs is None else f' {compiled.needs / 2**30:.2f} GiB'
+      cell['tried'][size] = ('fits' if compiled.fits else 'no') + needs
+      print(f'  batch {size:,}: {error or "fits," + needs}', flush=True)
 
     cell['max_batch'] = aot.max_batch(
         lambda size: configuration.prepare(config_of(encoder, policy, size), devices), data,
-        devices, batch, {batch: cell['hbm_gib'] * 2**30 if 'hbm_gib' in cell else None},
-        tried=tried)
+        devices, batch, {batch: compiled}, tried=tried)
   jax.clear_caches()
   return cell
 

@@ -78,10 +78,11 @@ def _report() -> None:
     print(e, flush=True)
     # Only a train step that does not fit is known; one that fits but was followed by an
     # evaluation function that does not is compiled again for its memory.
-    known = {config.train.batch_size: None} if e.function == 'train step' else {}
+    known = ({config.train.batch_size: aot.Compiled(False, e.needs)}
+             if e.function == 'train step' else {})
   else:
     _print(config, data, reports, chip)
-    known = {config.train.batch_size: reports[0].memory['total']}
+    known = {config.train.batch_size: aot.Compiled(True, reports[0].memory['total'])}
   if _MAX_BATCH.value:
     _find_max_batch(config, data, devices, known)
 
@@ -113,12 +114,14 @@ def _print(config, data, reports, chip) -> None:
           'measurements.')
 
 
-def _find_max_batch(config, data, devices, known: dict[int, float | None]) -> None:
-  """`known`: the configured batch's train step, if compiled: its bytes per device, or None."""
+def _find_max_batch(config, data, devices, known: dict) -> None:
+  """`known`: the configured batch's train step, if compiled (`aot.Compiled`)."""
   from jaxlens.train import aot  # pylint: disable=g-import-not-at-top
 
-  def tried(batch_size: int, error) -> None:
-    print(f'  batch {batch_size:,}: {error or "fits"}', flush=True)
+  def tried(batch_size: int, compiled, error) -> None:
+    print(f'  batch {batch_size:,}: ' + (str(error) if error else
+                                         f'fits, {compiled.needs / 2**30:.2f} GiB per device'),
+          flush=True)
 
   best = aot.max_batch(lambda batch_size: _prepared(devices, batch_size), data, devices,
                        config.train.batch_size, known, distinct_clips=_DISTINCT.value,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -85,11 +85,20 @@ def abstract(batch: dict[str, np.ndarray], batch_sharding, clip_shape, clips_on_
 
 
 class DoesNotFit(JaxlensError):
-  """The compiler ran out of device memory, or the program needs more than the chip has."""
+  """The compiler ran out of device memory, or the program needs more than the chip has.
+  `needs`: the bytes per device it asked for, where the compiler said (None: not said)."""
 
-  def __init__(self, function: str, where: str, reason: str):
+  def __init__(self, function: str, where: str, reason: str, needs: float | None = None):
     super().__init__(f'{function} does not fit {where}: {reason}')
     self.function = function
+    self.needs = needs
+
+
+class Compiled(NamedTuple):
+  """What one batch's compile said: whether it fits, and the bytes per device it needs (None:
+  not said, as where a compiler ran out of memory without saying how much it wanted)."""
+  fits: bool
+  needs: float | None
 
 
 def roofline_seconds(flops: float, bytes_accessed: float | None, chip: Chip) -> float:
@@ -117,6 +126,9 @@ class Report:
 
 
 _OUT_OF_MEMORY = re.compile(r'(Ran out of memory[^\n]*|RESOURCE_EXHAUSTED[^\n]*)')
+# libtpu: "the total memory required for HLO temporaries (17.81G) exceeds available HBM (15.75G)"
+_REQUIRED = re.compile(r'required for [^(\n]*\((\d+(?:\.\d+)?)([KMGT])\)')
+_BINARY_UNITS = {'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
 
 
 def whole_program_cost(lowered) -> dict:
@@ -143,11 +155,14 @@ def _report(name: str, lowered, chip: Chip | None, devices: int, trips: int = 1)
     found = _OUT_OF_MEMORY.search(str(e))
     if found is None:
       raise
-    raise DoesNotFit(name, chip.name if chip else 'the devices', found.group(1).strip()) from None
+    required = _REQUIRED.search(found.group(1))
+    raise DoesNotFit(name, chip.name if chip else 'the devices', found.group(1).strip(),
+                     float(required.group(1)) * _BINARY_UNITS[required.group(2)]
+                     if required else None) from None
   used = memory(compiled)
   if chip is not None and used['total'] > chip.hbm_bytes:
     raise DoesNotFit(name, chip.name, f"it needs {used['total'] / 2**30:.2f} GiB per device of "
-                     f'its {chip.hbm_gib:.0f} GiB')
+                     f'its {chip.hbm_gib:.0f} GiB', used['total'])
   whole = whole_program_cost(lowered)
   analysis = compiled.cost_analysis()
   if not analysis:
@@ -212,30 +227,32 @@ def compile_steps(config, data: Interactions, *, distinct_clips: int | None = No
   return reports
 
 
-def largest_fitting(memory_at: Callable[[int], float | None], start: int, multiple: int,
+def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple: int,
                     capacity: float | None = None, limit: int = 2**20) -> int:
-  """The largest multiple of `multiple`, up to `limit`, that fits: `memory_at(batch)` is the
-  bytes that batch needs, or None where it does not fit. Memory grows with the batch, nearly
-  linearly, so each next batch tried is where the line through the two largest that fit (through
-  zero while there is one) reaches `capacity`, kept inside what is still unknown; doubling or
-  bisection instead where there is no line, or where two tries in a row did not halve the
-  unknown. Ends at a batch that fits next to one that does not (or at `limit`); 0 when not even
-  `multiple` fits."""
+  """The largest multiple of `multiple`, up to `limit`, that fits: `compile_at(batch)` says
+  whether that batch fits and what it needs. Memory grows with the batch, nearly linearly, so
+  each next batch tried is where a line reaches `capacity`, kept inside what is still unknown:
+  the line from the largest batch that fits to the smallest that does not, where the compiler
+  said what that one needs, else through the two largest that fit (through zero while there is
+  one). Doubling or bisection instead where there is no line, or where two tries in a row did
+  not halve the unknown. Ends at a batch that fits next to one that does not (or at `limit`); 0
+  when not even `multiple` fits."""
   units = limit // multiple
   fitting: dict[int, float] = {}  # in units of `multiple`: the bytes each needs
-  failing = units + 1  # the smallest known not to fit, or one past `limit`
+  failing, failing_needs = units + 1, None  # the smallest known not to fit (or one past `limit`)
   size, bounds = min(max(1, start // multiple), units), []
   while units:
-    used = memory_at(size * multiple)
-    if used is None:
-      failing = min(failing, size)
-    else:
-      fitting[size] = used
+    compiled = compile_at(size * multiple)
+    if compiled.fits:
+      fitting[size] = compiled.needs
+    elif size < failing:
+      failing, failing_needs = size, compiled.needs
     good = max(fitting, default=0)
     if failing - good <= 1:
       return good * multiple
     bounds.append((good, failing))
-    guess = None if _stalled(bounds, units) else _toward_capacity(fitting, capacity)
+    guess = None if _stalled(bounds, units) else _toward_capacity(
+        fitting, (failing, failing_needs) if failing_needs is not None else None, capacity)
     if guess is None:
       bounds.clear()
       guess = 2 * good if failing > units else (good + failing) // 2
@@ -243,16 +260,20 @@ def largest_fitting(memory_at: Callable[[int], float | None], start: int, multip
   return 0
 
 
-def _toward_capacity(fitting: dict[int, float], capacity: float | None) -> int | None:
-  """Where the line through the two largest fitting sizes (or the largest and zero) reaches
-  `capacity`; None without a rising line."""
-  if capacity is None or not fitting:
+def _toward_capacity(fitting: dict[int, float | None], failing: tuple[int, float] | None,
+                     capacity: float | None) -> int | None:
+  """Where memory reaches `capacity` on the line from the largest fitting size to `failing`
+  (the smallest that does not fit, and what it needs), or else through the two largest fitting
+  sizes (or the largest and zero); None without a rising line."""
+  if capacity is None or not fitting or None in fitting.values():
     return None
   sizes = sorted(fitting)[-2:]
-  high = sizes[-1]
-  low, below = (sizes[0], fitting[sizes[0]]) if len(sizes) == 2 else (0, 0.0)
-  slope = (fitting[high] - below) / (high - low)
-  return None if slope <= 0 else high + int((capacity - fitting[high]) // slope)
+  points = ([(sizes[-1], fitting[sizes[-1]]), failing] if failing else
+            [(size, fitting[size]) for size in sizes] if len(sizes) == 2 else
+            [(0, 0.0), (sizes[-1], fitting[sizes[-1]])])
+  (low, below), (high, above) = points
+  slope = (above - below) / (high - low)
+  return None if slope <= 0 else low + int((capacity - below) // slope)
 
 
 def _stalled(bounds: list[tuple[int, int]], units: int) -> bool:
@@ -315,32 +336,32 @@ def steps_per_epoch(config, data: Interactions) -> int:
 
 
 def max_batch(config_of: Callable[[int], object], data: Interactions, devices, start: int,
-              known: dict[int, float | None] | None = None, *,
+              known: dict[int, Compiled] | None = None, *,
               distinct_clips: int | None = None,
-              tried: Callable[[int, DoesNotFit | None], None] = lambda batch, error: None) -> int:
+              tried: Callable[[int, Compiled, DoesNotFit | None], None] = (
+                  lambda batch, compiled, error: None)) -> int:
   """The largest global batch whose train step fits (`largest_fitting` over train-step
   compiles, in multiples of the data axis, steered by the memory each needs). `config_of(batch)`:
-  the config, resolved and checked, at that batch; `known`: batches compiled already, with the
-  bytes per device each needs (None: does not fit); `tried` hears of each compile (its
-  `DoesNotFit`, or None)."""
+  the config, resolved and checked, at that batch; `known`: batches compiled already; `tried`
+  hears of each compile (and its `DoesNotFit`, or None)."""
   known = dict(known or {})
 
-  def memory_at(batch: int) -> float | None:
+  def compile_at(batch: int) -> Compiled:
     if batch not in known:
       try:
         train = compile_steps(config_of(batch), data, distinct_clips=distinct_clips,
                               devices=devices, evaluation=False)[0]  # evaluation: own batches
       except DoesNotFit as e:
-        tried(batch, e)
-        known[batch] = None
+        known[batch] = Compiled(False, e.needs)
+        tried(batch, known[batch], e)
       else:
-        tried(batch, None)
-        known[batch] = train.memory['total']
+        known[batch] = Compiled(True, train.memory['total'])
+        tried(batch, known[batch], None)
     return known[batch]
 
   config = config_of(start)
   multiple = sharding.axis_size(sharding.make_mesh(config.mesh, devices), config.mesh.rules,
                                 'batch')
   chip = CHIPS.get(devices[0].device_kind)
-  return largest_fitting(memory_at, start, multiple, chip.hbm_bytes if chip else None,
+  return largest_fitting(compile_at, start, multiple, chip.hbm_bytes if chip else None,
                          limit=data.num_users)

@@ -75,7 +75,7 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
     train = aot.compile_steps(config, data, devices=devices, evaluation=False)[0]
   except aot.DoesNotFit as e:
     cell['does_not_fit'] = str(e)
-    compiled = aot.Compiled(False, e.needs)
+    compiled = aot.Compiled(False, e.needs, e.capacity)
   else:
     compiled = aot.Compiled(True, train.memory['total'])
     step = train.roofline_seconds(chip)

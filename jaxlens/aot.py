@@ -78,7 +78,7 @@ def _report() -> None:
     print(e, flush=True)
     # Only a train step that does not fit is known; one that fits but was followed by an
     # evaluation function that does not is compiled again for its memory.
-    known = ({config.train.batch_size: aot.Compiled(False, e.needs)}
+    known = ({config.train.batch_size: aot.Compiled(False, e.needs, e.capacity)}
              if e.function == 'train step' else {})
   else:
     _print(config, data, reports, chip)

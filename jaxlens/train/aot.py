@@ -86,19 +86,23 @@ def abstract(batch: dict[str, np.ndarray], batch_sharding, clip_shape, clips_on_
 
 class DoesNotFit(JaxlensError):
   """The compiler ran out of device memory, or the program needs more than the chip has.
-  `needs`: the bytes per device it asked for, where the compiler said (None: not said)."""
+  `needs` and `capacity`: the bytes per device it asked for and those the compiler allows, where
+  it said (None: not said)."""
 
-  def __init__(self, function: str, where: str, reason: str, needs: float | None = None):
+  def __init__(self, function: str, where: str, reason: str, needs: float | None = None,
+               capacity: float | None = None):
     super().__init__(f'{function} does not fit {where}: {reason}')
     self.function = function
     self.needs = needs
+    self.capacity = capacity
 
 
 class Compiled(NamedTuple):
-  """What one batch's compile said: whether it fits, and the bytes per device it needs (None:
-  not said, as where a compiler ran out of memory without saying how much it wanted)."""
+  """What one batch's compile said: whether it fits, the bytes per device it needs and, where
+  it did not fit, those the compiler allows (None: not said)."""
   fits: bool
   needs: float | None
+  capacity: float | None = None
 
 
 def roofline_seconds(flops: float, bytes_accessed: float | None, chip: Chip) -> float:
@@ -127,8 +131,14 @@ class Report:
 
 _OUT_OF_MEMORY = re.compile(r'(Ran out of memory[^\n]*|RESOURCE_EXHAUSTED[^\n]*)')
 # libtpu: "the total memory required for HLO temporaries (17.81G) exceeds available HBM (15.75G)"
-_REQUIRED = re.compile(r'required for [^(\n]*\((\d+(?:\.\d+)?)([KMGT])\)')
+_SIZE = r'[^(\n]*\((\d+(?:\.\d+)?)([KMGT])\)'
+_REQUIRED, _AVAILABLE = re.compile('required for' + _SIZE), re.compile('available' + _SIZE)
 _BINARY_UNITS = {'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
+
+
+def _bytes(pattern: re.Pattern, message: str) -> float | None:
+  found = pattern.search(message)
+  return float(found.group(1)) * _BINARY_UNITS[found.group(2)] if found else None
 
 
 def whole_program_cost(lowered) -> dict:
@@ -155,14 +165,13 @@ def _report(name: str, lowered, chip: Chip | None, devices: int, trips: int = 1)
     found = _OUT_OF_MEMORY.search(str(e))
     if found is None:
       raise
-    required = _REQUIRED.search(found.group(1))
     raise DoesNotFit(name, chip.name if chip else 'the devices', found.group(1).strip(),
-                     float(required.group(1)) * _BINARY_UNITS[required.group(2)]
-                     if required else None) from None
+                     _bytes(_REQUIRED, found.group(1)), _bytes(_AVAILABLE, found.group(1))
+                     ) from None
   used = memory(compiled)
   if chip is not None and used['total'] > chip.hbm_bytes:
     raise DoesNotFit(name, chip.name, f"it needs {used['total'] / 2**30:.2f} GiB per device of "
-                     f'its {chip.hbm_gib:.0f} GiB', used['total'])
+                     f'its {chip.hbm_gib:.0f} GiB', used['total'], chip.hbm_bytes)
   whole = whole_program_cost(lowered)
   analysis = compiled.cost_analysis()
   if not analysis:
@@ -231,7 +240,8 @@ def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple:
                     capacity: float | None = None, limit: int = 2**20) -> int:
   """The largest multiple of `multiple`, up to `limit`, that fits: `compile_at(batch)` says
   whether that batch fits and what it needs. Memory grows with the batch, nearly linearly, so
-  each next batch tried is where a line reaches `capacity`, kept inside what is still unknown:
+  each next batch tried is where a line reaches `capacity` (or the less that a compiler refusing
+  a batch says it allows), kept inside what is still unknown:
   the line from the largest batch that fits to the smallest that does not, where the compiler
   said what that one needs, else through the two largest that fit (through zero while there is
   one). Doubling or bisection instead where there is no line, or where two tries in a row did
@@ -247,6 +257,8 @@ def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple:
       fitting[size] = compiled.needs
     elif size < failing:
       failing, failing_needs = size, compiled.needs
+    if compiled.capacity is not None:
+      capacity = min(capacity or compiled.capacity, compiled.capacity)
     good = max(fitting, default=0)
     if failing - good <= 1:
       return good * multiple
@@ -352,7 +364,7 @@ def max_batch(config_of: Callable[[int], object], data: Interactions, devices, s
         train = compile_steps(config_of(batch), data, distinct_clips=distinct_clips,
                               devices=devices, evaluation=False)[0]  # evaluation: own batches
       except DoesNotFit as e:
-        known[batch] = Compiled(False, e.needs)
+        known[batch] = Compiled(False, e.needs, e.capacity)
         tried(batch, known[batch], e)
       else:
         known[batch] = Compiled(True, train.memory['total'])

@@ -241,12 +241,12 @@ def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple:
   """The largest multiple of `multiple`, up to `limit`, that fits: `compile_at(batch)` says
   whether that batch fits and what it needs. Memory grows with the batch, nearly linearly, so
   each next batch tried is where a line reaches `capacity` (or the less that a compiler refusing
-  a batch says it allows), kept inside what is still unknown:
-  the line from the largest batch that fits to the smallest that does not, where the compiler
-  said what that one needs, else through the two largest that fit (through zero while there is
-  one). Doubling or bisection instead where there is no line, or where two tries in a row did
-  not halve the unknown. Ends at a batch that fits next to one that does not (or at `limit`); 0
-  when not even `multiple` fits."""
+  a batch says it allows), kept inside what is still unknown: the line from the largest batch
+  that fits to the smallest that does not, where the compiler said what that one needs, else
+  through the two largest that fit (through zero while there is one). Doubling or bisection
+  instead where there is no line, or where two tries in a row did not halve the unknown. Ends at
+  a batch that fits next to one that does not (or at `limit`); 0 when not even `multiple`
+  fits."""
   units = limit // multiple
   fitting: dict[int, float] = {}  # in units of `multiple`: the bytes each needs
   failing, failing_needs = units + 1, None  # the smallest known not to fit (or one past `limit`)
@@ -258,7 +258,7 @@ def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple:
     elif size < failing:
       failing, failing_needs = size, compiled.needs
     if compiled.capacity is not None:
-      capacity = min(capacity or compiled.capacity, compiled.capacity)
+      capacity = compiled.capacity if capacity is None else min(capacity, compiled.capacity)
     good = max(fitting, default=0)
     if failing - good <= 1:
       return good * multiple

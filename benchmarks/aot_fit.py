@@ -14,6 +14,7 @@ several minutes here, so cells are appended to --results as they finish and a re
   python -m benchmarks.aot_fit --table policies  # topT/frozen/FT x v5e/v5p/v6e-8, H200, 8 x H100
   python -m benchmarks.aot_fit --table policies --max_batch
   python -m benchmarks.aot_fit --table encoders --max_batch --encoders x3d_m,r3d_18  # some cells
+  python -m benchmarks.aot_fit --table policies --max_batch --policies FT --topologies v5e:2x4
   python -m benchmarks.aot_fit --print [--table encoders]  # the cells done so far
 
 The times are the compiler's estimates against the chips' published peaks, not measurements.
@@ -41,13 +42,14 @@ TARGETS = (V5P_8, V6E_8, H200, H100_8, V5E_8)  # v5e-8 last: the encoders table 
 NAMES = {V5E_8: 'v5e-8', V5P_8: 'v5p-8 (4 chips)', V6E_8: 'v6e-8', H200: '1 x H200',
          H100_8: '8 x H100'}
 POLICY_ENCODERS = ('slowfast_r50', 'mvit_b_32x3', 'videomae_b')
+POLICIES = ('topT', 'frozen', 'FT')
 
 
 def cells(table: str) -> list[tuple[str, str, str]]:
   """(encoder, policy, topology) of a table; the paper's main setting (topT) first."""
   if table == 'encoders':
     return [(name, 'topT', V5E_8) for name in registry.names() if name != 'tiny_c3d']
-  return [(name, policy, topology) for policy in ('topT', 'frozen', 'FT')
+  return [(name, policy, topology) for policy in POLICIES
           for topology in TARGETS for name in POLICY_ENCODERS]
 
 
@@ -132,6 +134,8 @@ def main():
   parser.add_argument('--table', choices=('encoders', 'policies'))
   parser.add_argument('--max_batch', action='store_true')
   parser.add_argument('--encoders', help='only these encoders (comma-separated)')
+  parser.add_argument('--policies', help=f'only these policies ({",".join(POLICIES)})')
+  parser.add_argument('--topologies', help=f'only these targets ({",".join(TARGETS)})')
   parser.add_argument('--results', default='runs/aot_fit.jsonl')
   parser.add_argument('--print', action='store_true', help='print the tables and stop')
   args = parser.parse_args()
@@ -140,11 +144,15 @@ def main():
     os.makedirs(os.path.dirname(args.results) or '.', exist_ok=True)
     done = {(r['encoder'], r['policy'], r['topology']) for r in results
             if 'max_batch' in r or not args.max_batch}
-    wanted = set(args.encoders.split(',')) if args.encoders else set(registry.names())
-    unknown = wanted - set(registry.names())
-    if unknown:
-      parser.error(f'--encoders: unknown {", ".join(sorted(unknown))}')
-    todo = [cell for cell in cells(args.table) if cell not in done and cell[0] in wanted]
+    wanted = []  # per part of a cell (encoder, policy, topology): the names asked for
+    for flag, known in (('encoders', registry.names()), ('policies', POLICIES),
+                        ('topologies', TARGETS)):
+      names = set(getattr(args, flag).split(',')) if getattr(args, flag) else set(known)
+      if names - set(known):
+        parser.error(f'--{flag}: unknown {", ".join(sorted(names - set(known)))}')
+      wanted.append(names)
+    todo = [cell for cell in cells(args.table) if cell not in done
+            and all(part in names for part, names in zip(cell, wanted))]
     for i, (encoder, policy, topology) in enumerate(todo):
       print(f'[{i + 1}/{len(todo)}] {encoder} {policy} on {topology} ...', flush=True)
       cell = measure(encoder, policy, topology, args.max_batch)

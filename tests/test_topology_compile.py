@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from jaxlens import sharding
@@ -95,6 +97,32 @@ def test_a_batch_that_does_not_fit_fails_in_one_line():
   errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
   assert len(errors) == 1
   assert re.match(r'error: train step does not fit TPU v5e: .*(memory|HBM)', errors[0])
+
+
+@tpu
+def test_a_refusal_counts_the_arguments_as_a_fitting_compile_does():
+  """The search draws one line through what fitting batches need (the memory analysis' total:
+  arguments and temporaries) and what refused ones asked for: libtpu's "memory required for HLO
+  temporaries" must count the arguments too, or the line mixes two measures."""
+  devices = chips.topology_devices('v5e:2x2')
+  replicated = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ('data',)),
+                                          jax.sharding.PartitionSpec())
+  temporaries = 5 * 2**30 // 4  # float32s sorted twice: temporaries of 5 GiB, at least
+
+  def step(x):
+    return jnp.sort(jnp.sort(jnp.sin(x[:temporaries])) * 3)[::7].sum() + x.sum()
+
+  compile_one = aot._report  # pylint: disable=protected-access  # one function, not a config
+  asked = []
+  for argument_gib in (12, 15):
+    argument = jax.ShapeDtypeStruct((argument_gib * 2**30 // 4,), jnp.float32,
+                                    sharding=replicated)
+    with pytest.raises(aot.DoesNotFit) as refused:
+      compile_one('step', jax.jit(step).lower(argument), chips.chip_of(devices[0]), 4)
+    assert 'RESOURCE_EXHAUSTED' in str(refused.value)  # libtpu's refusal, read by aot
+    asked.append(refused.value.needs)
+  assert asked[0] > 12 * 2**30 + 5 * 2**30 * 0.99
+  assert asked[1] - asked[0] == pytest.approx(3 * 2**30, rel=0.01)  # one for one
 
 
 @tpu

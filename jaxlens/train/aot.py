@@ -131,6 +131,8 @@ class Report:
 
 _OUT_OF_MEMORY = re.compile(r'(Ran out of memory[^\n]*|RESOURCE_EXHAUSTED[^\n]*)')
 # libtpu: "the total memory required for HLO temporaries (17.81G) exceeds available HBM (15.75G)"
+# The figure counts the arguments too (it grows one for one with them), as a fitting compile's
+# total does: the search draws one line through both.
 _SIZE = r'[^(\n]*\((\d+(?:\.\d+)?)([KMGT])\)'
 _REQUIRED, _AVAILABLE = re.compile('required for' + _SIZE), re.compile('available' + _SIZE)
 _BINARY_UNITS = {'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}

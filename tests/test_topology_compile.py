@@ -99,30 +99,48 @@ def test_a_batch_that_does_not_fit_fails_in_one_line():
   assert re.match(r'error: train step does not fit TPU v5e: .*(memory|HBM)', errors[0])
 
 
+def _compile_on_a_v5e(argument_gib: float):
+  """`aot`'s compile of a program holding a replicated argument of `argument_gib` and 10 GiB of
+  temporaries (two of 5 GiB, both kept) on each chip of a v5e-4."""
+  devices = chips.topology_devices('v5e:2x2')
+  replicated = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ('data',)),
+                                          jax.sharding.PartitionSpec())
+  part = 5 * 2**30 // 4
+
+  def program(x):
+    sines, cosines = jax.lax.optimization_barrier((jnp.sin(x[:part]), jnp.cos(x[:part])))
+    return (sines * cosines).sum() + x.sum()
+
+  argument = jax.ShapeDtypeStruct((int(argument_gib * 2**30) // 4,), jnp.float32,
+                                  sharding=replicated)
+  compile_one = aot._report  # pylint: disable=protected-access  # one program, not a config
+  return compile_one('program', jax.jit(program).lower(argument), chips.chip_of(devices[0]), 4)
+
+
 @tpu
 def test_a_refusal_counts_the_arguments_as_a_fitting_compile_does():
   """The search draws one line through what fitting batches need (the memory analysis' total:
   arguments and temporaries) and what refused ones asked for: libtpu's "memory required for HLO
   temporaries" must count the arguments too, or the line mixes two measures."""
-  devices = chips.topology_devices('v5e:2x2')
-  replicated = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ('data',)),
-                                          jax.sharding.PartitionSpec())
-  temporaries = 5 * 2**30 // 4  # float32s sorted twice: temporaries of 5 GiB, at least
-
-  def step(x):
-    return jnp.sort(jnp.sort(jnp.sin(x[:temporaries])) * 3)[::7].sum() + x.sum()
-
-  compile_one = aot._report  # pylint: disable=protected-access  # one function, not a config
   asked = []
   for argument_gib in (12, 15):
-    argument = jax.ShapeDtypeStruct((argument_gib * 2**30 // 4,), jnp.float32,
-                                    sharding=replicated)
     with pytest.raises(aot.DoesNotFit) as refused:
-      compile_one('step', jax.jit(step).lower(argument), chips.chip_of(devices[0]), 4)
+      _compile_on_a_v5e(argument_gib)
     assert 'RESOURCE_EXHAUSTED' in str(refused.value)  # libtpu's refusal, read by aot
     asked.append(refused.value.needs)
-  assert asked[0] > 12 * 2**30 + 5 * 2**30 * 0.99
+  assert asked[0] > (12 + 10) * 2**30 * 0.99
   assert asked[1] - asked[0] == pytest.approx(3 * 2**30, rel=0.01)  # one for one
+
+
+@tpu
+def test_a_refusal_while_laying_out_the_buffers_says_what_was_asked_for():
+  """5.745 + 10 GiB passes libtpu's first check (15.75 GiB on a v5e); its layout, with the
+  program's code, does not, and says so in other words."""
+  assert _compile_on_a_v5e(5.7).memory['total'] < 15.75 * 2**30
+  with pytest.raises(aot.DoesNotFit, match='Used') as refused:
+    _compile_on_a_v5e(5.745)
+  assert refused.value.needs == pytest.approx(15.75 * 2**30, abs=0.01 * 2**30)
+  assert refused.value.capacity == pytest.approx(15.75 * 2**30)
 
 
 @tpu

@@ -130,11 +130,14 @@ class Report:
 
 
 _OUT_OF_MEMORY = re.compile(r'(Ran out of memory[^\n]*|RESOURCE_EXHAUSTED[^\n]*)')
-# libtpu: "the total memory required for HLO temporaries (17.81G) exceeds available HBM (15.75G)"
-# The figure counts the arguments too (it grows one for one with them), as a fitting compile's
-# total does: the search draws one line through both.
-_SIZE = r'[^(\n]*\((\d+(?:\.\d+)?)([KMGT])\)'
-_REQUIRED, _AVAILABLE = re.compile('required for' + _SIZE), re.compile('available' + _SIZE)
+# libtpu refuses in one of two ways: "the total memory required for HLO temporaries (17.81G)
+# exceeds available HBM (15.75G)", a figure that counts the arguments and outputs too (it grows
+# one for one with them), or, laying out the buffers, "Used 15.76G of 15.75G hbm", the code
+# counted as well. Both are near enough to a fitting compile's total for the search to draw one
+# line through them (that total can count more than the layout holds: it is no verdict).
+_SIZE = r'(\d+(?:\.\d+)?)([KMGT])'
+_REQUIRED = re.compile(r'(?:required for[^(\n]*\(|Used )' + _SIZE)
+_AVAILABLE = re.compile(r'(?:available[^(\n]*\(|Used [^ ]+ of )' + _SIZE)
 _BINARY_UNITS = {'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
 
 

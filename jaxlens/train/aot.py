@@ -134,7 +134,7 @@ _OUT_OF_MEMORY = re.compile(r'(Ran out of memory[^\n]*|RESOURCE_EXHAUSTED[^\n]*)
 # exceeds available HBM (15.75G)", a figure that counts the arguments and outputs too (it grows
 # one for one with them), or, laying out the buffers, "Used 15.76G of 15.75G hbm", the code
 # counted as well. Both are near enough to a fitting compile's total for the search to draw one
-# line through them (that total can count more than the layout holds: it is no verdict).
+# line through them (that total can count more than libtpu's layout holds).
 _SIZE = r'(\d+(?:\.\d+)?)([KMGT])'
 _REQUIRED = re.compile(r'(?:required for[^(\n]*\(|Used )' + _SIZE)
 _AVAILABLE = re.compile(r'(?:available[^(\n]*\(|Used [^ ]+ of )' + _SIZE)

@@ -1,5 +1,6 @@
 """The pieces of `jaxlens aot` that need no TPU or GPU compiler: state built without allocating,
-worst-case data, and the search for the largest batch that fits (tests/test_topology_compile.py
+worst-case data, the search for the largest batch that fits, and benchmarks/aot_fit.py's choice
+of cells (tests/test_topology_compile.py
 compiles for TPU topologies and GPU hosts)."""
 
 import importlib.util
@@ -178,3 +179,28 @@ def test_worst_case_data_is_what_the_protocol_makes_of_full_histories(users, ite
   np.testing.assert_array_equal(got.sequences, want.sequences)
   np.testing.assert_array_equal(got.original_item_ids, want.original_item_ids)
   assert got.users == want.users and got.max_seq_len == want.max_seq_len
+
+
+def _aot_fit(*args):
+  return subprocess.run([sys.executable, '-m', 'benchmarks.aot_fit', *args], cwd=helpers.REPO,
+                        env=dict(os.environ, JAX_PLATFORMS='cpu'), capture_output=True,
+                        text=True, timeout=300)
+
+
+def test_aot_fit_compiles_only_the_cells_its_filters_pick(tmp_path):
+  """With the one cell the three filters leave already in --results, nothing is compiled (this
+  venv has no TPU compiler: any other cell would fail) and the table shows that cell."""
+  results = tmp_path / 'aot_fit.jsonl'
+  results.write_text('{"encoder": "slowfast_r50", "policy": "FT", "topology": "v5e:2x4", '
+                     '"batch": 80, "does_not_fit": "train step does not fit TPU v5e"}\n')
+  result = _aot_fit('--table', 'policies', '--encoders', 'slowfast_r50', '--policies', 'FT',
+                    '--topologies', 'v5e:2x4', '--results', str(results))
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert '| slowfast_r50 | FT | v5e-8 | 80 | no |' in result.stdout
+  assert '[1/' not in result.stdout
+
+
+def test_aot_fit_names_an_unknown_policy_in_one_line():
+  result = _aot_fit('--table', 'policies', '--policies', 'FT,topt')
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].endswith('--policies: unknown topt')

@@ -1,7 +1,6 @@
 """The pieces of `jaxlens aot` that need no TPU or GPU compiler: state built without allocating,
 worst-case data, the search for the largest batch that fits, and benchmarks/aot_fit.py's choice
-of cells (tests/test_topology_compile.py
-compiles for TPU topologies and GPU hosts)."""
+of cells (tests/test_topology_compile.py compiles for TPU topologies and GPU hosts)."""
 
 import importlib.util
 import itertools

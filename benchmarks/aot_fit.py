@@ -77,6 +77,8 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
     train = aot.compile_steps(config, data, devices=devices, evaluation=False)[0]
   except aot.DoesNotFit as e:
     cell['does_not_fit'] = str(e)
+    if e.needs is not None:
+      cell['hbm_gib'] = e.needs / 2**30  # what it asked for
     compiled = aot.Compiled(False, e.needs, e.capacity)
   else:
     compiled = aot.Compiled(True, train.memory['total'])
@@ -111,7 +113,8 @@ def _read(path: str) -> list[dict]:
 
 def print_table(results: list[dict]) -> None:
   """Markdown; the largest-batch column only where --max_batch ran. * marks a bound from the
-  FLOPs alone (GPUs: XLA:GPU gives no bytes without a GPU)."""
+  FLOPs alone (GPUs: XLA:GPU gives no bytes without a GPU). A batch that does not fit shows the
+  memory it asked for, where the compiler said."""
   searched = any('max_batch' in r for r in results)
   print('| encoder | policy | chips | batch | fits | HBM GiB/chip | step ≥ ms | epoch ≥ s | '
         'MFU ≤ | cost model ms |' + (' largest batch |' if searched else ''))
@@ -123,7 +126,8 @@ def print_table(results: list[dict]) -> None:
     numbers = (f"{r['hbm_gib']:.1f} | {r['step_s'] * 1e3:.0f}{flops_only} | "
                f"{r['epoch_min'] * 60:.0f}{flops_only} | "
                f"{'–' if flops_only else format(r['mfu'], '.0%')} | {cost_model}"
-               if fit else '– | – | – | – | –')
+               if fit else f"{r['hbm_gib']:.1f} | – | – | – | –" if 'hbm_gib' in r
+               else '– | – | – | – | –')
     print(f"| {r['encoder']} | {r['policy']} | {NAMES.get(r['topology'], r['topology'])} | "
           f"{r['batch']} | {'yes' if fit else 'no'} | {numbers} |" +
           (f" {r.get('max_batch', '')} |" if searched else ''))

@@ -70,6 +70,8 @@ def _report() -> None:
   chip = chips.chip_of(devices[0])
   data = aot.worst_case_data(config, _USERS.value, _ITEMS.value)
   print(_describe(config, devices), flush=True)
+  if chip is not None and chip.gpu:
+    print(f'memory a program may hold per GPU: {chip.capacity_words()}', flush=True)
   try:
     reports = aot.compile_steps(config, data, distinct_clips=_DISTINCT.value, devices=devices)
   except aot.DoesNotFit as e:

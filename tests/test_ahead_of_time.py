@@ -7,6 +7,7 @@ import itertools
 import os
 import subprocess
 import sys
+import types
 
 import jax
 import numpy as np
@@ -16,6 +17,7 @@ from jaxlens import sharding
 from jaxlens.data import synthetic
 from jaxlens.data.pairs import UserHistory
 from jaxlens.data.protocol import apply_protocol
+from jaxlens.errors import JaxlensError
 from jaxlens.train import aot, chips, configuration, loop
 from tests import helpers
 
@@ -153,6 +155,37 @@ def test_a_compile_out_of_memory_says_what_the_step_asked_for():
   assert refused.value.capacity == pytest.approx(15.75 * 2**30)
 
 
+def test_a_gpu_holds_what_jaxs_allocator_gives_one_process(monkeypatch):
+  """JAX's GPU allocator gives a process 75% of an H100's 80 GB (56 GiB) unless
+  XLA_CLIENT_MEM_FRACTION says more: a step holding 60 GiB fits the chip, not the process."""
+
+  class Holding60GiB:
+
+    def compile(self):
+      return self
+
+    def memory_analysis(self):
+      return types.SimpleNamespace(argument_size_in_bytes=60 * 2**30)
+
+  for variable in ('XLA_CLIENT_MEM_FRACTION', 'XLA_PYTHON_CLIENT_MEM_FRACTION',
+                   'XLA_PYTHON_CLIENT_ALLOCATOR'):
+    monkeypatch.delenv(variable, raising=False)
+  h100 = chips.CHIPS['NVIDIA H100 80GB HBM3']
+  with pytest.raises(aot.DoesNotFit, match=r'needs 60.00 GiB .* its 56 GiB \(75% of its 75 GiB'
+                     ) as refused:
+    aot._report('train step', Holding60GiB(), h100, 1)  # pylint: disable=protected-access
+  assert refused.value.capacity == int(0.75 * 80e9)
+  assert not aot.fits(60 * 2**30)['H100']
+  monkeypatch.setenv('XLA_PYTHON_CLIENT_MEM_FRACTION', '0.95')  # the older name
+  assert h100.usable_bytes == int(0.95 * 80e9) and aot.fits(60 * 2**30)['H100']
+  monkeypatch.setenv('XLA_CLIENT_MEM_FRACTION', '0.5')  # the current name wins
+  assert h100.usable_bytes == int(0.5 * 80e9)
+  monkeypatch.setenv('XLA_CLIENT_MEM_FRACTION', 'most')
+  with pytest.raises(JaxlensError, match="XLA_CLIENT_MEM_FRACTION='most': expected a fraction"):
+    aot.fits(1)
+  assert chips.CHIPS['TPU v5 lite'].usable_bytes == 16 * 2**30  # libtpu keeps its own count
+
+
 @pytest.mark.parametrize('topology, compiler, installed', [
     ('v5e:2x4', 'the TPU compiler', importlib.util.find_spec('libtpu') is not None),
     ('h100:8', 'the CUDA compiler', chips.cuda_plugin() is not None)])
@@ -188,14 +221,16 @@ def _aot_fit(*args):
 
 def test_aot_fit_compiles_only_the_cells_its_filters_pick(tmp_path):
   """With the one cell the three filters leave already in --results, nothing is compiled (this
-  venv has no TPU compiler: any other cell would fail) and the table shows that cell."""
+  venv has no TPU compiler: any other cell would fail) and the table shows that cell, with the
+  memory its refused step asked for."""
   results = tmp_path / 'aot_fit.jsonl'
   results.write_text('{"encoder": "slowfast_r50", "policy": "FT", "topology": "v5e:2x4", '
-                     '"batch": 80, "does_not_fit": "train step does not fit TPU v5e"}\n')
+                     '"batch": 80, "does_not_fit": "train step does not fit TPU v5e", '
+                     '"hbm_gib": 17.81}\n')
   result = _aot_fit('--table', 'policies', '--encoders', 'slowfast_r50', '--policies', 'FT',
                     '--topologies', 'v5e:2x4', '--results', str(results))
   assert result.returncode == 0, result.stderr[-3000:]
-  assert '| slowfast_r50 | FT | v5e-8 | 80 | no |' in result.stdout
+  assert '| slowfast_r50 | FT | v5e-8 | 80 | no | 17.8 | – |' in result.stdout
   assert '[1/' not in result.stdout
 
 

@@ -87,7 +87,7 @@ def test_toy_steps_compile_for_an_h100_host():
   assert train.bytes_accessed is None
   assert train.roofline_seconds(chip) == pytest.approx(train.flops / (chip.peak_tflops * 1e12))
   assert train.memory['argument'] >= 3 * 256 * 64 * 4  # the ID table and its Adam moments
-  assert 0 < train.memory['total'] < chip.hbm_bytes
+  assert 0 < train.memory['total'] < chip.usable_bytes
 
 
 @tpu

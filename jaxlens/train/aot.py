@@ -174,9 +174,9 @@ def _report(name: str, lowered, chip: Chip | None, devices: int, trips: int = 1)
                      _bytes(_REQUIRED, found.group(1)), _bytes(_AVAILABLE, found.group(1))
                      ) from None
   used = memory(compiled)
-  if chip is not None and used['total'] > chip.hbm_bytes:
+  if chip is not None and used['total'] > chip.usable_bytes:
     raise DoesNotFit(name, chip.name, f"it needs {used['total'] / 2**30:.2f} GiB per device of "
-                     f'its {chip.hbm_gib:.0f} GiB', used['total'], chip.hbm_bytes)
+                     f'its {chip.capacity_words()}', used['total'], chip.usable_bytes)
   whole = whole_program_cost(lowered)
   analysis = compiled.cost_analysis()
   if not analysis:
@@ -201,7 +201,7 @@ def clips_on_device(config, num_items: int, mesh) -> bool:
   chip = CHIPS.get(mesh.devices.flat[0].device_kind)
   clip_shape = (config.data.num_frames, config.data.frame_size, config.data.frame_size, 3)
   return loop.clips_on_device(config, clip_shape, num_items, mesh,
-                              chip.hbm_bytes if chip else None)
+                              chip.usable_bytes if chip else None)
 
 
 def compile_steps(config, data: Interactions, *, distinct_clips: int | None = None,
@@ -305,7 +305,7 @@ def _stalled(bounds: list[tuple[int, int]], units: int) -> bool:
 
 
 def fits(total_bytes: int) -> dict[str, bool]:
-  return {chip.name: total_bytes <= chip.hbm_bytes for chip in CHIPS.values()}
+  return {chip.name: total_bytes <= chip.usable_bytes for chip in CHIPS.values()}
 
 
 def _gib(n: float) -> str:
@@ -332,7 +332,7 @@ def chip_table(reports: list[Report], chip: Chip) -> list[str]:
   figures allow (the roofline bound, a lower bound; XLA's cost model where it has one) with the
   MFU each implies."""
   lines = ['| function | TFLOP/chip | GB accessed/chip | HBM GiB/chip | arguments | '
-           f'temporaries | of {chip.hbm_gib:.0f} GiB | step ≥ ms (roofline) | MFU ≤ | '
+           f'temporaries | of {chip.usable_bytes / 2**30:.0f} GiB | step ≥ ms (roofline) | MFU ≤ | '
            'cost model ms | MFU at cost model |', '|---|' + '---:|' * 10]
   for r in reports:
     m, bound = r.memory, r.roofline_seconds(chip)
@@ -342,7 +342,7 @@ def chip_table(reports: list[Report], chip: Chip) -> list[str]:
         f'| {r.function} | {r.flops / 1e12:.3g} | '
         f"{'–' if r.bytes_accessed is None else f'{r.bytes_accessed / 1e9:.3g}'} | "
         f"{_gib(m['total'])} | {_gib(m['argument'])} | {_gib(m['temp'])} | "
-        f"{m['total'] / chip.hbm_bytes:.0%} | {bound * 1e3:.2f} | {r.mfu(chip, bound):.0%} | "
+        f"{m['total'] / chip.usable_bytes:.0%} | {bound * 1e3:.2f} | {r.mfu(chip, bound):.0%} | "
         f'{model} |')
   return lines
 
@@ -380,5 +380,5 @@ def max_batch(config_of: Callable[[int], object], data: Interactions, devices, s
   multiple = sharding.axis_size(sharding.make_mesh(config.mesh, devices), config.mesh.rules,
                                 'batch')
   chip = CHIPS.get(devices[0].device_kind)
-  return largest_fitting(compile_at, start, multiple, chip.hbm_bytes if chip else None,
+  return largest_fitting(compile_at, start, multiple, chip.usable_bytes if chip else None,
                          limit=data.num_users)

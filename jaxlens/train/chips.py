@@ -18,16 +18,58 @@ import jax
 from jaxlens.errors import JaxlensError
 
 
+# JAX's GPU allocator gives a process this share of each GPU's memory, and no more, unless
+# XLA_CLIENT_MEM_FRACTION (or its older name XLA_PYTHON_CLIENT_MEM_FRACTION) says otherwise;
+# preallocation on or off. libtpu manages a TPU's memory itself and says what it allows.
+GPU_MEMORY_FRACTION = 0.75
+_FRACTION_VARIABLES = ('XLA_CLIENT_MEM_FRACTION', 'XLA_PYTHON_CLIENT_MEM_FRACTION')
+
+
 @dataclasses.dataclass(frozen=True)
 class Chip:
   name: str
   hbm_gib: float  # memory per device
   peak_tflops: float  # dense bfloat16 per device
   hbm_gbps: float  # memory bandwidth per device, GB/s
+  gpu: bool = False
 
   @property
   def hbm_bytes(self) -> int:
     return int(self.hbm_gib * 2**30)
+
+  @property
+  def usable_bytes(self) -> int:
+    """What one process's program may hold on a device: a GPU's share under JAX's allocator
+    (`gpu_memory_fraction`), as the run that this environment describes would get it."""
+    return int(self.hbm_bytes * gpu_memory_fraction()) if self.gpu else self.hbm_bytes
+
+  def capacity_words(self) -> str:
+    """The capacity `usable_bytes` holds to, for messages and table headers."""
+    usable = f'{self.usable_bytes / 2**30:.0f} GiB'
+    if not self.gpu:
+      return usable
+    return (f'{usable} ({gpu_memory_fraction():.0%} of its {self.hbm_gib:.0f} GiB: JAX\'s '
+            'allocator share, XLA_CLIENT_MEM_FRACTION)')
+
+
+def gpu_memory_fraction() -> float:
+  """The share of a GPU's memory JAX's allocator takes: XLA_CLIENT_MEM_FRACTION (or
+  XLA_PYTHON_CLIENT_MEM_FRACTION) where set, else JAX's default; all of it with
+  XLA_PYTHON_CLIENT_ALLOCATOR=platform (allocation on demand, no pool)."""
+  if os.environ.get('XLA_PYTHON_CLIENT_ALLOCATOR', '').lower() == 'platform':
+    return 1.0
+  for variable in _FRACTION_VARIABLES:
+    value = os.environ.get(variable)
+    if value:
+      try:
+        fraction = float(value)
+      except ValueError:
+        fraction = -1.0
+      if not 0 < fraction <= 1:
+        raise JaxlensError(f'{variable}={value!r}: expected a fraction of the GPU\'s memory, '
+                           'e.g. 0.95')
+      return fraction
+  return GPU_MEMORY_FRACTION
 
 
 # By `device.device_kind`. Cloud TPU's pages give v5e 197 TFLOP/s, 16 GiB at 819 GB/s; v5p 459,
@@ -37,8 +79,8 @@ CHIPS = {
     'TPU v5 lite': Chip('TPU v5e', 16, 197, 819),
     'TPU v5': Chip('TPU v5p', 95, 459, 2765),
     'TPU v6 lite': Chip('TPU v6e', 32, 918, 1640),
-    'NVIDIA H100 80GB HBM3': Chip('H100', 80 * 1e9 / 2**30, 989, 3350),
-    'NVIDIA H200 141GB HBM3e': Chip('H200', 141 * 1e9 / 2**30, 989, 4800),
+    'NVIDIA H100 80GB HBM3': Chip('H100', 80 * 1e9 / 2**30, 989, 3350, gpu=True),
+    'NVIDIA H200 141GB HBM3e': Chip('H200', 141 * 1e9 / 2**30, 989, 4800, gpu=True),
 }
 
 # `--topology h100:8`: the GPU's `device_kind`, which names its target configuration in XLA.

@@ -186,6 +186,26 @@ def test_a_gpu_holds_what_jaxs_allocator_gives_one_process(monkeypatch):
   assert chips.CHIPS['TPU v5 lite'].usable_bytes == 16 * 2**30  # libtpu keeps its own count
 
 
+def test_a_tpu_step_that_libtpu_lays_out_fits_whatever_its_total():
+  """libtpu refuses what a chip cannot hold and lays out what it accepts; the memory analysis'
+  total can count more (buffers never live together): 17 GiB accepted for a 16 GiB v5e fits."""
+
+  class AcceptedAt17GiB:
+
+    def compile(self):
+      return self
+
+    def memory_analysis(self):
+      return types.SimpleNamespace(argument_size_in_bytes=17 * 2**30)
+
+    def cost_analysis(self):
+      return {'flops': 1e12, 'bytes accessed': 1e9}
+
+  v5e = chips.CHIPS['TPU v5 lite']
+  report = aot._report('train step', AcceptedAt17GiB(), v5e, 8)  # pylint: disable=protected-access
+  assert report.memory['total'] == 17 * 2**30 and report.flops == 1e12
+
+
 @pytest.mark.parametrize('topology, compiler, installed', [
     ('v5e:2x4', 'the TPU compiler', importlib.util.find_spec('libtpu') is not None),
     ('h100:8', 'the CUDA compiler', chips.cuda_plugin() is not None)])

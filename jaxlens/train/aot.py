@@ -335,8 +335,8 @@ def chip_table(reports: list[Report], chip: Chip) -> list[str]:
   figures allow (the roofline bound, a lower bound; XLA's cost model where it has one) with the
   MFU each implies."""
   lines = ['| function | TFLOP/chip | GB accessed/chip | HBM GiB/chip | arguments | '
-           f'temporaries | of {chip.usable_bytes / 2**30:.0f} GiB | step ≥ ms (roofline) | MFU ≤ | '
-           'cost model ms | MFU at cost model |', '|---|' + '---:|' * 10]
+           f'temporaries | of {chip.usable_bytes / 2**30:.0f} GiB | step ≥ ms (roofline) | '
+           'MFU ≤ | cost model ms | MFU at cost model |', '|---|' + '---:|' * 10]
   for r in reports:
     m, bound = r.memory, r.roofline_seconds(chip)
     model = (f'{r.optimal_seconds * 1e3:.2f} | {r.mfu(chip, r.optimal_seconds):.0%}'

@@ -137,6 +137,27 @@ def test_largest_fitting_aims_between_what_fits_and_what_the_compiler_refused():
   assert want + 8 in calls
 
 
+def test_largest_fitting_bisects_where_what_fits_adds_up_to_more_than_the_capacity():
+  """libtpu lays out less than the memory analysis adds up to: SlowFast-r50 topT on a v5p-8
+  fits at 2,308 users with a total of 99.3 GiB, over the 95.7 GiB libtpu allows. A line aimed
+  at the capacity then lands below what already fits, and the search crept a data axis at a
+  time (on this model of the step, 22 compiles); it bisects instead."""
+  gib, calls = 2**30, []
+
+  def compile_at(batch):
+    calls.append(batch)
+    total = 8 * gib + batch * 0.039 * gib
+    laid_out = 0.93 * total
+    fits = laid_out <= 95.73 * gib
+    return aot.Compiled(fits, total if fits else laid_out, None if fits else 95.73 * gib)
+
+  want = max(n for n in range(4, 100_000, 4) if compile_at(n).fits)
+  calls.clear()
+  assert aot.largest_fitting(compile_at, 480, 4, 95 * gib, limit=100_000) == want
+  assert len(calls) <= 16, calls
+  assert want + 4 in calls
+
+
 def test_a_compile_out_of_memory_says_what_the_step_asked_for():
   """libtpu's refusal, verbatim from a v5e-8 compile: the search reads the bytes it asked for."""
 

@@ -176,17 +176,25 @@ def test_a_compile_out_of_memory_says_what_the_step_asked_for():
   assert refused.value.capacity == pytest.approx(15.75 * 2**30)
 
 
+class _Holding:
+  """A lowered step that compiles to a program holding `gib` GiB of arguments."""
+
+  def __init__(self, gib: float):
+    self.gib = gib
+
+  def compile(self):
+    return self
+
+  def memory_analysis(self):
+    return types.SimpleNamespace(argument_size_in_bytes=self.gib * 2**30)
+
+  def cost_analysis(self):
+    return {'flops': 1e12, 'bytes accessed': 1e9}
+
+
 def test_a_gpu_holds_what_jaxs_allocator_gives_one_process(monkeypatch):
   """JAX's GPU allocator gives a process 75% of an H100's 80 GB (56 GiB) unless
   XLA_CLIENT_MEM_FRACTION says more: a step holding 60 GiB fits the chip, not the process."""
-
-  class Holding60GiB:
-
-    def compile(self):
-      return self
-
-    def memory_analysis(self):
-      return types.SimpleNamespace(argument_size_in_bytes=60 * 2**30)
 
   for variable in ('XLA_CLIENT_MEM_FRACTION', 'XLA_PYTHON_CLIENT_MEM_FRACTION',
                    'XLA_PYTHON_CLIENT_ALLOCATOR'):
@@ -194,7 +202,7 @@ def test_a_gpu_holds_what_jaxs_allocator_gives_one_process(monkeypatch):
   h100 = chips.CHIPS['NVIDIA H100 80GB HBM3']
   with pytest.raises(aot.DoesNotFit, match=r'needs 60.00 GiB .* its 56 GiB \(75% of its 75 GiB'
                      ) as refused:
-    aot._report('train step', Holding60GiB(), h100, 1)  # pylint: disable=protected-access
+    aot._report('train step', _Holding(60), h100, 1)  # pylint: disable=protected-access
   assert refused.value.capacity == int(0.75 * 80e9)
   assert not aot.fits(60 * 2**30)['H100']
   monkeypatch.setenv('XLA_PYTHON_CLIENT_MEM_FRACTION', '0.95')  # the older name
@@ -211,19 +219,8 @@ def test_a_tpu_step_that_libtpu_lays_out_fits_whatever_its_total():
   """libtpu refuses what a chip cannot hold and lays out what it accepts; the memory analysis'
   total can count more (buffers never live together): 17 GiB accepted for a 16 GiB v5e fits."""
 
-  class AcceptedAt17GiB:
-
-    def compile(self):
-      return self
-
-    def memory_analysis(self):
-      return types.SimpleNamespace(argument_size_in_bytes=17 * 2**30)
-
-    def cost_analysis(self):
-      return {'flops': 1e12, 'bytes accessed': 1e9}
-
   v5e = chips.CHIPS['TPU v5 lite']
-  report = aot._report('train step', AcceptedAt17GiB(), v5e, 8)  # pylint: disable=protected-access
+  report = aot._report('train step', _Holding(17), v5e, 8)  # pylint: disable=protected-access
   assert report.memory['total'] == 17 * 2**30 and report.flops == 1e12
 
 

@@ -8,7 +8,8 @@ requirements-gpu-aot.txt; no TPU or GPU needed), and records
 whether it fits, the HBM per chip, the roofline lower bound of the step and of one epoch of
 MicroLens-100K (100,000 users), the MFU that bound implies, XLA's cost-model time where it
 gives one, and with --max_batch the largest global batch that fits. A compile takes one to
-several minutes here, so cells are appended to --results as they finish and a rerun skips them.
+several minutes here, so cells, and each compile of a search for the largest batch, are appended
+to --results as they finish: a rerun skips the done cells and goes on with a stopped search.
 
   python -m benchmarks.aot_fit --table encoders            # the 15 encoders, topT, v5e-8
   python -m benchmarks.aot_fit --table policies  # topT/frozen/FT x v5e/v5p/v6e-8, H200, 8 x H100
@@ -29,6 +30,7 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
 import json  # pylint: disable=g-import-not-at-top,wrong-import-position
 import time  # pylint: disable=g-import-not-at-top,wrong-import-position
+from typing import Callable  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -63,11 +65,12 @@ def config_of(encoder: str, policy: str, batch_size: int = -1):
   return config
 
 
-def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
+def measure(encoder: str, policy: str, topology: str) -> dict:
+  """The cell at the paper's batch (rounded up to a multiple of the chips: the data axis)."""
   devices = chips.topology_devices(topology)
   chip = chips.chip_of(devices[0])
   paper = configuration.resolve(config_of(encoder, policy)).train.batch_size
-  batch = -(-paper // len(devices)) * len(devices)  # a multiple of the chips (data axis)
+  batch = -(-paper // len(devices)) * len(devices)
   config = configuration.prepare(config_of(encoder, policy, batch), devices)
   data = aot.worst_case_data(config, USERS, ITEMS)
   cell = {'encoder': encoder, 'policy': policy, 'topology': topology, 'chip': chip.name,
@@ -79,9 +82,9 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
     cell['does_not_fit'] = str(e)
     if e.needs is not None:
       cell['hbm_gib'] = e.needs / 2**30  # what it asked for
-    compiled = aot.Compiled(False, e.needs, e.capacity)
+    if e.capacity is not None:
+      cell['capacity_gib'] = e.capacity / 2**30  # what the compiler allows
   else:
-    compiled = aot.Compiled(True, train.memory['total'])
     step = train.roofline_seconds(chip)
     cell.update(hbm_gib=train.memory['total'] / 2**30, tflop=train.flops / 1e12,
                 gb_accessed=(None if train.bytes_accessed is None else
@@ -89,19 +92,45 @@ def measure(encoder: str, policy: str, topology: str, max_batch: bool) -> dict:
                 epoch_min=aot.steps_per_epoch(config, data) * step / 60,
                 mfu=train.mfu(chip, step), cost_model_s=train.optimal_seconds)
   cell['compile_s'] = time.perf_counter() - start
-  if max_batch:
-    cell['tried'] = {}
-
-    def tried(size: int, compiled, error) -> None:
-      needs = '' if compiled.needs is None else f' {compiled.needs / 2**30:.2f} GiB'
-      cell['tried'][size] = ('fits' if compiled.fits else 'no') + needs
-      print(f'  batch {size:,}: {error or "fits," + needs}', flush=True)
-
-    cell['max_batch'] = aot.max_batch(
-        lambda size: configuration.prepare(config_of(encoder, policy, size), devices), data,
-        devices, batch, {batch: compiled}, tried=tried)
   jax.clear_caches()
   return cell
+
+
+def _compiled(line: dict) -> aot.Compiled:
+  """What a cell or a search's line says its batch's compile said."""
+  needs, capacity = (None if line.get(key) is None else line[key] * 2**30
+                     for key in ('hbm_gib', 'capacity_gib'))
+  return aot.Compiled('does_not_fit' not in line and line.get('fits', True), needs, capacity)
+
+
+def _said(compiled: aot.Compiled) -> str:
+  return ('fits' if compiled.fits else 'no') + (
+      '' if compiled.needs is None else f' {compiled.needs / 2**30:.2f} GiB')
+
+
+def search(cell: dict, earlier: list[dict], record: Callable[[dict], None]) -> dict:
+  """`cell` with the largest batch that fits and the batches tried. Each compile is recorded as
+  a line of its own as it ends, and those of a search that stopped (`earlier`) steer this one
+  without being made again: a search is many compiles of minutes each."""
+  encoder, policy, topology = cell['encoder'], cell['policy'], cell['topology']
+  devices = chips.topology_devices(topology)
+  known = {cell['batch']: _compiled(cell)} | {r['tried_batch']: _compiled(r) for r in earlier}
+  tried = {size: _said(c) for size, c in known.items() if size != cell['batch']}
+
+  def hear(size: int, compiled: aot.Compiled, error) -> None:
+    tried[size] = _said(compiled)
+    print(f'  batch {size:,}: {error or tried[size]}', flush=True)
+    record({'encoder': encoder, 'policy': policy, 'topology': topology, 'tried_batch': size,
+            'fits': compiled.fits} | {
+                key: value / 2**30 for key, value in (('hbm_gib', compiled.needs),
+                                                      ('capacity_gib', compiled.capacity))
+                if value is not None})
+
+  config_at = lambda size: configuration.prepare(config_of(encoder, policy, size), devices)
+  best = aot.max_batch(config_at, aot.worst_case_data(config_at(cell['batch']), USERS, ITEMS),
+                       devices, cell['batch'], known, tried=hear)
+  jax.clear_caches()
+  return cell | {'tried': tried, 'max_batch': best}
 
 
 def _read(path: str) -> list[dict]:
@@ -157,14 +186,24 @@ def main():
       wanted.append(names)
     todo = [cell for cell in cells(args.table) if cell not in done
             and all(part in names for part, names in zip(cell, wanted))]
-    for i, (encoder, policy, topology) in enumerate(todo):
-      print(f'[{i + 1}/{len(todo)}] {encoder} {policy} on {topology} ...', flush=True)
-      cell = measure(encoder, policy, topology, args.max_batch)
-      print(f'  {json.dumps(cell)}', flush=True)
+
+    def record(line: dict) -> None:
       with open(args.results, 'a') as f:
-        f.write(json.dumps(cell) + '\n')
-      results.append(cell)
-  latest = {(r['encoder'], r['policy'], r['topology']): r for r in results}
+        f.write(json.dumps(line) + '\n')
+      results.append(line)
+
+    for i, key in enumerate(todo):
+      print(f'[{i + 1}/{len(todo)}] {" ".join(key[:2])} on {key[2]} ...', flush=True)
+      lines = [r for r in results if (r['encoder'], r['policy'], r['topology']) == key]
+      cell = next((r for r in lines if 'batch' in r), None)  # a stopped search's
+      if cell is None:
+        cell = measure(*key)
+        record(cell)
+      if args.max_batch:
+        cell = search(cell, [r for r in lines if 'tried_batch' in r], record)
+        record(cell)
+      print(f'  {json.dumps(cell)}', flush=True)
+  latest = {(r['encoder'], r['policy'], r['topology']): r for r in results if 'batch' in r}
   shown = cells(args.table) if args.table else list(latest)
   print_table([latest[cell] for cell in shown if cell in latest])
 

@@ -276,3 +276,64 @@ def test_aot_fit_names_an_unknown_policy_in_one_line():
   result = _aot_fit('--table', 'policies', '--policies', 'FT,topt')
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].endswith('--policies: unknown topt')
+
+
+def test_a_stopped_largest_batch_search_goes_on_where_it_stopped(tmp_path, monkeypatch):
+  """Stopped in its fourth compile and run again, the search makes none of the three compiles
+  that ended again and ends as a search that never stopped: same batches, same answer. A fake
+  compiler that fits up to 200 users and does not say what more would need (so the search
+  doubles and bisects) stands in for libtpu."""
+  aot_fit = importlib.import_module('benchmarks.aot_fit')
+  made, stop_at = [], [4]
+
+  def compile_steps(config, data, **unused):
+    del data, unused
+    batch = config.train.batch_size
+    if len(made) + 1 == stop_at[0]:
+      raise KeyboardInterrupt
+    made.append(batch)
+    if batch > 200:
+      raise aot.DoesNotFit('train step', 'TPU v5e', 'out of memory')
+    return [types.SimpleNamespace(
+        memory={'total': batch * 2**20}, flops=1e12, bytes_accessed=1e9, optimal_seconds=-1.0,
+        roofline_seconds=lambda chip: 0.1, mfu=lambda chip, seconds: 0.5)]
+
+  monkeypatch.setattr(aot, 'compile_steps', compile_steps)
+  monkeypatch.setattr(chips, 'topology_devices', lambda topology: jax.devices()[:8])
+  monkeypatch.setattr(chips, 'chip_of', lambda device: chips.CHIPS['TPU v5 lite'])
+
+  def run_search(results):
+    monkeypatch.setattr(sys, 'argv', [
+        'aot_fit', '--table', 'policies', '--max_batch', '--encoders', 'slowfast_r50',
+        '--policies', 'FT', '--topologies', 'v5e:2x4', '--results', str(results)])
+    aot_fit.main()
+    return aot_fit._read(results)[-1]  # pylint: disable=protected-access
+
+  with pytest.raises(KeyboardInterrupt):
+    run_search(tmp_path / 'stopped.jsonl')
+  before_the_stop = list(made)
+  stop_at[0] = 0
+  resumed = run_search(tmp_path / 'stopped.jsonl')
+  after_the_stop = made[len(before_the_stop):]
+  made.clear()
+  whole = run_search(tmp_path / 'whole.jsonl')
+  assert len(before_the_stop) == 3 and not set(before_the_stop) & set(after_the_stop)
+  assert before_the_stop + after_the_stop == made  # the same compiles, none twice
+  assert resumed['max_batch'] == whole['max_batch'] == 200
+  assert resumed['tried'] == whole['tried'] and resumed['batch'] == whole['batch'] == 80
+
+
+def test_largest_fitting_goes_on_from_batches_compiled_already():
+  """Told that 344 users fit and 372 do not (FT MViT-B on a v5p-8, from a search that
+  stopped), the search compiles only batches between them, none below its start."""
+  calls = []
+
+  def compile_at(batch):
+    calls.append(batch)
+    return aot.Compiled(batch <= 356, None)
+
+  known = {148: aot.Compiled(True, None), 344: aot.Compiled(True, None),
+           372: aot.Compiled(False, None), 404: aot.Compiled(False, None)}
+  assert aot.largest_fitting(compile_at, 148, 4, limit=100_000, known=known) == 356
+  assert calls and all(344 < batch < 372 for batch in calls), calls
+  assert len(calls) <= 3, calls

@@ -245,7 +245,8 @@ def compile_steps(config, data: Interactions, *, distinct_clips: int | None = No
 
 
 def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple: int,
-                    capacity: float | None = None, limit: int = 2**20) -> int:
+                    capacity: float | None = None, limit: int = 2**20,
+                    known: dict[int, Compiled] | None = None) -> int:
   """The largest multiple of `multiple`, up to `limit`, that fits: `compile_at(batch)` says
   whether that batch fits and what it needs. Memory grows with the batch, nearly linearly, so
   each next batch tried is where a line reaches `capacity` (or the less that a compiler refusing
@@ -254,19 +255,28 @@ def largest_fitting(compile_at: Callable[[int], Compiled], start: int, multiple:
   through the two largest that fit (through zero while there is one). Doubling or bisection
   instead where there is no line, or where two tries in a row did not halve the unknown. Ends at
   a batch that fits next to one that does not (or at `limit`); 0 when not even `multiple`
-  fits."""
+  fits. `known`: batches compiled already (by a search that stopped, say), which steer the
+  search as its own compiles do."""
   units = limit // multiple
   fitting: dict[int, float] = {}  # in units of `multiple`: the bytes each needs
   failing, failing_needs = units + 1, None  # the smallest known not to fit (or one past `limit`)
-  size, bounds = min(max(1, start // multiple), units), []
-  while units:
-    compiled = compile_at(size * multiple)
+
+  def learn(size: int, compiled: Compiled) -> None:
+    nonlocal failing, failing_needs, capacity
     if compiled.fits:
       fitting[size] = compiled.needs
     elif size < failing:
       failing, failing_needs = size, compiled.needs
     if compiled.capacity is not None:
       capacity = compiled.capacity if capacity is None else min(capacity, compiled.capacity)
+
+  for batch, compiled in (known or {}).items():
+    if batch % multiple == 0 and 0 < batch <= limit:
+      learn(batch // multiple, compiled)
+  size, bounds = min(max(1, start // multiple), units), []
+  while units:
+    if max(fitting, default=0) < size < failing:  # else known already
+      learn(size, compile_at(size * multiple))
     good = max(fitting, default=0)
     if failing - good <= 1:
       return good * multiple
@@ -367,8 +377,9 @@ def max_batch(config_of: Callable[[int], object], data: Interactions, devices, s
                   lambda batch, compiled, error: None)) -> int:
   """The largest global batch whose train step fits (`largest_fitting` over train-step
   compiles, in multiples of the data axis, steered by the memory each needs). `config_of(batch)`:
-  the config, resolved and checked, at that batch; `known`: batches compiled already; `tried`
-  hears of each compile (and its `DoesNotFit`, or None)."""
+  the config, resolved and checked, at that batch; `known`: batches compiled already, which
+  steer the search as its own compiles do; `tried` hears of each compile (and its `DoesNotFit`,
+  or None)."""
   known = dict(known or {})
 
   def compile_at(batch: int) -> Compiled:
@@ -389,4 +400,4 @@ def max_batch(config_of: Callable[[int], object], data: Interactions, devices, s
                                 'batch')
   chip = CHIPS.get(devices[0].device_kind)
   return largest_fitting(compile_at, start, multiple, chip.usable_bytes if chip else None,
-                         limit=data.num_users)
+                         limit=data.num_users, known=known)

@@ -193,15 +193,16 @@ class _Holding:
 
 
 def test_a_gpu_holds_what_jaxs_allocator_gives_one_process(monkeypatch):
-  """JAX's GPU allocator gives a process 75% of an H100's 80 GB (56 GiB) unless
-  XLA_CLIENT_MEM_FRACTION says more: a step holding 60 GiB fits the chip, not the process."""
+  """JAX's GPU allocator gives a process 75% of an H100's 80 GB (55.88 GiB) unless
+  XLA_CLIENT_MEM_FRACTION says more: a step holding 60 GiB fits the chip, not the process. The
+  share has two decimals, as the needs have: a step needing 55.89 GiB is refused."""
 
   for variable in ('XLA_CLIENT_MEM_FRACTION', 'XLA_PYTHON_CLIENT_MEM_FRACTION',
                    'XLA_PYTHON_CLIENT_ALLOCATOR'):
     monkeypatch.delenv(variable, raising=False)
   h100 = chips.CHIPS['NVIDIA H100 80GB HBM3']
-  with pytest.raises(aot.DoesNotFit, match=r'needs 60.00 GiB .* its 56 GiB \(75% of its 75 GiB'
-                     ) as refused:
+  with pytest.raises(aot.DoesNotFit,
+                     match=r'needs 60.00 GiB .* its 55.88 GiB \(75% of its 74.51 GiB') as refused:
     aot._report('train step', _Holding(60), h100, 1)  # pylint: disable=protected-access
   assert refused.value.capacity == int(0.75 * 80e9)
   assert not aot.fits(60 * 2**30)['H100']

@@ -45,11 +45,12 @@ class Chip:
 
   def capacity_words(self) -> str:
     """The capacity `usable_bytes` holds to, for messages and table headers."""
-    usable = f'{self.usable_bytes / 2**30:.0f} GiB'
     if not self.gpu:
-      return usable
-    return (f'{usable} ({gpu_memory_fraction():.0%} of its {self.hbm_gib:.0f} GiB: JAX\'s '
-            'allocator share, XLA_CLIENT_MEM_FRACTION)')
+      return f'{self.usable_bytes / 2**30:.0f} GiB'
+    # Two decimals, as a refused program's needs are given: 55.89 GiB of an H100's "56" read
+    # as fitting.
+    return (f'{self.usable_bytes / 2**30:.2f} GiB ({gpu_memory_fraction():.0%} of its '
+            f'{self.hbm_gib:.2f} GiB: JAX\'s allocator share, XLA_CLIENT_MEM_FRACTION)')
 
 
 def gpu_memory_fraction() -> float:
